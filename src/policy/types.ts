@@ -27,7 +27,7 @@ export interface DatasetRule {
 
 export interface ColumnMaskRule {
   id: string;
-  /** "project.dataset.table.column" or "dataset.table.column"-style glob as written; matched against project.dataset.table.column. */
+  /** "project.dataset.table.column" as written, four parts, `*` glob per part ("*.*.*.email"). */
   match: string;
   style: MaskStyle;
   inference: "deny" | "allow";
@@ -60,4 +60,6 @@ export interface AccessDecision {
   rule?: AccessRule;
   datasetRuleId?: string;
   reasons: string[];
+  /** Ids of every access rule that applied to this person and dataset, the deciding one first. */
+  matched?: string[];
 }
