@@ -1,0 +1,136 @@
+// The broker's bearer-token check (src/broker/verify-token.ts), against a small issuer this test controls,
+// so that each check (issuer, audience, time, signature) can be failed on its own.
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import type { CryptoKey, JWTPayload } from "jose";
+import { createTokenVerifier } from "../../src/broker/verify-token.ts";
+import { JitError } from "../../src/errors.ts";
+
+const KID = "key-1";
+const NOW_S = 1_900_000_000;
+const now = () => NOW_S * 1000;
+
+let server: Server;
+let issuer: string;
+let signingKey: CryptoKey;
+let otherKey: CryptoKey;
+let jwksRequests = 0;
+
+before(async () => {
+  const pair = await generateKeyPair("ES256");
+  signingKey = pair.privateKey;
+  otherKey = (await generateKeyPair("ES256")).privateKey;
+  const jwk = { ...(await exportJWK(pair.publicKey)), kid: KID, alg: "ES256", use: "sig" };
+  server = createServer((req, res) => {
+    if (req.url === "/idp/.well-known/openid-configuration") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
+    } else if (req.url === "/idp/jwks") {
+      jwksRequests++;
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] }));
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}/idp`;
+});
+after(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+function sign(claims: JWTPayload, opts: { key?: CryptoKey; kid?: string; alg?: string } = {}): Promise<string> {
+  return new SignJWT({ sub: "u-1", preferred_username: "alice", email: "alice@example.com", groups: ["analysts"], ...claims })
+    .setProtectedHeader({ alg: opts.alg ?? "ES256", kid: opts.kid ?? KID })
+    .setIssuer(typeof claims.iss === "string" ? claims.iss : issuer)
+    .setAudience(claims.aud ?? "jit-cli")
+    .setIssuedAt(NOW_S - 60)
+    .setExpirationTime(typeof claims.exp === "number" ? claims.exp : NOW_S + 3600)
+    .sign(opts.key ?? signingKey);
+}
+
+const verifier = (extra: { groupsClaim?: string; jwksUri?: string; now?: () => number } = {}) =>
+  createTokenVerifier({ issuer, audience: "jit-cli", groupsClaim: extra.groupsClaim ?? "groups", now: extra.now ?? now, ...(extra.jwksUri ? { jwksUri: extra.jwksUri } : {}) });
+
+function rejectedAs(code: string, pattern: RegExp, token?: string) {
+  return (err: unknown) => {
+    assert.ok(err instanceof JitError, `expected a JitError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    assert.match(err.message, pattern);
+    if (code === "unauthenticated") assert.equal(err.hint, "run: jit login");
+    if (token) assert.ok(!err.message.includes(token) && !JSON.stringify(err.toJSON()).includes(token), "the token must not leak");
+    return true;
+  };
+}
+
+describe("createTokenVerifier", () => {
+  test("a valid token becomes a principal, finding the keys through discovery", async () => {
+    assert.deepEqual(await verifier()(await sign({})), { subject: "u-1", username: "alice", email: "alice@example.com", groups: ["analysts"] });
+  });
+
+  test("username falls back to email, then to sub; groups come from the configured claim", async () => {
+    const verify = verifier({ groupsClaim: "roles" });
+    const p1 = await verify(await sign({ preferred_username: undefined, roles: ["x", "y"] }));
+    assert.equal(p1.username, "alice@example.com");
+    assert.deepEqual(p1.groups, ["x", "y"]);
+    const p2 = await verify(await sign({ preferred_username: undefined, email: undefined }));
+    assert.equal(p2.username, "u-1");
+    assert.equal(p2.email, undefined);
+    assert.deepEqual(p2.groups, [], "no roles claim: no groups");
+  });
+
+  test("a groups claim that is not an array of strings grants no groups", async () => {
+    const verify = verifier();
+    assert.deepEqual((await verify(await sign({ groups: "analysts" }))).groups, []);
+    assert.deepEqual((await verify(await sign({ groups: ["analysts", 7] }))).groups, []);
+  });
+
+  test("a token from another issuer is refused", async () => {
+    const token = await sign({ iss: "http://127.0.0.1:1/other" });
+    await assert.rejects(verifier()(token), rejectedAs("unauthenticated", /another identity provider/, token));
+  });
+
+  test("a token for another audience is refused", async () => {
+    const token = await sign({ aud: "some-other-app" });
+    await assert.rejects(verifier()(token), rejectedAs("unauthenticated", /another audience/, token));
+  });
+
+  test("an expired token is refused, judged by the injected clock", async () => {
+    const token = await sign({ exp: NOW_S + 600 });
+    assert.equal((await verifier()(token)).subject, "u-1");
+    const later = () => (NOW_S + 2 * 3600) * 1000;
+    await assert.rejects(verifier({ now: later })(token), rejectedAs("unauthenticated", /expired/, token));
+  });
+
+  test("a token signed by another key under the same kid and issuer is refused", async () => {
+    const token = await sign({}, { key: otherKey });
+    await assert.rejects(verifier()(token), rejectedAs("unauthenticated", /signature/, token));
+  });
+
+  test("a symmetric (HS256) token is refused even with a matching kid", async () => {
+    const token = await sign({}, { alg: "HS256", key: new TextEncoder().encode("x".repeat(32)) as unknown as CryptoKey });
+    await assert.rejects(verifier()(token), rejectedAs("unauthenticated", /algorithm/, token));
+  });
+
+  test("garbage is refused as malformed", async () => {
+    await assert.rejects(verifier()("not-a-jwt"), rejectedAs("unauthenticated", /malformed/));
+    await assert.rejects(verifier()("a.b.c"), rejectedAs("unauthenticated", /malformed/));
+  });
+
+  test("an explicit jwksUri is used as given", async () => {
+    const before = jwksRequests;
+    assert.equal((await verifier({ jwksUri: `${issuer}/jwks` })(await sign({}))).subject, "u-1");
+    assert.equal(jwksRequests, before + 1);
+  });
+
+  test("keys that cannot be fetched are unreachable, not unauthenticated", async () => {
+    const token = await sign({});
+    await assert.rejects(verifier({ jwksUri: "http://127.0.0.1:1/jwks" })(token), rejectedAs("unreachable", /signing keys/, token));
+    const lost = createTokenVerifier({ issuer: "http://127.0.0.1:1/idp", audience: "jit-cli", groupsClaim: "groups", now });
+    await assert.rejects(lost(token), rejectedAs("unreachable", /discovery/, token));
+  });
+});
