@@ -1,0 +1,90 @@
+/** CST helpers for the BigQuery → DuckDB translation: node rewriting, literals and type names. */
+import { show } from "sql-parser-cst";
+import { WarehouseQueryError } from "./types.ts";
+
+/** A loosely typed CST node: the walker dispatches on `type` and rewrites nodes in place. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type N = { type: string; [key: string]: any };
+
+/** Fails like BigQuery does for SQL it will not run. */
+export function unsupported(message: string): never {
+  throw new WarehouseQueryError(`Not supported by the demo warehouse (DuckDB): ${message}`, { reason: "invalidQuery" });
+}
+
+/** Double-quotes one identifier part for DuckDB. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A DuckDB string literal; DuckDB reads backslashes literally, so only quotes need doubling. */
+export const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+/** Turns a node into raw DuckDB text, keeping its surrounding whitespace. */
+export function replaceWith(node: N, text: string): void {
+  const { leading, trailing } = node;
+  for (const key of Object.keys(node)) delete node[key];
+  Object.assign(node, { type: "identifier", text, name: text }, leading ? { leading } : {}, trailing ? { trailing } : {});
+}
+
+/** The node printed back as SQL, without its surrounding whitespace. */
+export const showTrim = (node: N): string => show(node as never).trim();
+
+/** Upper-case text of an operator or keyword (one keyword node, several, or a plain string). */
+export const opText = (op: unknown): string =>
+  (Array.isArray(op) ? op.map((k: N) => k.name).join(" ") : typeof op === "string" ? op : (op as N).name).toUpperCase();
+
+/** DuckDB text for a BigQuery literal node, or undefined when it can stay as written. */
+export function literalText(node: N): string | undefined {
+  switch (node.type) {
+    case "string_literal": return sqlString(String(node.value));
+    case "number_literal": {
+      const text = String(node.text);
+      if (/^0x/i.test(text)) return BigInt(text).toString();
+      // BigQuery types 1.5 and 1e3 as FLOAT64; DuckDB would make 1.5 a DECIMAL.
+      return /[.eE]/.test(text) ? `CAST(${text} AS DOUBLE)` : undefined;
+    }
+    case "blob_literal":
+      return `'${(node.value as number[]).map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join("")}'::BLOB`;
+    case "numeric_literal": return `CAST(${sqlString(node.string.value)} AS DECIMAL(38,9))`;
+    case "date_literal": return `DATE ${sqlString(node.string.value)}`;
+    case "time_literal": return `TIME ${sqlString(node.string.value)}`;
+    case "datetime_literal": return `CAST(${sqlString(node.string.value)} AS TIMESTAMP)`;
+    case "timestamp_literal": return `CAST(${sqlString(node.string.value)} AS TIMESTAMPTZ)`;
+    case "json_literal": return `CAST(${sqlString(node.string.value)} AS JSON)`;
+    default: return unsupported(node.type.replace(/_/g, " "));
+  }
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  INT64: "BIGINT", INT: "BIGINT", INTEGER: "BIGINT", BIGINT: "BIGINT", SMALLINT: "BIGINT", TINYINT: "BIGINT",
+  BYTEINT: "BIGINT", FLOAT64: "DOUBLE", NUMERIC: "DECIMAL(38,9)", DECIMAL: "DECIMAL(38,9)", STRING: "VARCHAR",
+  BYTES: "BLOB", BOOL: "BOOLEAN", BOOLEAN: "BOOLEAN", DATE: "DATE", DATETIME: "TIMESTAMP",
+  TIMESTAMP: "TIMESTAMPTZ", TIME: "TIME", JSON: "JSON", INTERVAL: "INTERVAL",
+};
+
+/** DuckDB spelling of a BigQuery data type node (INT64 → BIGINT, ARRAY<T> → T[], STRUCT<a T> → STRUCT("a" T)). */
+export function typeText(node: N): string {
+  switch (node.type) {
+    case "data_type_name": {
+      const name = opText(node.name);
+      return TYPE_NAMES[name] ?? unsupported(`the type ${name}`);
+    }
+    case "modified_data_type": {
+      const base = typeText(node.dataType);
+      if (base.startsWith("DECIMAL")) return `DECIMAL${showTrim(node.modifiers)}`;
+      if (base === "VARCHAR" || base === "BLOB") return base; // STRING(n)/BYTES(n): DuckDB has no length limits
+      return unsupported(`the type ${showTrim(node)}`);
+    }
+    case "parametric_data_type": {
+      const kw = opText(node.typeKw);
+      const params: N[] = node.params?.params?.items ?? [];
+      if (kw === "ARRAY" && params.length === 1) return `${typeText(params[0]!.dataType)}[]`;
+      if (kw === "STRUCT" && params.length > 0 && params.every((p) => p.name)) {
+        return `STRUCT(${params.map((p) => `${quoteIdent(p.name.name)} ${typeText(p.dataType)}`).join(", ")})`;
+      }
+      return unsupported(`the type ${showTrim(node)}`);
+    }
+    default:
+      return unsupported(`the type ${showTrim(node)}`);
+  }
+}
