@@ -26,6 +26,8 @@ export interface Analysis {
   kind: StatementKind;
   /** BigQuery statement type name, e.g. "SELECT", "INSERT", "CREATE_TABLE". */
   statementType: string;
+  /** Every kind found anywhere in the input, most severe first (a script holding EXPORT DATA lists both). */
+  kinds?: StatementKind[];
   /** Every table read (CTE names excluded), fully qualified. */
   tables: TableRef[];
   /** One entry per output column, in order. */

@@ -1,0 +1,82 @@
+/** Parsing BigQuery SQL into sql-parser-cst's concrete syntax tree, and small helpers over its nodes. */
+import { parse } from "sql-parser-cst";
+import { JitError } from "../errors.ts";
+
+/** A CST node as the walkers see it: a `type` tag and named children. */
+// The CST's own union has ~650 members; the walkers dispatch on `type`, so a loose shape reads better.
+export type Node = { type: string; [key: string]: any };
+export type Program = Node & { type: "program"; statements: Node[] };
+
+/** Parses `sql` with the BigQuery dialect; a parser failure is a `denied` error, never a pass-through. */
+export function parseSql(sql: string): Program {
+  try {
+    return parse(sql, { dialect: "bigquery", paramTypes: ["@name", "@`name`", "?"] }) as unknown as Program;
+  } catch (err) {
+    const first = (err instanceof Error ? err.message : String(err)).split("\n")[0] ?? "syntax error";
+    throw new JitError("denied", `the broker cannot analyse this SQL: ${first}`, {
+      hint: "simplify the query: one SELECT statement in BigQuery standard SQL",
+    });
+  }
+}
+
+/** The non-empty statements of a program (a trailing `;` leaves an `empty` one). */
+export function statementsOf(program: Program): Node[] {
+  return program.statements.filter((s) => s.type !== "empty");
+}
+
+/** A `denied` error for SQL the analyser cannot resolve with certainty. */
+export function cannotAnalyse(reason: string): JitError {
+  return new JitError("denied", `the broker cannot analyse this SQL: ${reason}`, {
+    hint: "simplify the query: name the tables as dataset.table and the columns explicitly",
+  });
+}
+
+/** True for objects that are CST nodes. */
+export function isNode(v: unknown): v is Node {
+  return typeof v === "object" && v !== null && typeof (v as { type?: unknown }).type === "string";
+}
+
+const SKIP_KEYS = new Set(["type", "range", "leading", "trailing", "text", "name", "value"]);
+
+/** Every child node of `node` (flattening arrays), in source order of its fields. */
+export function childNodes(node: Node): Node[] {
+  const out: Node[] = [];
+  for (const key of Object.keys(node)) {
+    if (SKIP_KEYS.has(key)) {
+      // `name` and `value` hold strings on identifiers and literals but nodes elsewhere (func_call.name, named_arg.value).
+      if ((key === "name" || key === "value") && isNode(node[key])) out.push(node[key]);
+      continue;
+    }
+    collect(node[key], out);
+  }
+  return out;
+}
+
+function collect(v: unknown, out: Node[]): void {
+  if (Array.isArray(v)) for (const x of v) collect(x, out);
+  else if (isNode(v)) out.push(v);
+}
+
+/**
+ * The dotted parts of a name (`a.b.c`, `` `a.b`.c ``, `` `a.b.c` ``), or null when the node is not a plain path.
+ * Dots inside backticks separate parts, as BigQuery reads table paths.
+ */
+export function pathParts(node: Node): string[] | null {
+  switch (node.type) {
+    case "identifier":
+      return String(node.name).split(".");
+    case "bigquery_quoted_member_expr":
+      return pathParts(node.expr);
+    case "member_expr": {
+      if (!isNode(node.property)) return null;
+      const left = pathParts(node.object);
+      const right = pathParts(node.property);
+      return left && right ? [...left, ...right] : null;
+    }
+    default:
+      return null;
+  }
+}
+
+/** Lower-cased identifier text. */
+export const lc = (s: string): string => s.toLowerCase();

@@ -1,0 +1,180 @@
+/** Name resolution for the lineage analyser: range variables, columns, correlated scopes. */
+import { JitError } from "../errors.ts";
+import type { TableRef } from "../warehouse/types.ts";
+import type { InferenceUse, SchemaMap } from "./types.ts";
+import type { Node } from "./parse.ts";
+
+/** Source columns as "project.dataset.table.column" keys (lower-case). */
+export type Sources = Set<string>;
+
+export interface Col {
+  /** As written (alias or schema name). */
+  name: string;
+  /** Lower-case, for matching: BigQuery column names are case-insensitive. */
+  key: string;
+  sources: Sources;
+}
+
+export interface Relation {
+  columns: Col[];
+}
+
+/** A FROM item visible under `alias`: a table, CTE, derived table, or a value of unknown shape (UNNEST). */
+export interface RangeVar {
+  alias: string | null;
+  columns: Col[];
+  /** Set for UNNEST and array paths: any field of the element resolves to these sources. */
+  opaque: Sources | null;
+}
+
+export interface Scope {
+  vars: RangeVar[];
+  parent: Scope | null;
+  /** Columns merged by JOIN ... USING, in order. */
+  using: Array<{ key: string; name: string; vars: RangeVar[] }>;
+  /** Select-list outputs, visible by name in GROUP BY, HAVING, QUALIFY and ORDER BY. */
+  aliases: Col[] | null;
+  /** Named windows (WINDOW w AS (...)) and the sources they order or partition by. */
+  windows: Map<string, Sources>;
+}
+
+export interface Ctx {
+  defaultProject: string;
+  schemas: SchemaMap;
+  tables: Map<string, TableRef>;
+  inference: Map<string, InferenceUse>;
+  /** WITH clauses already applied by an enclosing set operation. */
+  hoisted: Set<Node>;
+  /** Resolves a query in an environment (set by the lineage module; breaks an import cycle). */
+  query: (node: Node, env: Env) => Relation;
+}
+
+export interface Env {
+  ctx: Ctx;
+  scope: Scope;
+  ctes: Map<string, Relation>;
+}
+
+/** A column named `name` deriving from `sources`. */
+export const col = (name: string, sources: Sources): Col => ({ name, key: name.toLowerCase(), sources });
+
+/** A fresh scope nested in `parent`. */
+export function newScope(parent: Scope | null, vars: RangeVar[] = []): Scope {
+  return { vars, parent, using: [], aliases: null, windows: new Map() };
+}
+
+/** Adds every element of `from` to `into`. */
+export function addAll(into: Sources, from: Iterable<string>): Sources {
+  for (const s of from) into.add(s);
+  return into;
+}
+
+/** The union of a list of source sets. */
+export function union(...sets: Iterable<string>[]): Sources {
+  const out = new Set<string>();
+  for (const s of sets) addAll(out, s);
+  return out;
+}
+
+/** Every source of a range variable: what using it as a whole-row value (`TO_JSON_STRING(t)`) reveals. */
+export function wholeRow(v: RangeVar): Sources {
+  const out = union(...v.columns.map((c) => c.sources));
+  if (v.opaque) addAll(out, v.opaque);
+  return out;
+}
+
+function columnsNamed(v: RangeVar, key: string): Col[] {
+  return v.columns.filter((c) => c.key === key);
+}
+
+/** Records that `sources` were used in `clause` (deduplicated). */
+export function note(ctx: Ctx, sources: Iterable<string>, clause: string): void {
+  for (const s of sources) {
+    const id = `${s}|${clause}`;
+    if (ctx.inference.has(id)) continue;
+    const dot = s.lastIndexOf(".");
+    ctx.inference.set(id, { column: { table: s.slice(0, dot), column: s.slice(dot + 1) }, clause });
+  }
+}
+
+const unknown = (name: string) =>
+  new JitError("denied", `the broker cannot analyse this SQL: unknown column ${name}`, {
+    hint: "check the column name with: jit describe TABLE",
+  });
+
+/**
+ * Resolves a dotted name (`col`, `t.col`, `t`, `col.field`) to the source columns it reads,
+ * searching the nearest scope first. Ambiguity and unknown names are refused.
+ */
+export function resolvePath(parts: string[], scope: Scope): Sources {
+  const keys = parts.map((p) => p.toLowerCase());
+  // Fields of UNNESTed values are only "maybe" matches: keep looking outward and union what is found.
+  const maybe = new Set<string>();
+  let anyMaybe = false;
+  for (let s: Scope | null = scope; s; s = s.parent) {
+    const found = resolveIn(keys, s);
+    if (found.opaque) {
+      addAll(maybe, found.opaque);
+      anyMaybe = true;
+    }
+    if (found.definite) return addAll(found.definite, maybe);
+  }
+  if (anyMaybe) return maybe;
+  throw unknown(parts.join("."));
+}
+
+/** True when `name` is a range variable or a column somewhere in the scope chain. */
+export function isVisibleName(name: string, scope: Scope): boolean {
+  const key = name.toLowerCase();
+  for (let s: Scope | null = scope; s; s = s.parent) {
+    if (s.vars.some((v) => v.alias === key || columnsNamed(v, key).length > 0)) return true;
+  }
+  return false;
+}
+
+function resolveIn(keys: string[], s: Scope): { definite: Sources | null; opaque: Sources | null } {
+  const [head, ...rest] = keys as [string, ...string[]];
+  const out = new Set<string>();
+  let hit = false;
+  let wholeRowOnly = false;
+  // Range variable first: `t` is the whole row, `t.col` a column of t.
+  for (const v of s.vars) {
+    if (v.alias !== head) continue;
+    if (rest.length === 0) {
+      addAll(out, wholeRow(v));
+      hit = wholeRowOnly = true;
+      continue;
+    }
+    const cols = columnsNamed(v, rest[0]!);
+    if (cols.length) for (const c of cols) addAll(out, c.sources);
+    else if (v.opaque) addAll(out, v.opaque);
+    else throw unknown(keys.join("."));
+    hit = true;
+  }
+  // Column (or a field of a STRUCT column): unions every candidate, refusing true ambiguity.
+  const known = s.vars.filter((v) => columnsNamed(v, head).length > 0);
+  if (known.length > 1 && !s.using.some((u) => u.key === head)) {
+    throw new JitError("denied", `the broker cannot analyse this SQL: column ${head} is ambiguous`, {
+      hint: `qualify it with its table alias, e.g. t.${head}`,
+    });
+  }
+  for (const v of known) for (const c of columnsNamed(v, head)) addAll(out, c.sources);
+  if (known.length) {
+    hit = true;
+    wholeRowOnly = false;
+  }
+  // An UNNEST of STRUCTs exposes fields we cannot list: any name may be one of them.
+  let opaque: Sources | null = null;
+  for (const v of s.vars) {
+    if (v.opaque && v.alias !== head) opaque = addAll(opaque ?? new Set(), v.opaque);
+  }
+  const alias = s.aliases?.filter((a) => a.key === head) ?? [];
+  if (alias.length) {
+    // `SELECT COUNT(*) AS customers FROM sales.customers ORDER BY customers`: the select alias, not the row
+    // (BigQuery cannot order by a whole row). A column of the same name is kept too (fail closed).
+    if (wholeRowOnly && rest.length === 0) out.clear();
+    for (const a of alias) addAll(out, a.sources);
+    hit = true;
+  }
+  return { definite: hit ? out : null, opaque };
+}
