@@ -1,0 +1,188 @@
+/** The grant lifecycle on the broker: file a request, approve, deny, revoke, expire. Policy decides; the store commits. */
+import { JitError } from "../errors.ts";
+import { canApprove, evaluateAccess, isAdmin } from "../policy/evaluate.ts";
+import type { AccessDecision, AccessRule, Policy, Principal } from "../policy/types.ts";
+import { formatDuration } from "../policy/duration.ts";
+import type { AccessRequest, Grant } from "../store/types.ts";
+import { audit, type BrokerDeps, type Caller } from "./context.ts";
+import { grantView, requestView } from "./views.ts";
+
+const DATASET_RE = /^[a-z0-9_-]+(\.[a-z0-9_]+)?$/i;
+
+/** Qualifies `dataset` or `project.dataset` with the warehouse's default project, lower-cased. */
+export function qualifyDataset(raw: string, defaultProject: string): string {
+  const name = raw.trim().replaceAll("`", "");
+  if (!DATASET_RE.test(name)) {
+    throw new JitError("usage", `"${raw}" is not a dataset name`, { hint: "name datasets as project.dataset, e.g. demo.sales" });
+  }
+  return (name.includes(".") ? name : `${defaultProject}.${name}`).toLowerCase();
+}
+
+/** Finds an access rule by id in the current policy. */
+export function findRule(policy: Policy, id: string): AccessRule | undefined {
+  for (const d of policy.datasets) for (const a of d.access) if (a.id === id) return a;
+  return undefined;
+}
+
+export interface FileRequestInput {
+  datasets: string[];
+  reason: string;
+  durationMs?: number;
+}
+
+/** Files a request: denied, auto-approved (grant issued) or pending, as the policy decides for every dataset. */
+export async function fileRequest(deps: BrokerDeps, caller: Caller, input: FileRequestInput) {
+  const policy = deps.policy();
+  const p = caller.principal;
+  const datasets = [...new Set(input.datasets.map((d) => qualifyDataset(d, deps.warehouse.defaultProject)))];
+  if (datasets.length === 0) throw new JitError("usage", "name at least one dataset", { hint: 'jit request demo.sales --reason "..."' });
+  const decisions = datasets.map((d) => evaluateAccess(policy, p, d));
+  const denied = decisions.filter((d) => d.outcome === "denied");
+  const reason = input.reason.trim();
+  const base = { datasets, reason, requested_duration_ms: input.durationMs ?? null, decisions: decisionsDetail(decisions) };
+  if (denied.length > 0) {
+    await audit(deps, caller, "request", "denied", base);
+    throw new JitError("denied", denied.flatMap((d) => d.reasons).join("; "), {
+      hint: "ask a platform admin to change the policy, or request a dataset you may use (jit datasets)",
+      details: { datasets: denied.map((d) => d.dataset) },
+    });
+  }
+  const rules = decisions.map((d) => d.rule!);
+  if (rules.some((r) => r.approval === "per_query")) {
+    throw new JitError("usage", "this dataset is approved one statement at a time, not for a period", {
+      hint: 'run the statement with: jit query --wait-approval "SELECT ..."',
+    });
+  }
+  if (!reason && rules.some((r) => r.reasonRequired)) {
+    await audit(deps, caller, "request", "denied", { ...base, why: "missing reason" });
+    throw new JitError("usage", "a reason is required for this request", { hint: `jit request ${datasets.join(" ")} --reason "what it is for"` });
+  }
+  const maxMs = Math.min(...rules.map((r) => r.maxDurationMs));
+  const requestedMs = input.durationMs ?? Math.min(maxMs, 60 * 60 * 1000);
+  const durationMs = Math.min(requestedMs, maxMs);
+  const needsApproval = rules.filter((r) => r.approval === "required");
+  const now = deps.now();
+  const { request, grant } = await deps.store.createRequest({
+    requester: p.username,
+    requesterSubject: p.subject,
+    datasets,
+    reason,
+    durationMs,
+    requestedDurationMs: requestedMs,
+    createdAt: now,
+    expiresAt: now + policy.requests.pendingTtlMs,
+    ruleIds: rules.map((r) => r.id),
+    approverGroups: [...new Set(needsApproval.flatMap((r) => r.approvers))],
+    minApprovals: Math.max(0, ...needsApproval.map((r) => r.minApprovals)),
+    autoApprove: needsApproval.length === 0,
+    grantExpiresAt: now + durationMs,
+  });
+  const capped = durationMs < requestedMs ? `capped at ${formatDuration(maxMs)} by policy` : undefined;
+  await audit(deps, caller, "request", grant ? "ok" : "pending", {
+    ...base,
+    request_id: request.id,
+    grant_id: grant?.id,
+    state: request.state,
+    duration_ms: durationMs,
+    capped,
+  });
+  if (!grant) deps.log(`request ${request.id} by ${p.username} for ${datasets.join(", ")} is pending approval`);
+  return { request: requestView(request, grant), capped_note: capped };
+}
+
+function decisionsDetail(decisions: AccessDecision[]) {
+  return decisions.map((d) => ({ dataset: d.dataset, outcome: d.outcome, rule: d.rule?.id, reasons: d.reasons }));
+}
+
+/** Checks that `approver` may decide `req` under the current policy; returns the reason when not. */
+export function approvalRefusal(policy: Policy, approver: Principal, req: AccessRequest): string | null {
+  if (approver.subject === req.requesterSubject) return "nobody approves their own request";
+  for (const id of req.ruleIds) {
+    const rule = findRule(policy, id);
+    if (!rule) return `the policy changed since request ${req.id} was filed (rule ${id} is gone); ask the requester to file it again`;
+    if (rule.approval === "auto") continue;
+    const verdict = canApprove(policy, approver, rule, req.requester);
+    if (!verdict.allowed) return verdict.reason;
+  }
+  return null;
+}
+
+async function loadDecidable(deps: BrokerDeps, caller: Caller, id: string, action: string): Promise<AccessRequest> {
+  await expireDue(deps);
+  const req = await deps.store.getRequest(id);
+  if (!req) throw new JitError("usage", `there is no request ${id}`, { hint: "jit requests --pending" });
+  if (req.state !== "pending") {
+    await audit(deps, caller, action, "denied", { request_id: id, why: `request is ${req.state}` });
+    throw new JitError("denied", `request ${id} is already ${req.state}${req.decidedBy ? ` (by ${req.decidedBy})` : ""}`, {
+      hint: "jit requests --pending",
+    });
+  }
+  const refusal = approvalRefusal(deps.policy(), caller.principal, req);
+  if (refusal) {
+    await audit(deps, caller, action, "denied", { request_id: id, why: refusal });
+    throw new JitError("denied", `you may not decide request ${id}: ${refusal}`);
+  }
+  return req;
+}
+
+/** Approves a pending request; the grant is issued when enough distinct approvers agreed. */
+export async function approveRequest(deps: BrokerDeps, caller: Caller, id: string, comment: string | null) {
+  const req = await loadDecidable(deps, caller, id, "approve");
+  const res = await deps.store.approveRequest(
+    id,
+    { approver: caller.principal.username, approverSubject: caller.principal.subject, comment, at: deps.now() },
+    (at) => at + req.durationMs,
+  );
+  if (!res.ok) {
+    await audit(deps, caller, "approve", "denied", { request_id: id, why: res.reason });
+    const why = res.reason === "already_approved_by_you" ? "you already approved it" : `it is ${res.request?.state ?? "gone"}`;
+    throw new JitError("denied", `request ${id} cannot be approved: ${why}`, { hint: "jit requests --pending" });
+  }
+  await audit(deps, caller, "approve", "ok", {
+    request_id: id, requester: req.requester, datasets: req.datasets, comment, grant_id: res.grant?.id, state: res.request.state,
+  });
+  return { request: requestView(res.request, res.grant) };
+}
+
+/** Denies a pending request; one deny ends it. */
+export async function denyRequest(deps: BrokerDeps, caller: Caller, id: string, reason: string) {
+  if (!reason.trim()) throw new JitError("usage", "a reason is required to deny a request", { hint: `jit deny ${id} --reason "why"` });
+  const req = await loadDecidable(deps, caller, id, "deny");
+  const res = await deps.store.denyRequest(id, caller.principal.username, reason.trim(), deps.now());
+  if (!res.ok) throw new JitError("denied", `request ${id} cannot be denied: it is ${res.request?.state ?? "gone"}`);
+  await audit(deps, caller, "deny", "ok", { request_id: id, requester: req.requester, datasets: req.datasets, reason });
+  return { request: requestView(res.request) };
+}
+
+/** Ends a grant now: its holder, an approver of its datasets, or an admin. */
+export async function revokeGrant(deps: BrokerDeps, caller: Caller, id: string) {
+  const g = await deps.store.getGrant(id);
+  if (!g) throw new JitError("usage", `there is no grant ${id}`, { hint: "jit grants --all" });
+  const p = caller.principal;
+  const policy = deps.policy();
+  const req = await deps.store.getRequest(g.requestId);
+  const isApprover = req ? approvalRefusal(policy, p, req) === null && req.approverGroups.length > 0 : false;
+  if (g.holderSubject !== p.subject && !isAdmin(policy, p) && !isApprover) {
+    await audit(deps, caller, "revoke", "denied", { grant_id: id, holder: g.holder });
+    throw new JitError("denied", `you may not revoke grant ${id}: only its holder, an approver of it, or an admin may`);
+  }
+  const revoked = (await deps.store.revokeGrant(id, p.username, deps.now()))!;
+  await audit(deps, caller, "revoke", "ok", { grant_id: id, holder: g.holder, datasets: g.datasets });
+  return { grant: grantView(revoked, deps.now()) };
+}
+
+/** Marks lapsed pending requests expired, with an audit record each. */
+export async function expireDue(deps: BrokerDeps): Promise<void> {
+  const expired = await deps.store.expirePending(deps.now());
+  for (const r of expired) {
+    await deps.store.appendAudit({
+      at: deps.now(), actor: "broker", actorSubject: null, action: "expire", outcome: "ok",
+      details: { request_id: r.id, requester: r.requester, datasets: r.datasets },
+    });
+  }
+}
+
+/** The live grants of a principal covering each dataset. */
+export async function liveGrants(deps: BrokerDeps, p: Principal): Promise<Grant[]> {
+  return deps.store.listGrants({ holderSubject: p.subject, activeAt: deps.now() });
+}

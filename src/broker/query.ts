@@ -1,0 +1,247 @@
+/** The query pipeline: analyse, check grants and guardrails, audit first, run, mask row by row, audit the result. */
+import { JitError } from "../errors.ts";
+import { createRowMasker, maskErrorMessage } from "../masking/row-masker.ts";
+import { evaluateAccess, maskRuleFor, strictestStyle } from "../policy/evaluate.ts";
+import type { ColumnMaskRule, MaskStyle, Policy, Principal } from "../policy/types.ts";
+import { analyze, referencedTables } from "../sql/analyze.ts";
+import type { Analysis, ColumnRef } from "../sql/types.ts";
+import type { Grant } from "../store/types.ts";
+import { type Field, type Row, type TableRef, WarehouseQueryError } from "../warehouse/types.ts";
+import { expireDue, liveGrants } from "./access.ts";
+import { audit, type BrokerDeps, type Caller } from "./context.ts";
+
+export interface PlannedColumn {
+  name: string;
+  sources: ColumnRef[];
+  style: MaskStyle | null;
+  rules: string[];
+}
+
+export interface QueryPlan {
+  analysis: Analysis;
+  tables: string[];
+  datasets: string[];
+  grants: Grant[];
+  columns: PlannedColumn[];
+  bytesEstimate: number;
+}
+
+const tableName = (t: TableRef) => `${t.project}.${t.dataset}.${t.table}`.toLowerCase();
+const datasetName = (t: TableRef) => `${t.project}.${t.dataset}`.toLowerCase();
+
+/** Decides whether `principal` may run `sql`, and how its output is masked; throws `denied` with the reason when not. */
+export async function planQuery(deps: BrokerDeps, principal: Principal, sql: string): Promise<QueryPlan> {
+  const policy = deps.policy();
+  const project = deps.warehouse.defaultProject;
+  const refs = referencedTables(sql, project);
+  const datasets = [...new Set(refs.map(datasetName))].sort();
+
+  for (const d of datasets) {
+    const decision = evaluateAccess(policy, principal, d);
+    if (decision.outcome === "denied") throw new JitError("denied", decision.reasons.join("; "), { details: { dataset: d } });
+  }
+  await expireDue(deps);
+  const grants = await liveGrants(deps, principal);
+  const missing = datasets.filter((d) => !grants.some((g) => g.datasets.includes(d) && g.sqlHash === null));
+  if (missing.length > 0) {
+    const needs = missing.map((d) => evaluateAccess(policy, principal, d));
+    const approval = needs.filter((n) => n.outcome !== "auto").map((n) => n.dataset);
+    throw new JitError("denied", `no active grant covers ${missing.join(", ")}`, {
+      hint: `run: jit request ${missing.join(" ")} --reason "..."${approval.length ? ` (needs approval for ${approval.join(", ")})` : ""}, or add --wait-approval to jit query`,
+      details: { missing_datasets: missing },
+    });
+  }
+
+  const schemas = new Map<string, Field[]>();
+  for (const t of refs) {
+    try {
+      schemas.set(tableName(t), await deps.warehouse.tableSchema(t));
+    } catch (err) {
+      throw warehouseError(err, policy);
+    }
+  }
+  const analysis = analyze(sql, { defaultProject: project, schemas });
+  checkGuardrails(policy, analysis);
+
+  const columns = analysis.outputs.map((o) => planColumn(policy, o.name, o.sources));
+  const seen = new Set<string>();
+  for (const c of columns) {
+    const key = c.name.toLowerCase();
+    if (seen.has(key)) throw new JitError("denied", `the query returns two columns named ${c.name}`, { hint: "give each output column its own alias" });
+    seen.add(key);
+  }
+
+  let bytesEstimate = 0;
+  try {
+    bytesEstimate = (await deps.warehouse.dryRun(sql)).bytesProcessed;
+  } catch (err) {
+    throw warehouseError(err, policy);
+  }
+  const max = policy.guardrails.maxBytesProcessed;
+  if (max !== null && bytesEstimate > max) {
+    throw new JitError("denied", `the query would process ${bytesEstimate} bytes, over the policy's limit of ${max}`, {
+      hint: "select fewer columns or filter on a partition",
+    });
+  }
+  return { analysis, tables: refs.map(tableName), datasets, grants: grants.filter((g) => g.datasets.some((d) => datasets.includes(d))), columns, bytesEstimate };
+}
+
+function planColumn(policy: Policy, name: string, sources: ColumnRef[]): PlannedColumn {
+  const rules = sources.map((s) => maskRuleFor(policy, s)).filter((r): r is ColumnMaskRule => r !== undefined);
+  return {
+    name,
+    sources,
+    style: rules.length ? strictestStyle(rules.map((r) => r.style)) : null,
+    rules: [...new Set(rules.map((r) => r.id))],
+  };
+}
+
+const KIND_LABEL: Record<string, string> = {
+  dml: "DML (INSERT, UPDATE, DELETE, MERGE)",
+  ddl: "DDL (CREATE, ALTER, DROP)",
+  script: "scripts and multi-statement input",
+  export: "EXPORT DATA",
+  external_query: "EXTERNAL_QUERY",
+};
+
+function checkGuardrails(policy: Policy, a: Analysis): void {
+  if (a.kind !== "query") {
+    const denied = a.kind === "other" || (policy.guardrails.deny as string[]).includes(a.kind);
+    if (denied) {
+      throw new JitError("denied", `${KIND_LABEL[a.kind] ?? `${a.statementType} statements`} are refused by the policy's guardrails`, {
+        hint: "jit runs read-only queries: send a single SELECT",
+        details: { statement_kind: a.kind },
+      });
+    }
+  }
+  for (const use of a.inferenceUses) {
+    const rule = maskRuleFor(policy, use.column);
+    if (rule && rule.inference === "deny") {
+      throw new JitError("denied", `${use.column.table}.${use.column.column} is a masked column and may not be used in ${use.clause}: its value could be inferred from the result`, {
+        hint: "filter, join, group and sort on columns that are not masked",
+        details: { column: `${use.column.table}.${use.column.column}`, clause: use.clause, rule: rule.id },
+      });
+    }
+  }
+}
+
+/** Turns a warehouse failure into a `query_failed` error whose message passed through the content detectors. */
+export function warehouseError(err: unknown, policy: Policy): JitError {
+  if (err instanceof JitError) return err;
+  if (err instanceof WarehouseQueryError) {
+    return new JitError("query_failed", maskErrorMessage(err.message, policy.masking.detectors), {
+      details: err.jobId ? { job_id: err.jobId } : {},
+    });
+  }
+  return new JitError("query_failed", maskErrorMessage(err instanceof Error ? err.message : String(err), policy.masking.detectors));
+}
+
+function columnsView(plan: QueryPlan, schema: Field[] | null) {
+  return plan.columns.map((c, i) => ({
+    name: c.name,
+    type: schema?.[i]?.type ?? null,
+    masked: c.style !== null,
+    ...(c.style ? { mask: c.style } : {}),
+  }));
+}
+
+/** Runs (or dry-runs) a query for a caller and returns SPEC's JSON shape; every outcome is audited. */
+export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: string; maxRows?: number; dryRun?: boolean }) {
+  const policy = deps.policy();
+  const sql = input.sql;
+  const started = deps.now();
+  const action = input.dryRun ? "dry_run" : "query";
+  if (!sql.trim()) throw new JitError("usage", "no SQL given", { hint: 'jit query "SELECT ..."' });
+  let plan: QueryPlan;
+  try {
+    plan = await planQuery(deps, caller.principal, sql);
+  } catch (err) {
+    const e = err instanceof JitError ? err : new JitError("internal", "query planning failed", { cause: err });
+    await audit(deps, caller, action, e.code === "query_failed" ? "failed" : "denied", {
+      sql, error: { code: e.code, message: e.message, ...e.details },
+    });
+    throw e;
+  }
+  const grantIds = plan.grants.map((g) => g.id);
+  const maskedColumns = plan.columns.filter((c) => c.style).map((c) => ({ name: c.name, mask: c.style, rules: c.rules }));
+  const decision = { sql, tables: plan.tables, datasets: plan.datasets, grant_ids: grantIds, masked_columns: maskedColumns, statement_kind: plan.analysis.kind };
+
+  if (input.dryRun) {
+    const rec = await audit(deps, caller, action, "ok", { ...decision, bytes_estimate: plan.bytesEstimate });
+    return {
+      decision: "allowed",
+      tables: plan.tables,
+      datasets: plan.datasets,
+      columns: columnsView(plan, null),
+      masked_columns: maskedColumns.map((m) => m.name),
+      bytes_estimate: plan.bytesEstimate,
+      grant_id: grantIds[0] ?? null,
+      grant_ids: grantIds,
+      audit_id: rec.id,
+    };
+  }
+
+  const maxRows = Math.max(0, Math.min(input.maxRows ?? policy.guardrails.maxRows, policy.guardrails.maxRows));
+  // Fail closed: the decision is on the audit log before the warehouse sees the query.
+  const rec = await audit(deps, caller, "query", "ok", { ...decision, max_rows: maxRows, phase: "start" });
+  let rows: Row[] = [];
+  let result;
+  let maskedCells = 0;
+  let schema: Field[] = [];
+  try {
+    const run = await deps.warehouse.run(sql, {
+      maxRows,
+      maxBytesBilled: policy.guardrails.maxBytesProcessed ?? undefined,
+      labels: { jit_user: caller.principal.username, jit_audit_id: rec.id, jit_grant_id: grantIds[0] ?? "none" },
+    });
+    schema = run.schema;
+    // Masks are applied by position, so the result must have exactly the columns the analysis named, in order.
+    const shapeDiffers = schema.length !== plan.columns.length ||
+      schema.some((f, i) => f.name.toLowerCase() !== plan.columns[i]!.name.toLowerCase());
+    if (shapeDiffers) {
+      throw new JitError("denied", "the warehouse returned a different set of columns than the broker analysed; refused", {
+        hint: "report this query to the jit maintainers",
+      });
+    }
+    const mask = createRowMasker({
+      columns: plan.columns.map((c, i) => ({ name: schema[i]!.name, type: schema[i]!.type, style: c.style ?? undefined })),
+      detectors: policy.masking.detectors,
+      hashKey: deps.hashKey,
+    });
+    for await (const raw of run.rows) {
+      const masked = mask(raw);
+      maskedCells += masked.maskedCells;
+      rows.push(masked.row);
+    }
+    result = await run.done();
+  } catch (err) {
+    const e = warehouseError(err, policy);
+    rows = [];
+    await audit(deps, caller, "query.result", e.code === "denied" ? "denied" : "failed", {
+      query_audit_id: rec.id, error: { code: e.code, message: e.message, ...e.details }, duration_ms: deps.now() - started,
+    });
+    throw e;
+  }
+  const body = {
+    columns: columnsView(plan, schema),
+    rows,
+    row_count: rows.length,
+    truncated: result.truncated,
+    masked_cells: maskedCells,
+    bytes_processed: result.bytesProcessed,
+    grant_id: grantIds[0] ?? null,
+    audit_id: rec.id,
+  };
+  // The result record (with what the caller receives) is committed before a single row leaves the broker.
+  await audit(deps, caller, "query.result", "ok", {
+    query_audit_id: rec.id,
+    job_id: result.jobId,
+    row_count: rows.length,
+    truncated: result.truncated,
+    masked_cells: maskedCells,
+    bytes_processed: result.bytesProcessed,
+    duration_ms: deps.now() - started,
+    result: { columns: body.columns, rows },
+  });
+  return body;
+}

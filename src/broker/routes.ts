@@ -1,0 +1,117 @@
+/** The broker's JSON API: one route per operation, each a thin adapter over access.ts, query.ts and metadata.ts. */
+import { JitError } from "../errors.ts";
+import { isAdmin, isAuditor } from "../policy/evaluate.ts";
+import { approvalRefusal, approveRequest, denyRequest, expireDue, fileRequest, liveGrants, revokeGrant } from "./access.ts";
+import type { BrokerDeps, Caller } from "./context.ts";
+import { optString, readJson, Router, type RouteContext } from "./http.ts";
+import { describeTable, listDatasets, listTables } from "./metadata.ts";
+import { runQuery } from "./query.ts";
+import { auditRoutes } from "./audit-routes.ts";
+import { grantView, requestView } from "./views.ts";
+
+export type Authenticate = (ctx: RouteContext) => Promise<Caller>;
+
+/** Builds the route table of the authenticated API. */
+export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router {
+  const r = new Router();
+  const authed = (fn: (ctx: RouteContext, caller: Caller) => Promise<unknown>) => async (ctx: RouteContext) =>
+    fn(ctx, await authenticate(ctx));
+
+  r.add("GET", "/healthz", async () => ({ ok: true, version: deps.version, mode: deps.mode, store: deps.store.kind }));
+  r.add("GET", "/v1/login-settings", async () => deps.loginSettings);
+
+  r.add("GET", "/v1/whoami", authed(async (_ctx, c) => {
+    const p = c.principal;
+    const grants = await liveGrants(deps, p);
+    const policy = deps.policy();
+    return {
+      subject: p.subject, username: p.username, email: p.email ?? null, groups: p.groups,
+      admin: isAdmin(policy, p), auditor: isAuditor(policy, p),
+      grants: grants.map((g) => grantView(g, deps.now())),
+    };
+  }));
+
+  r.add("POST", "/v1/requests", authed(async (ctx, c) => {
+    const body = await readJson(ctx.req);
+    const datasets = body.datasets;
+    if (!Array.isArray(datasets) || !datasets.every((d) => typeof d === "string")) {
+      throw new JitError("usage", '"datasets" must be a list of dataset names');
+    }
+    const duration = body.duration_seconds;
+    if (duration !== undefined && (typeof duration !== "number" || !Number.isFinite(duration) || duration <= 0)) {
+      throw new JitError("usage", '"duration_seconds" must be a positive number');
+    }
+    return fileRequest(deps, c, {
+      datasets: datasets as string[],
+      reason: optString(body, "reason") ?? "",
+      durationMs: duration === undefined ? undefined : Math.round((duration as number) * 1000),
+    });
+  }));
+
+  r.add("GET", "/v1/requests", authed(async (ctx, c) => {
+    await expireDue(deps);
+    const pending = ctx.url.searchParams.get("pending") === "1";
+    const mine = ctx.url.searchParams.get("mine") === "1";
+    const policy = deps.policy();
+    const all = await deps.store.listRequests({ state: pending ? "pending" : undefined, limit: 500 });
+    const visible = all.filter((q) => {
+      if (q.requesterSubject === c.principal.subject) return true;
+      if (mine) return false;
+      if (isAdmin(policy, c.principal)) return true;
+      return q.state === "pending" ? approvalRefusal(policy, c.principal, q) === null : q.decidedBy === c.principal.username;
+    });
+    return {
+      requests: visible.map((q) => ({
+        ...requestView(q),
+        can_approve: q.state === "pending" && approvalRefusal(policy, c.principal, q) === null,
+      })),
+    };
+  }));
+
+  r.add("GET", "/v1/requests/:id", authed(async (ctx, c) => {
+    await expireDue(deps);
+    const q = await deps.store.getRequest(ctx.params.id!);
+    const policy = deps.policy();
+    if (!q || (q.requesterSubject !== c.principal.subject && !isAdmin(policy, c.principal) && approvalRefusal(policy, c.principal, q) !== null && q.decidedBy !== c.principal.username)) {
+      throw new JitError("usage", `there is no request ${ctx.params.id} that you may see`, { hint: "jit requests", details: { status: 404 } });
+    }
+    const grant = q.grantId ? await deps.store.getGrant(q.grantId) : null;
+    return { request: requestView(q, grant) };
+  }));
+
+  r.add("POST", "/v1/requests/:id/approve", authed(async (ctx, c) => {
+    const body = await readJson(ctx.req);
+    return approveRequest(deps, c, ctx.params.id!, optString(body, "comment") ?? null);
+  }));
+
+  r.add("POST", "/v1/requests/:id/deny", authed(async (ctx, c) => {
+    const body = await readJson(ctx.req);
+    return denyRequest(deps, c, ctx.params.id!, optString(body, "reason") ?? "");
+  }));
+
+  r.add("GET", "/v1/grants", authed(async (ctx, c) => {
+    const all = ctx.url.searchParams.get("all") === "1";
+    const now = deps.now();
+    const grants = await deps.store.listGrants({ holderSubject: c.principal.subject, activeAt: all ? undefined : now });
+    return { grants: grants.map((g) => grantView(g, now)) };
+  }));
+
+  r.add("POST", "/v1/grants/:id/revoke", authed(async (ctx, c) => revokeGrant(deps, c, ctx.params.id!)));
+
+  r.add("POST", "/v1/query", authed(async (ctx, c) => {
+    const body = await readJson(ctx.req);
+    const sql = optString(body, "sql") ?? "";
+    const maxRows = body.max_rows;
+    if (maxRows !== undefined && (typeof maxRows !== "number" || !Number.isInteger(maxRows) || maxRows < 0)) {
+      throw new JitError("usage", '"max_rows" must be a whole number ≥ 0');
+    }
+    return runQuery(deps, c, { sql, maxRows: maxRows as number | undefined, dryRun: body.dry_run === true });
+  }));
+
+  r.add("GET", "/v1/datasets", authed(async (_ctx, c) => listDatasets(deps, c)));
+  r.add("GET", "/v1/datasets/:dataset/tables", authed(async (ctx, c) => listTables(deps, c, ctx.params.dataset!)));
+  r.add("GET", "/v1/tables/:table", authed(async (ctx, c) => describeTable(deps, c, ctx.params.table!)));
+
+  auditRoutes(r, deps, authed);
+  return r;
+}

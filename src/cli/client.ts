@@ -1,0 +1,78 @@
+/** The CLI's (and MCP server's) client for the broker's JSON API. */
+import { errorFromBody, JitError } from "../errors.ts";
+
+export interface ClientInfo {
+  kind: "cli" | "mcp";
+  name: string;
+  version: string;
+}
+
+export interface BrokerClientOptions {
+  baseUrl: string;
+  /** Supplies a bearer token (refreshing as needed); absent for public endpoints. */
+  token?: () => Promise<string>;
+  client: ClientInfo;
+  timeoutMs?: number;
+}
+
+/** Talks to one broker; maps network failures to `unreachable` and error bodies to their SPEC codes. */
+export class BrokerClient {
+  readonly baseUrl: string;
+  readonly #opts: BrokerClientOptions;
+
+  constructor(opts: BrokerClientOptions) {
+    this.baseUrl = opts.baseUrl;
+    this.#opts = opts;
+  }
+
+  /** GET a path. */
+  get<T = Record<string, unknown>>(path: string, opts: { auth?: boolean } = {}): Promise<T> {
+    return this.request<T>("GET", path, undefined, opts);
+  }
+
+  /** POST JSON to a path. */
+  post<T = Record<string, unknown>>(path: string, body: unknown, opts: { auth?: boolean } = {}): Promise<T> {
+    return this.request<T>("POST", path, body, opts);
+  }
+
+  /** Sends one request; `auth` (default true) attaches the bearer token. */
+  async request<T>(method: string, path: string, body: unknown, opts: { auth?: boolean } = {}): Promise<T> {
+    const headers: Record<string, string> = {
+      accept: "application/json",
+      "user-agent": `jit/${this.#opts.client.version}`,
+      "x-jit-client": this.#opts.client.kind,
+      "x-jit-client-name": this.#opts.client.name,
+      "x-jit-client-version": this.#opts.client.version,
+    };
+    if (opts.auth !== false) {
+      if (!this.#opts.token) throw new JitError("unauthenticated", "not signed in", { hint: "run: jit login" });
+      headers.authorization = `Bearer ${await this.#opts.token()}`;
+    }
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, `${this.baseUrl}/`), {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.#opts.timeoutMs ?? 10 * 60_000),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      throw new JitError("unreachable", `cannot reach the broker at ${this.baseUrl} (${cause})`, {
+        hint: "is it running? Start one with: jit broker dev (or check --broker / JIT_BROKER)",
+      });
+    }
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : {};
+    } catch {
+      throw new JitError("unreachable", `${this.baseUrl} answered with something that is not the jit broker's API (HTTP ${res.status})`, {
+        hint: "check the broker URL (--broker / JIT_BROKER)",
+      });
+    }
+    if (!res.ok) throw errorFromBody(parsed, `the broker answered HTTP ${res.status}`);
+    return parsed as T;
+  }
+}

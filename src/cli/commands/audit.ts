@@ -1,0 +1,92 @@
+/** `jit audit list|show|replay|verify|export`: the audit log, for auditors and admins (and everyone for their own records). */
+import { JitError } from "../../errors.ts";
+import type { CliContext } from "../context.ts";
+import { type Format, toSimpleTable } from "../output.ts";
+import { printResult, type QueryResult } from "./query.ts";
+import { intFlag, printJson } from "./util.ts";
+
+export interface AuditView {
+  id: string;
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  outcome: string;
+  details: Record<string, unknown>;
+  hash: string;
+}
+
+/** One line summarising a record: what was asked and what happened. */
+export function summarise(r: AuditView): string {
+  const d = r.details;
+  const parts: string[] = [];
+  if (typeof d.sql === "string") parts.push(d.sql.replace(/\s+/g, " ").slice(0, 80));
+  if (Array.isArray(d.datasets) && typeof d.sql !== "string") parts.push((d.datasets as string[]).join(", "));
+  if (d.request_id) parts.push(`request ${d.request_id}`);
+  if (d.grant_id) parts.push(`grant ${d.grant_id}`);
+  if (typeof d.row_count === "number") parts.push(`${d.row_count} rows, ${d.masked_cells} masked cells`);
+  const err = d.error as { message?: string } | undefined;
+  if (err?.message) parts.push(`→ ${err.message}`);
+  if (typeof d.why === "string") parts.push(`→ ${d.why}`);
+  const line = parts.join(" · ");
+  return line.length > 110 ? `${line.slice(0, 109)}…` : line;
+}
+
+/** Lists audit records with filters. */
+export async function auditListCommand(ctx: CliContext, opts: Record<string, string | boolean | undefined>): Promise<void> {
+  const limit = intFlag(opts.limit as string | undefined, "limit") ?? 50;
+  const params = new URLSearchParams({ limit: String(limit) });
+  for (const k of ["user", "action", "outcome", "dataset", "since", "until"] as const) if (typeof opts[k] === "string") params.set(k, opts[k] as string);
+  if (opts.mine) params.set("mine", "1");
+  const client = await ctx.client();
+  const res = await client.get<{ records: AuditView[] }>(`/v1/audit?${params}`);
+  if (ctx.flags.json) return printJson(ctx, res);
+  ctx.io.out(toSimpleTable(["id", "time", "actor", "action", "outcome", "what"], res.records.map((r) => [r.id, r.at.replace("T", " ").slice(0, 19), r.actor, r.action, r.outcome, summarise(r)])));
+}
+
+/** Shows one record in full. */
+export async function auditShowCommand(ctx: CliContext, id: string): Promise<void> {
+  const client = await ctx.client();
+  const { record } = await client.get<{ record: AuditView }>(`/v1/audit/${encodeURIComponent(id)}`);
+  printJson(ctx, record);
+}
+
+/** Prints what the caller of a query received, from the result kept with its record. */
+export async function auditReplayCommand(ctx: CliContext, id: string, opts: { format?: Format }): Promise<void> {
+  const client = await ctx.client();
+  const { record } = await client.get<{ record: AuditView }>(`/v1/audit/${encodeURIComponent(id)}`);
+  let result = record.details.result as QueryResult | undefined;
+  if (!result && record.action === "query") {
+    const { records } = await client.get<{ records: AuditView[] }>(`/v1/audit?action=query.result&after=${record.seq}&limit=1000`);
+    const done = records.find((r) => r.details.query_audit_id === record.id);
+    result = done?.details.result as QueryResult | undefined;
+  }
+  if (!result) throw new JitError("usage", `audit record ${id} holds no query result to replay`, { hint: "jit audit list --action query" });
+  printResult(ctx, { ...result, row_count: result.rows.length } as QueryResult, opts.format ?? (ctx.flags.json ? "json" : ctx.io.isStdoutTTY ? "table" : "json"));
+}
+
+/** Verifies the hash chain; a broken chain exits 4 naming the first broken record. */
+export async function auditVerifyCommand(ctx: CliContext): Promise<void> {
+  const client = await ctx.client();
+  const res = await client.get<{ ok: boolean; checked: number; broken?: { seq: number; message: string } }>("/v1/audit/verify");
+  if (!res.ok) {
+    if (ctx.flags.json) printJson(ctx, res);
+    throw new JitError("denied", `audit chain broken: ${res.broken!.message}`, { details: { broken: res.broken } });
+  }
+  if (ctx.flags.json) return printJson(ctx, res);
+  ctx.io.out(`Audit chain intact: ${res.checked} records verified.`);
+}
+
+/** Exports records as JSON Lines, paging through the whole log. */
+export async function auditExportCommand(ctx: CliContext, opts: { since?: string }): Promise<void> {
+  const client = await ctx.client();
+  let after = 0;
+  for (;;) {
+    const params = new URLSearchParams({ limit: "1000", after: String(after) });
+    if (opts.since) params.set("since", opts.since);
+    const res = await client.get<{ records: AuditView[]; next_after: number | null }>(`/v1/audit?${params}`);
+    for (const r of res.records) ctx.io.out(JSON.stringify(r));
+    if (res.next_after === null) break;
+    after = res.next_after;
+  }
+}

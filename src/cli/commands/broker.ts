@@ -1,0 +1,43 @@
+/** `jit broker dev`: the embedded broker, until interrupted. */
+import { JitError } from "../../errors.ts";
+import { defaultDevDataDir, startDevBroker } from "../../broker/dev.ts";
+import { DEMO_USERS } from "../../idp/demo-users.ts";
+import type { CliContext } from "../context.ts";
+import { printJson } from "./util.ts";
+
+/** Parses a TCP port flag. */
+export function parsePort(raw: string): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n > 65535) throw new JitError("usage", `--port must be a number from 0 to 65535, got "${raw}"`);
+  return n;
+}
+
+/** Runs the dev broker and prints what to run next. */
+export async function brokerDevCommand(ctx: CliContext, opts: { port: string; dataDir?: string }): Promise<void> {
+  const { io } = ctx;
+  const port = parsePort(opts.port);
+  const dataDir = opts.dataDir ?? defaultDevDataDir(io.env);
+  const broker = await startDevBroker({ port, dataDir, version: ctx.version, log: (line) => io.err(`[broker] ${line}`) });
+  if (ctx.flags.json) {
+    printJson(ctx, { url: broker.url, issuer: broker.issuer, data_dir: dataDir, users: DEMO_USERS.map((u) => ({ username: u.username, groups: u.groups })) });
+  } else {
+    const b = io.color.bold;
+    io.out(`jit broker (dev mode) listening on ${b(broker.url)}`);
+    io.out(`  identity provider: ${broker.issuer} (embedded, demo users only)`);
+    io.out(`  warehouse:         DuckDB demo data (demo.sales, demo.hr)`);
+    io.out(`  store:             ${dataDir}/jit.db`);
+    io.out("");
+    io.out("Demo users (password = user name):");
+    for (const u of DEMO_USERS) io.out(`  ${u.username.padEnd(6)} ${u.groups.join(", ")}`);
+    io.out("");
+    io.out("In another terminal:");
+    io.out(`  jit login --broker ${broker.url}      # sign in as alice`);
+    io.out("  jit request demo.sales --reason \"weekly report\"");
+    io.out("  jit query \"SELECT full_name, ssn, card_number, email FROM demo.sales.customers LIMIT 5\"");
+    io.out("");
+    io.out("Press Ctrl-C to stop.");
+  }
+  const signal = await io.untilShutdown();
+  io.err(`${signal}: stopping the broker`);
+  await broker.close();
+}

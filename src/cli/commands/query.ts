@@ -1,0 +1,98 @@
+/** `jit query`: SQL through the broker in table, JSON, JSONL or CSV; made to be spawned by MCP servers. */
+import { readFile } from "node:fs/promises";
+import { text } from "node:stream/consumers";
+import { JitError } from "../../errors.ts";
+import { parseDuration } from "../../policy/duration.ts";
+import type { CliContext } from "../context.ts";
+import { type ColumnView, type Format, toCsv, toJsonl, toTable } from "../output.ts";
+import { intFlag, printJson } from "./util.ts";
+import { type RequestView, waitForDecision } from "./wait.ts";
+
+export interface QueryResult {
+  columns: ColumnView[];
+  rows: Record<string, unknown>[];
+  row_count: number;
+  truncated: boolean;
+  masked_cells: number;
+  bytes_processed: number;
+  grant_id: string | null;
+  audit_id: string;
+}
+
+interface QueryOpts {
+  file?: string;
+  format?: Format;
+  maxRows?: string;
+  dryRun?: boolean;
+  waitApproval?: boolean;
+  reason?: string;
+  timeout: string;
+}
+
+async function readSql(ctx: CliContext, sql: string | undefined, file: string | undefined): Promise<string> {
+  if (sql !== undefined && file !== undefined) throw new JitError("usage", "give the SQL as an argument or with --file, not both");
+  if (file !== undefined) {
+    try {
+      return await readFile(file, "utf8");
+    } catch (err) {
+      throw new JitError("usage", `cannot read --file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  if (sql !== undefined) return sql;
+  if (!ctx.io.isStdinTTY) return text(ctx.io.stdin);
+  throw new JitError("usage", "no SQL given", { hint: 'jit query "SELECT ..." (or --file F, or pipe it on stdin)' });
+}
+
+/** Writes a query result in the chosen format; status lines go to stderr. */
+export function printResult(ctx: CliContext, res: QueryResult, format: Format): void {
+  const { io } = ctx;
+  if (format === "json") return io.out(JSON.stringify(res));
+  if (format === "jsonl") return void io.stdout.write(toJsonl(res.rows));
+  if (format === "csv") return void io.stdout.write(toCsv(res.columns, res.rows));
+  io.out(toTable(res.columns, res.rows, (s) => io.color.yellow(s)));
+  const parts = [`${res.row_count} row${res.row_count === 1 ? "" : "s"}${res.truncated ? " (truncated)" : ""}`];
+  if (res.masked_cells) parts.push(`${res.masked_cells} masked cell${res.masked_cells === 1 ? "" : "s"}`);
+  parts.push(`${res.bytes_processed} bytes processed`, `audit ${res.audit_id}`);
+  if (res.grant_id) parts.push(`grant ${res.grant_id}`);
+  io.err(io.colorErr.dim(parts.join(" · ")));
+}
+
+/** Runs SQL through the broker; with --wait-approval, files the missing request and waits first. */
+export async function queryCommand(ctx: CliContext, sqlArg: string | undefined, opts: QueryOpts): Promise<void> {
+  const sql = await readSql(ctx, sqlArg, opts.file);
+  if (!sql.trim()) throw new JitError("usage", "the SQL is empty", { hint: 'jit query "SELECT ..."' });
+  const maxRows = intFlag(opts.maxRows, "max-rows");
+  const timeoutMs = parseDuration(opts.timeout);
+  const format: Format = opts.format ?? (ctx.flags.json ? "json" : ctx.io.isStdoutTTY ? "table" : "json");
+  const client = await ctx.client();
+  const body = { sql, max_rows: maxRows, dry_run: Boolean(opts.dryRun) };
+  const send = () => client.post<QueryResult & Record<string, unknown>>("/v1/query", body);
+
+  let res;
+  try {
+    res = await send();
+  } catch (err) {
+    const missing = err instanceof JitError ? (err.details.missing_datasets as string[] | undefined) : undefined;
+    if (!opts.waitApproval || !missing?.length) throw err;
+    const filed = await client.post<{ request: RequestView }>("/v1/requests", {
+      datasets: missing,
+      reason: opts.reason ?? `jit query --wait-approval: ${sql.replace(/\s+/g, " ").slice(0, 200)}`,
+    });
+    if (filed.request.state === "pending") {
+      ctx.io.err(`Filed request ${filed.request.id} for ${missing.join(", ")}; an approver can run: jit approve ${filed.request.id}`);
+      await waitForDecision(ctx, client, filed.request.id, timeoutMs);
+    }
+    res = await send();
+  }
+  if (opts.dryRun) {
+    if (ctx.flags.json || format !== "table") return printJson(ctx, res);
+    const d = res as unknown as { tables: string[]; masked_columns: string[]; bytes_estimate: number; grant_ids: string[] };
+    ctx.io.out(`decision:       allowed`);
+    ctx.io.out(`tables:         ${d.tables.join(", ") || "none"}`);
+    ctx.io.out(`masked columns: ${d.masked_columns.join(", ") || "none"}`);
+    ctx.io.out(`bytes estimate: ${d.bytes_estimate}`);
+    ctx.io.out(`grants:         ${d.grant_ids.join(", ") || "none needed"}`);
+    return;
+  }
+  printResult(ctx, res, format);
+}

@@ -1,0 +1,35 @@
+/** `jit request`: ask for a time-boxed grant; auto-approved, pending approval, or denied as the policy says. */
+import { parseDuration } from "../../policy/duration.ts";
+import type { CliContext } from "../context.ts";
+import { printJson, relative, seconds } from "./util.ts";
+import { pendingError, type RequestView, waitForDecision } from "./wait.ts";
+
+/** Files a request and, with --wait, waits for its decision. */
+export async function requestCommand(
+  ctx: CliContext,
+  datasets: string[],
+  opts: { reason?: string; duration?: string; wait?: boolean; timeout: string },
+): Promise<void> {
+  const durationMs = opts.duration === undefined ? undefined : parseDuration(opts.duration);
+  const timeoutMs = parseDuration(opts.timeout);
+  const client = await ctx.client();
+  const res = await client.post<{ request: RequestView; capped_note?: string }>("/v1/requests", {
+    datasets,
+    reason: opts.reason ?? "",
+    duration_seconds: durationMs === undefined ? undefined : durationMs / 1000,
+  });
+  let r = res.request;
+  const { io } = ctx;
+  if (res.capped_note) io.err(io.colorErr.yellow(`note: the duration was ${res.capped_note}`));
+  if (r.state === "pending" && opts.wait) r = await waitForDecision(ctx, client, r.id, timeoutMs);
+  if (ctx.flags.json) printJson(ctx, { request: r });
+  if (r.state === "pending") {
+    if (!ctx.flags.json) io.out(`Request ${r.id} for ${r.datasets.join(", ")} (${seconds(r.duration_seconds)}) is pending approval.`);
+    throw pendingError(r);
+  }
+  if (!ctx.flags.json) {
+    const expires = r.grant?.expires_at;
+    io.out(`${io.color.green("✔")} Grant ${r.grant_id} on ${r.datasets.join(", ")}: ${r.decided_by === "policy" ? "auto-approved by policy" : `approved by ${r.decided_by}`}, expires ${relative(expires)}.`);
+    io.out(`  Next: jit query "SELECT ... FROM ${r.datasets[0]}.<table>"`);
+  }
+}

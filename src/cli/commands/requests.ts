@@ -1,0 +1,33 @@
+/** `jit requests`: the caller's requests and those they may approve. */
+import type { CliContext } from "../context.ts";
+import { toSimpleTable } from "../output.ts";
+import { printJson, relative, seconds } from "./util.ts";
+import type { RequestView } from "./wait.ts";
+
+/** Fetches requests visible to the caller. */
+export async function fetchRequests(ctx: CliContext, q: { pending?: boolean; mine?: boolean }): Promise<RequestView[]> {
+  const params = new URLSearchParams();
+  if (q.pending) params.set("pending", "1");
+  if (q.mine) params.set("mine", "1");
+  const client = await ctx.client();
+  const { requests } = await client.get<{ requests: RequestView[] }>(`/v1/requests?${params}`);
+  return requests;
+}
+
+/** Lists requests as a table or JSON. */
+export async function requestsCommand(ctx: CliContext, opts: { pending?: boolean; mine?: boolean }): Promise<void> {
+  const requests = await fetchRequests(ctx, opts);
+  if (ctx.flags.json) return printJson(ctx, { requests });
+  if (requests.length === 0) {
+    ctx.io.err(opts.pending ? "No pending requests you may see." : "No requests.");
+    return;
+  }
+  ctx.io.out(toSimpleTable(
+    ["id", "state", "requester", "datasets", "reason", "duration", "age", "expires", "you may approve"],
+    requests.map((r) => [
+      r.id, r.state, r.requester, r.datasets.join(", "), r.reason, seconds(r.duration_seconds), relative(r.created_at),
+      r.state === "pending" ? relative(r.expires_at) : "-", r.can_approve ? "yes" : "",
+    ]),
+  ));
+  if (requests.some((r) => r.can_approve)) ctx.io.err("Approve with: jit approve ID --comment TEXT   (or deny with: jit deny ID --reason TEXT)");
+}

@@ -1,0 +1,58 @@
+/** What commands share: IO, global flags, the broker URL, the credential store and a broker client. */
+import { JitError } from "../errors.ts";
+import type { CredentialStore } from "../auth/credential-store.ts";
+import { BrokerClient, type ClientInfo } from "./client.ts";
+import { loadConfig, normaliseBrokerUrl, resolveBrokerUrl } from "./config.ts";
+import type { IO } from "./io.ts";
+
+export interface GlobalFlags {
+  json?: boolean;
+  broker?: string;
+}
+
+export interface CliContext {
+  io: IO;
+  version: string;
+  /** Set by main before a command runs. */
+  flags: GlobalFlags;
+  /** The broker URL from --broker, JIT_BROKER or the config file; a usage error when none is set. */
+  brokerUrl(): string;
+  credentials(): Promise<CredentialStore>;
+  client(opts?: { auth?: boolean; info?: ClientInfo }): Promise<BrokerClient>;
+}
+
+/** Creates the context for one CLI invocation. */
+export function createContext(io: IO, version: string): CliContext {
+  let store: CredentialStore | undefined;
+  const ctx: CliContext = {
+    io,
+    version,
+    flags: {},
+    brokerUrl() {
+      const raw = resolveBrokerUrl(ctx.flags.broker, io.env, loadConfig(io.env));
+      if (!raw) {
+        throw new JitError("usage", "no broker configured", {
+          hint: "run: jit login --broker URL (jit broker dev prints the URL), or set JIT_BROKER",
+        });
+      }
+      return normaliseBrokerUrl(raw);
+    },
+    async credentials() {
+      if (!store) {
+        const { openCredentialStore } = await import("../auth/credential-store.ts");
+        // With --json, stderr carries only the error object, so the plaintext-store warning is not printed there.
+        store = openCredentialStore(io.env, { warn: (line) => (ctx.flags.json ? undefined : io.err(io.colorErr.yellow(line))) });
+      }
+      return store;
+    },
+    async client(opts = {}) {
+      const baseUrl = ctx.brokerUrl();
+      const info = opts.info ?? { kind: "cli", name: "jit", version };
+      if (opts.auth === false) return new BrokerClient({ baseUrl, client: info });
+      const { currentToken } = await import("../auth/session.ts");
+      const creds = await ctx.credentials();
+      return new BrokerClient({ baseUrl, client: info, token: () => currentToken(creds, baseUrl) });
+    },
+  };
+  return ctx;
+}

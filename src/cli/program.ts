@@ -1,0 +1,164 @@
+/** The commander tree: every command, its flags and examples. Each action lazily imports its command module. */
+import { Command, Option } from "commander";
+import type { CliContext } from "./context.ts";
+import { FORMATS } from "./output.ts";
+
+type Action = (...args: any[]) => Promise<void>;
+
+/** Wraps a lazily imported command function so `jit --help` never loads what a command needs. */
+const lazy = (ctx: CliContext, load: () => Promise<(ctx: CliContext, ...args: any[]) => Promise<void>>): Action =>
+  async (...args: any[]) => {
+    const cmd = args.at(-1) as Command;
+    ctx.flags = cmd.optsWithGlobals();
+    const fn = await load();
+    await fn(ctx, ...args.slice(0, -1));
+  };
+
+const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
+
+/** Builds the program for one invocation. */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command("jit")
+    .description("Just-in-time, policy-checked, masked and audited access to BigQuery, with no standing credential.")
+    .version(ctx.version, "-V, --version")
+    .option("--json", "machine-readable output on stdout (errors as one JSON object on stderr)")
+    .option("--broker <url>", "broker URL (overrides JIT_BROKER and the config file)")
+    .showHelpAfterError(false)
+    .configureHelp({ showGlobalOptions: true })
+    .configureOutput({
+      writeOut: (s) => ctx.io.stdout.write(s),
+      writeErr: (s) => ctx.io.stderr.write(s),
+      outputError: () => {},
+    })
+    .exitOverride()
+    .addHelpText("after", examples("jit broker dev", "jit login --broker http://127.0.0.1:8787", 'jit request demo.sales --reason "weekly report"', 'jit query "SELECT city, COUNT(*) n FROM demo.sales.customers GROUP BY city"'));
+
+  // Every command writes help to the injected streams and throws instead of exiting, so main maps exit codes.
+  const wire = (c: Command) =>
+    c.exitOverride().configureHelp({ showGlobalOptions: true })
+      .configureOutput({ writeOut: (s) => ctx.io.stdout.write(s), writeErr: (s) => ctx.io.stderr.write(s), outputError: () => {} });
+  const sub = (name: string, description: string, parent: Command = program) => wire(parent.command(name).description(description));
+
+  sub("login", "sign in with the company identity provider (OIDC device flow); tokens go to the OS keychain")
+    .option("--no-browser", "do not open a browser; print the URL and code only")
+    .addHelpText("after", examples("jit login --broker http://127.0.0.1:8787", "jit login --no-browser"))
+    .action(lazy(ctx, async () => (await import("./commands/login.ts")).loginCommand));
+
+  sub("logout", "delete the stored tokens for the broker (and revoke the refresh token where the IdP allows)")
+    .addHelpText("after", examples("jit logout"))
+    .action(lazy(ctx, async () => (await import("./commands/login.ts")).logoutCommand));
+
+  sub("whoami", "show who you are signed in as, your groups, token expiry and active grants")
+    .addHelpText("after", examples("jit whoami", "jit whoami --json"))
+    .action(lazy(ctx, async () => (await import("./commands/whoami.ts")).whoamiCommand));
+
+  sub("request", "ask for a time-boxed grant on one or more datasets (project.dataset)")
+    .argument("<datasets...>", "datasets, e.g. demo.sales")
+    .option("--reason <text>", "why you need it (recorded and shown to approvers)")
+    .option("--duration <d>", "how long, e.g. 30m, 1h, 8h (capped by policy)")
+    .option("--wait", "wait until the request is decided")
+    .option("--timeout <d>", "with --wait: give up after this long", "15m")
+    .addHelpText("after", examples('jit request demo.sales --reason "weekly report"', 'jit request demo.hr --reason "audit" --duration 30m --wait'))
+    .action(lazy(ctx, async () => (await import("./commands/request.ts")).requestCommand));
+
+  sub("requests", "list access requests (approvers also see what they may approve)")
+    .option("--pending", "only pending requests")
+    .option("--mine", "only your own requests")
+    .addHelpText("after", examples("jit requests --pending", "jit requests --mine --json"))
+    .action(lazy(ctx, async () => (await import("./commands/requests.ts")).requestsCommand));
+
+  sub("approve", "approve a pending request (no ID on a terminal: pick from what you may approve)")
+    .argument("[id]", "request id")
+    .option("--comment <text>", "a note recorded with the approval")
+    .addHelpText("after", examples("jit approve 42 --comment ok", "jit approve"))
+    .action(lazy(ctx, async () => (await import("./commands/decide.ts")).approveCommand));
+
+  sub("deny", "deny a pending request")
+    .argument("<id>", "request id")
+    .requiredOption("--reason <text>", "why (shown to the requester)")
+    .addHelpText("after", examples('jit deny 42 --reason "use the aggregated dataset"'))
+    .action(lazy(ctx, async () => (await import("./commands/decide.ts")).denyCommand));
+
+  sub("grants", "list your grants with their time left")
+    .option("--all", "include expired, used and revoked grants")
+    .addHelpText("after", examples("jit grants", "jit grants --all --json"))
+    .action(lazy(ctx, async () => (await import("./commands/grants.ts")).grantsCommand));
+
+  sub("revoke", "end a grant now (its holder, an approver of it, or an admin)")
+    .argument("<id>", "grant id")
+    .addHelpText("after", examples("jit revoke 7"))
+    .action(lazy(ctx, async () => (await import("./commands/grants.ts")).revokeCommand));
+
+  sub("query", "run SQL through the broker (SQL from the argument, --file, or stdin)")
+    .argument("[sql]", "the SQL statement")
+    .option("-f, --file <path>", "read the SQL from a file")
+    .addOption(new Option("--format <format>", "output format (default: table on a terminal, json otherwise)").choices(FORMATS))
+    .option("--max-rows <n>", "return at most this many rows (capped by policy)")
+    .option("--dry-run", "show the decision, tables, masked columns and bytes estimate without running")
+    .option("--wait-approval", "without a grant: file the request, wait for approval, then run")
+    .option("--reason <text>", "with --wait-approval: the reason recorded with the request")
+    .option("--timeout <d>", "with --wait-approval: give up after this long", "15m")
+    .addHelpText("after", examples(
+      'jit query "SELECT full_name, ssn, email FROM demo.sales.customers LIMIT 5"',
+      'jit query --format csv -f report.sql > report.csv',
+      'echo "SELECT COUNT(*) n FROM demo.sales.orders" | jit query --format json',
+      'jit query --dry-run "SELECT * FROM demo.sales.customers"',
+    ))
+    .action(lazy(ctx, async () => (await import("./commands/query.ts")).queryCommand));
+
+  sub("datasets", "list the datasets you may use or request")
+    .addHelpText("after", examples("jit datasets"))
+    .action(lazy(ctx, async () => (await import("./commands/metadata.ts")).datasetsCommand));
+  sub("tables", "list the tables of a dataset")
+    .argument("<dataset>", "e.g. demo.sales")
+    .addHelpText("after", examples("jit tables demo.sales"))
+    .action(lazy(ctx, async () => (await import("./commands/metadata.ts")).tablesCommand));
+  sub("describe", "show a table's columns, with masked columns marked")
+    .argument("<table>", "e.g. demo.sales.customers")
+    .addHelpText("after", examples("jit describe demo.sales.customers"))
+    .action(lazy(ctx, async () => (await import("./commands/metadata.ts")).describeCommand));
+
+  const audit = sub("audit", "the audit log: list, show, replay, verify, export (auditors and admins)");
+  const auditSub = (name: string, description: string) => sub(name, description, audit);
+  auditSub("list", "list audit records")
+    .option("--mine", "only your own records")
+    .option("--user <name>", "only this user's records")
+    .option("--action <action>", "only this action (request, approve, deny, revoke, expire, query, dry_run, metadata)")
+    .option("--outcome <outcome>", "only this outcome (ok, denied, failed, pending)")
+    .option("--dataset <dataset>", "only records about this dataset")
+    .option("--since <time>", "from this time on")
+    .option("--until <time>", "before this time")
+    .option("--limit <n>", "at most this many records", "50")
+    .addHelpText("after", examples("jit audit list --since 2026-11-01", "jit audit list --user carol --outcome denied"))
+    .action(lazy(ctx, async () => (await import("./commands/audit.ts")).auditListCommand));
+  auditSub("show", "show one audit record").argument("<id>")
+    .action(lazy(ctx, async () => (await import("./commands/audit.ts")).auditShowCommand));
+  auditSub("replay", "print exactly what the caller of a query received").argument("<id>")
+    .addOption(new Option("--format <format>", "output format").choices(FORMATS))
+    .action(lazy(ctx, async () => (await import("./commands/audit.ts")).auditReplayCommand));
+  auditSub("verify", "recompute the hash chain and report the first broken link (exit 4 when broken)")
+    .action(lazy(ctx, async () => (await import("./commands/audit.ts")).auditVerifyCommand));
+  auditSub("export", "export records for a SIEM, one JSON object per line")
+    .option("--since <time>", "from this time on")
+    .addOption(new Option("--format <format>", "export format").choices(["jsonl"]).default("jsonl"))
+    .action(lazy(ctx, async () => (await import("./commands/audit.ts")).auditExportCommand));
+
+  const policy = sub("policy", "check a policy file, or explain a decision");
+  sub("check", "validate a policy file (errors with line and column)", policy).argument("<file>")
+    .addHelpText("after", examples("jit policy check policy.yaml"))
+    .action(lazy(ctx, async () => (await import("./commands/policy.ts")).policyCheckCommand));
+
+  const broker = sub("broker", "run the broker");
+  sub("dev", "everything embedded on 127.0.0.1: dev IdP, DuckDB demo warehouse, demo policy, SQLite store", broker)
+    .option("--port <port>", "port to listen on", "8787")
+    .option("--data-dir <dir>", "where the SQLite store and keys live (default: $XDG_STATE_HOME/jit/dev)")
+    .addHelpText("after", examples("jit broker dev", "jit broker dev --port 9000 --data-dir /tmp/jit-dev"))
+    .action(lazy(ctx, async () => (await import("./commands/broker.ts")).brokerDevCommand));
+
+  sub("demo", "the whole story in one command: broker, sign-ins, request, approval, masked query, audit")
+    .option("--data-dir <dir>", "keep the demo's store here (default: a temporary directory)")
+    .addHelpText("after", examples("jit demo"))
+    .action(lazy(ctx, async () => (await import("../demo/demo.ts")).demoCommand));
+
+  return program;
+}

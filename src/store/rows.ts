@@ -1,0 +1,78 @@
+/** Row ↔ record mapping shared by the SQLite and PostgreSQL stores (same column names in both). */
+import type { AccessRequest, Approval, AuditRecord, Grant } from "./types.ts";
+
+type DbRow = Record<string, unknown>;
+
+const num = (v: unknown): number => (typeof v === "bigint" ? Number(v) : Number(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const json = <T>(v: unknown): T => (typeof v === "string" ? (JSON.parse(v) as T) : (v as T));
+
+/** Maps a `requests` row and its approvals to an AccessRequest. */
+export function requestFromRow(row: DbRow, approvals: DbRow[]): AccessRequest {
+  return {
+    id: String(row.id),
+    requester: String(row.requester),
+    requesterSubject: String(row.requester_subject),
+    datasets: json<string[]>(row.datasets),
+    reason: String(row.reason),
+    durationMs: num(row.duration_ms),
+    requestedDurationMs: num(row.requested_duration_ms),
+    state: String(row.state) as AccessRequest["state"],
+    createdAt: num(row.created_at),
+    expiresAt: num(row.expires_at),
+    ruleIds: json<string[]>(row.rule_ids),
+    approverGroups: json<string[]>(row.approver_groups),
+    minApprovals: num(row.min_approvals),
+    approvals: approvals.map(approvalFromRow),
+    decidedAt: numOrNull(row.decided_at),
+    decidedBy: strOrNull(row.decided_by),
+    decisionReason: strOrNull(row.decision_reason),
+    grantId: strOrNull(row.grant_id),
+    sql: strOrNull(row.sql_text),
+    sqlHash: strOrNull(row.sql_hash),
+  };
+}
+
+/** Maps an `approvals` row. */
+export function approvalFromRow(row: DbRow): Approval {
+  return {
+    approver: String(row.approver),
+    approverSubject: String(row.approver_subject),
+    comment: strOrNull(row.comment),
+    at: num(row.at),
+  };
+}
+
+/** Maps a `grants` row. */
+export function grantFromRow(row: DbRow): Grant {
+  return {
+    id: String(row.id),
+    requestId: String(row.request_id),
+    holder: String(row.holder),
+    holderSubject: String(row.holder_subject),
+    datasets: json<string[]>(row.datasets),
+    createdAt: num(row.created_at),
+    expiresAt: num(row.expires_at),
+    revokedAt: numOrNull(row.revoked_at),
+    revokedBy: strOrNull(row.revoked_by),
+    sqlHash: strOrNull(row.sql_hash),
+    usedAt: numOrNull(row.used_at),
+  };
+}
+
+/** Maps an `audit` row. */
+export function auditFromRow(row: DbRow): AuditRecord {
+  return {
+    id: String(row.seq),
+    seq: num(row.seq),
+    at: num(row.at),
+    actor: String(row.actor),
+    actorSubject: strOrNull(row.actor_subject),
+    action: String(row.action),
+    outcome: String(row.outcome) as AuditRecord["outcome"],
+    details: json<Record<string, unknown>>(row.details),
+    prevHash: String(row.prev_hash),
+    hash: String(row.hash),
+  };
+}

@@ -1,0 +1,257 @@
+/** The SQLite store (node:sqlite): one file in the broker's data dir, WAL, every write in an immediate transaction. */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { GENESIS_HASH, recordHash } from "../audit/chain.ts";
+import { JitError } from "../errors.ts";
+import { auditFromRow, grantFromRow, requestFromRow } from "./rows.ts";
+import type {
+  AccessRequest, Approval, ApproveResult, AuditQuery, AuditRecord, Grant, NewAuditRecord, NewRequest, RequestState, Store,
+} from "./types.ts";
+
+/** Schema migrations, applied in order once each; never edit a released one, append a new one. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE requests (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     requester TEXT NOT NULL, requester_subject TEXT NOT NULL,
+     datasets TEXT NOT NULL, reason TEXT NOT NULL,
+     duration_ms INTEGER NOT NULL, requested_duration_ms INTEGER NOT NULL,
+     state TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+     rule_ids TEXT NOT NULL, approver_groups TEXT NOT NULL, min_approvals INTEGER NOT NULL,
+     decided_at INTEGER, decided_by TEXT, decision_reason TEXT, grant_id INTEGER,
+     sql_text TEXT, sql_hash TEXT);
+   CREATE INDEX requests_state ON requests(state, expires_at);
+   CREATE TABLE approvals (
+     request_id INTEGER NOT NULL REFERENCES requests(id), approver TEXT NOT NULL,
+     approver_subject TEXT NOT NULL, comment TEXT, at INTEGER NOT NULL,
+     PRIMARY KEY (request_id, approver_subject));
+   CREATE TABLE grants (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     request_id INTEGER NOT NULL UNIQUE REFERENCES requests(id),
+     holder TEXT NOT NULL, holder_subject TEXT NOT NULL, datasets TEXT NOT NULL,
+     created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+     revoked_at INTEGER, revoked_by TEXT, sql_hash TEXT, used_at INTEGER);
+   CREATE INDEX grants_holder ON grants(holder_subject, expires_at);
+   CREATE TABLE audit (
+     seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, actor_subject TEXT,
+     action TEXT NOT NULL, outcome TEXT NOT NULL, details TEXT NOT NULL,
+     prev_hash TEXT NOT NULL, hash TEXT NOT NULL);`,
+];
+
+type Row = Record<string, unknown>;
+
+/** Opens (creating when needed) the SQLite store at `path` and brings its schema up to date. */
+export function openSqliteStore(path: string): Store {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
+  migrate(db);
+  return new SqliteStore(db);
+}
+
+function migrate(db: DatabaseSync): void {
+  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+  const done = new Set((db.prepare("SELECT version FROM schema_migrations").all() as Row[]).map((r) => Number(r.version)));
+  MIGRATIONS.forEach((sql, i) => {
+    const version = i + 1;
+    if (done.has(version)) return;
+    immediate(db, () => {
+      db.exec(sql);
+      db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(version, Date.now());
+    });
+  });
+}
+
+/** Runs fn inside BEGIN IMMEDIATE so concurrent writers (other broker processes) serialise. */
+function immediate<T>(db: DatabaseSync, fn: () => T): T {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const out = fn();
+    db.exec("COMMIT");
+    return out;
+  } catch (err) {
+    db.exec("ROLLBACK");
+    throw err;
+  }
+}
+
+class SqliteStore implements Store {
+  readonly kind = "sqlite" as const;
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  async createRequest(r: NewRequest): Promise<{ request: AccessRequest; grant: Grant | null }> {
+    return immediate(this.#db, () => {
+      const res = this.#db
+        .prepare(
+          `INSERT INTO requests (requester, requester_subject, datasets, reason, duration_ms, requested_duration_ms, state,
+             created_at, expires_at, rule_ids, approver_groups, min_approvals, sql_text, sql_hash, decided_at, decided_by, decision_reason)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          r.requester, r.requesterSubject, JSON.stringify(r.datasets), r.reason, r.durationMs, r.requestedDurationMs,
+          r.autoApprove ? "approved" : "pending", r.createdAt, r.expiresAt, JSON.stringify(r.ruleIds),
+          JSON.stringify(r.approverGroups), r.minApprovals, r.sql ?? null, r.sqlHash ?? null,
+          r.autoApprove ? r.createdAt : null, r.autoApprove ? "policy" : null, r.autoApprove ? "auto-approved by policy" : null,
+        );
+      const id = Number(res.lastInsertRowid);
+      let grant: Grant | null = null;
+      if (r.autoApprove) grant = this.#insertGrant(id, r.grantExpiresAt ?? r.createdAt + r.durationMs, r.createdAt);
+      return { request: this.#request(id)!, grant };
+    });
+  }
+
+  async getRequest(id: string): Promise<AccessRequest | null> {
+    return this.#request(Number(id));
+  }
+
+  async listRequests(q: { requesterSubject?: string; state?: RequestState; limit?: number }): Promise<AccessRequest[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.requesterSubject) (where.push("requester_subject = ?"), args.push(q.requesterSubject));
+    if (q.state) (where.push("state = ?"), args.push(q.state));
+    const sql = `SELECT * FROM requests ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`;
+    const rows = this.#db.prepare(sql).all(...args, q.limit ?? 200) as Row[];
+    return rows.map((row) => requestFromRow(row, this.#approvals(Number(row.id))));
+  }
+
+  async approveRequest(id: string, a: Approval, grantExpiresAt: (approvedAt: number) => number): Promise<ApproveResult> {
+    return immediate(this.#db, () => {
+      const req = this.#request(Number(id));
+      if (!req) return { ok: false, reason: "not_found", request: null } as const;
+      if (req.state !== "pending") return { ok: false, reason: "not_pending", request: req } as const;
+      if (req.expiresAt <= a.at) return { ok: false, reason: "expired", request: req } as const;
+      if (req.approvals.some((x) => x.approverSubject === a.approverSubject)) {
+        return { ok: false, reason: "already_approved_by_you", request: req } as const;
+      }
+      this.#db
+        .prepare("INSERT INTO approvals (request_id, approver, approver_subject, comment, at) VALUES (?, ?, ?, ?, ?)")
+        .run(Number(id), a.approver, a.approverSubject, a.comment, a.at);
+      let grant: Grant | null = null;
+      if (req.approvals.length + 1 >= req.minApprovals) {
+        grant = this.#insertGrant(Number(id), grantExpiresAt(a.at), a.at);
+        this.#db
+          .prepare("UPDATE requests SET state = 'approved', decided_at = ?, decided_by = ?, decision_reason = ? WHERE id = ?")
+          .run(a.at, a.approver, a.comment, Number(id));
+      }
+      return { ok: true, request: this.#request(Number(id))!, grant } as const;
+    });
+  }
+
+  async denyRequest(id: string, by: string, reason: string, at: number): Promise<ApproveResult> {
+    return immediate(this.#db, () => {
+      const req = this.#request(Number(id));
+      if (!req) return { ok: false, reason: "not_found", request: null } as const;
+      if (req.state !== "pending") return { ok: false, reason: "not_pending", request: req } as const;
+      if (req.expiresAt <= at) return { ok: false, reason: "expired", request: req } as const;
+      this.#db
+        .prepare("UPDATE requests SET state = 'denied', decided_at = ?, decided_by = ?, decision_reason = ? WHERE id = ?")
+        .run(at, by, reason, Number(id));
+      return { ok: true, request: this.#request(Number(id))!, grant: null } as const;
+    });
+  }
+
+  async expirePending(now: number): Promise<AccessRequest[]> {
+    return immediate(this.#db, () => {
+      const rows = this.#db.prepare("SELECT id FROM requests WHERE state = 'pending' AND expires_at <= ?").all(now) as Row[];
+      this.#db
+        .prepare("UPDATE requests SET state = 'expired', decided_at = expires_at, decided_by = 'broker', decision_reason = 'no decision before the request expired' WHERE state = 'pending' AND expires_at <= ?")
+        .run(now);
+      return rows.map((r) => this.#request(Number(r.id))!);
+    });
+  }
+
+  async getGrant(id: string): Promise<Grant | null> {
+    const row = this.#db.prepare("SELECT * FROM grants WHERE id = ?").get(Number(id)) as Row | undefined;
+    return row ? grantFromRow(row) : null;
+  }
+
+  async listGrants(q: { holderSubject?: string; activeAt?: number }): Promise<Grant[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.holderSubject) (where.push("holder_subject = ?"), args.push(q.holderSubject));
+    if (q.activeAt !== undefined) {
+      where.push("revoked_at IS NULL AND used_at IS NULL AND expires_at > ?");
+      args.push(q.activeAt);
+    }
+    const sql = `SELECT * FROM grants ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT 500`;
+    return (this.#db.prepare(sql).all(...args) as Row[]).map(grantFromRow);
+  }
+
+  async revokeGrant(id: string, by: string, at: number): Promise<Grant | null> {
+    return immediate(this.#db, () => {
+      this.#db.prepare("UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL").run(at, by, Number(id));
+      const row = this.#db.prepare("SELECT * FROM grants WHERE id = ?").get(Number(id)) as Row | undefined;
+      return row ? grantFromRow(row) : null;
+    });
+  }
+
+  async consumeGrant(id: string, at: number): Promise<boolean> {
+    const res = this.#db.prepare("UPDATE grants SET used_at = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL").run(at, Number(id));
+    return Number(res.changes) === 1;
+  }
+
+  async appendAudit(r: NewAuditRecord): Promise<AuditRecord> {
+    try {
+      return immediate(this.#db, () => {
+        const last = this.#db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get() as Row | undefined;
+        const seq = last ? Number(last.seq) + 1 : 1;
+        const prevHash = last ? String(last.hash) : GENESIS_HASH;
+        const hash = recordHash({ ...r, seq, prevHash });
+        this.#db
+          .prepare("INSERT INTO audit (seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          .run(seq, r.at, r.actor, r.actorSubject, r.action, r.outcome, JSON.stringify(r.details), prevHash, hash);
+        return { ...r, id: String(seq), seq, prevHash, hash };
+      });
+    } catch (err) {
+      throw new JitError("internal", "the audit log could not record this request, so it was not carried out", {
+        hint: "check the broker's data directory (disk space, permissions) and its log",
+        cause: err,
+      });
+    }
+  }
+
+  async listAudit(q: AuditQuery): Promise<AuditRecord[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.actor) (where.push("actor = ?"), args.push(q.actor));
+    if (q.action) (where.push("action = ?"), args.push(q.action));
+    if (q.outcome) (where.push("outcome = ?"), args.push(q.outcome));
+    if (q.since !== undefined) (where.push("at >= ?"), args.push(q.since));
+    if (q.until !== undefined) (where.push("at < ?"), args.push(q.until));
+    if (q.afterSeq !== undefined) (where.push("seq > ?"), args.push(q.afterSeq));
+    const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq ASC LIMIT ?`;
+    return (this.#db.prepare(sql).all(...args, q.limit ?? 1000) as Row[]).map(auditFromRow);
+  }
+
+  async getAudit(id: string): Promise<AuditRecord | null> {
+    const row = this.#db.prepare("SELECT * FROM audit WHERE seq = ?").get(Number(id)) as Row | undefined;
+    return row ? auditFromRow(row) : null;
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  #request(id: number): AccessRequest | null {
+    const row = this.#db.prepare("SELECT * FROM requests WHERE id = ?").get(id) as Row | undefined;
+    if (!row) return null;
+    const grant = this.#db.prepare("SELECT id FROM grants WHERE request_id = ?").get(id) as Row | undefined;
+    return requestFromRow({ ...row, grant_id: grant?.id ?? null }, this.#approvals(id));
+  }
+
+  #approvals(requestId: number): Row[] {
+    return this.#db.prepare("SELECT * FROM approvals WHERE request_id = ? ORDER BY at").all(requestId) as Row[];
+  }
+
+  #insertGrant(requestId: number, expiresAt: number, createdAt: number): Grant {
+    const req = this.#db.prepare("SELECT * FROM requests WHERE id = ?").get(requestId) as Row;
+    const res = this.#db
+      .prepare("INSERT INTO grants (request_id, holder, holder_subject, datasets, created_at, expires_at, sql_hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .run(requestId, req.requester as string, req.requester_subject as string, req.datasets as string, createdAt, expiresAt, (req.sql_hash as string | null) ?? null);
+    return grantFromRow(this.#db.prepare("SELECT * FROM grants WHERE id = ?").get(Number(res.lastInsertRowid)) as Row);
+  }
+}

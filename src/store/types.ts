@@ -1,0 +1,127 @@
+/** The persistence contract for requests, grants, approvals and the audit log: one shape for SQLite and PostgreSQL. */
+
+export type RequestState = "pending" | "approved" | "denied" | "expired";
+
+export interface Approval {
+  approver: string;
+  approverSubject: string;
+  comment: string | null;
+  at: number;
+}
+
+export interface AccessRequest {
+  id: string;
+  requester: string;
+  requesterSubject: string;
+  datasets: string[];
+  reason: string;
+  /** Duration the grant will last once approved, after capping to the policy's max. */
+  durationMs: number;
+  /** Duration the requester asked for. */
+  requestedDurationMs: number;
+  state: RequestState;
+  createdAt: number;
+  /** When a pending request lapses. */
+  expiresAt: number;
+  /** The policy rules that decided, e.g. ["datasets[0].access[1]"]. */
+  ruleIds: string[];
+  /** Groups any of which an approver must hold. */
+  approverGroups: string[];
+  minApprovals: number;
+  approvals: Approval[];
+  decidedAt: number | null;
+  decidedBy: string | null;
+  decisionReason: string | null;
+  grantId: string | null;
+  /** Set for single-statement (per_query) requests: the normalised SQL and its hash. */
+  sql: string | null;
+  sqlHash: string | null;
+}
+
+export interface Grant {
+  id: string;
+  requestId: string;
+  holder: string;
+  holderSubject: string;
+  datasets: string[];
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+  revokedBy: string | null;
+  /** Single-statement grants: bound to this SQL hash, usable once. */
+  sqlHash: string | null;
+  usedAt: number | null;
+}
+
+export interface NewRequest {
+  requester: string;
+  requesterSubject: string;
+  datasets: string[];
+  reason: string;
+  durationMs: number;
+  requestedDurationMs: number;
+  createdAt: number;
+  expiresAt: number;
+  ruleIds: string[];
+  approverGroups: string[];
+  minApprovals: number;
+  sql?: string | null;
+  sqlHash?: string | null;
+  /** When true the request is approved at once (policy: auto) and its grant created in the same transaction. */
+  autoApprove: boolean;
+  grantExpiresAt?: number;
+}
+
+/** One audit record as stored; `hash` chains over `prevHash` and the canonical record. */
+export interface AuditRecord {
+  id: string;
+  seq: number;
+  at: number;
+  actor: string;
+  actorSubject: string | null;
+  action: string;
+  outcome: "ok" | "denied" | "failed" | "pending";
+  /** Everything else (SQL, tables, decision reasons, grant ids, masked columns, rows, bytes...). */
+  details: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export type NewAuditRecord = Omit<AuditRecord, "id" | "seq" | "prevHash" | "hash">;
+
+export interface AuditQuery {
+  actor?: string;
+  action?: string;
+  outcome?: string;
+  since?: number;
+  until?: number;
+  afterSeq?: number;
+  limit?: number;
+}
+
+export type ApproveResult =
+  | { ok: true; request: AccessRequest; grant: Grant | null }
+  | { ok: false; reason: "not_found" | "not_pending" | "expired" | "already_approved_by_you"; request: AccessRequest | null };
+
+export interface Store {
+  readonly kind: "sqlite" | "postgres";
+  /** Creates a request (and its grant when auto-approved) atomically. */
+  createRequest(r: NewRequest): Promise<{ request: AccessRequest; grant: Grant | null }>;
+  getRequest(id: string): Promise<AccessRequest | null>;
+  listRequests(q: { requesterSubject?: string; state?: RequestState; limit?: number }): Promise<AccessRequest[]>;
+  /** Records one approval; when min approvals are reached, approves and creates the grant, atomically. */
+  approveRequest(id: string, a: Approval, grantExpiresAt: (approvedAt: number) => number): Promise<ApproveResult>;
+  denyRequest(id: string, by: string, reason: string, at: number): Promise<ApproveResult>;
+  /** Marks pending requests past their expiry as expired; returns them. */
+  expirePending(now: number): Promise<AccessRequest[]>;
+  getGrant(id: string): Promise<Grant | null>;
+  listGrants(q: { holderSubject?: string; activeAt?: number }): Promise<Grant[]>;
+  revokeGrant(id: string, by: string, at: number): Promise<Grant | null>;
+  /** Marks a single-statement grant used; false when it was already used (atomic). */
+  consumeGrant(id: string, at: number): Promise<boolean>;
+  /** Appends to the hash chain durably before returning; throws when it cannot. */
+  appendAudit(r: NewAuditRecord): Promise<AuditRecord>;
+  listAudit(q: AuditQuery): Promise<AuditRecord[]>;
+  getAudit(id: string): Promise<AuditRecord | null>;
+  close(): Promise<void>;
+}
