@@ -44,22 +44,43 @@ type Row = Record<string, unknown>;
 export function openSqliteStore(path: string): Store {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(path);
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
+  // busy_timeout first: several brokers opening one new file at once must wait for each other, not fail.
+  db.exec("PRAGMA busy_timeout = 5000");
+  enableWal(db);
+  db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
   migrate(db);
   return new SqliteStore(db);
 }
 
+/** Switching to WAL needs a moment with no other connection; SQLite answers BUSY at once instead of waiting, so retry. */
+function enableWal(db: DatabaseSync): void {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      db.exec("PRAGMA journal_mode = WAL");
+      return;
+    } catch (err) {
+      if (attempt >= 50 || !/locked|busy/i.test((err as Error).message)) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+}
+
 function migrate(db: DatabaseSync): void {
-  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-  const done = new Set((db.prepare("SELECT version FROM schema_migrations").all() as Row[]).map((r) => Number(r.version)));
+  immediate(db, () => db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"));
   MIGRATIONS.forEach((sql, i) => {
     const version = i + 1;
-    if (done.has(version)) return;
+    // Checked inside the write lock: another process may have applied it since we looked.
     immediate(db, () => {
+      if (db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?").get(version)) return;
       db.exec(sql);
       db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(version, Date.now());
     });
   });
+}
+
+/** A decimal row id, or null for anything else ("01", "1e0", " 1" are not ids). */
+function rowId(id: string): number | null {
+  return /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : null;
 }
 
 /** Runs fn inside BEGIN IMMEDIATE so concurrent writers (other broker processes) serialise. */
@@ -70,7 +91,11 @@ function immediate<T>(db: DatabaseSync, fn: () => T): T {
     db.exec("COMMIT");
     return out;
   } catch (err) {
-    db.exec("ROLLBACK");
+    try {
+      db.exec("ROLLBACK");
+    } catch {
+      // The original error says what went wrong; a failed rollback must not hide it.
+    }
     throw err;
   }
 }
@@ -105,7 +130,8 @@ class SqliteStore implements Store {
   }
 
   async getRequest(id: string): Promise<AccessRequest | null> {
-    return this.#request(Number(id));
+    const key = rowId(id);
+    return key === null ? null : this.#request(key);
   }
 
   async listRequests(q: { requesterSubject?: string; state?: RequestState; limit?: number }): Promise<AccessRequest[]> {
@@ -113,14 +139,16 @@ class SqliteStore implements Store {
     const args: (string | number)[] = [];
     if (q.requesterSubject) (where.push("requester_subject = ?"), args.push(q.requesterSubject));
     if (q.state) (where.push("state = ?"), args.push(q.state));
-    const sql = `SELECT * FROM requests ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`;
+    const sql = `SELECT r.*, (SELECT g.id FROM grants g WHERE g.request_id = r.id) AS grant_id FROM requests r ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY r.id DESC LIMIT ?`;
     const rows = this.#db.prepare(sql).all(...args, q.limit ?? 200) as Row[];
     return rows.map((row) => requestFromRow(row, this.#approvals(Number(row.id))));
   }
 
   async approveRequest(id: string, a: Approval, grantExpiresAt: (approvedAt: number) => number): Promise<ApproveResult> {
+    const key = rowId(id);
+    if (key === null) return { ok: false, reason: "not_found", request: null };
     return immediate(this.#db, () => {
-      const req = this.#request(Number(id));
+      const req = this.#request(key);
       if (!req) return { ok: false, reason: "not_found", request: null } as const;
       if (req.state !== "pending") return { ok: false, reason: "not_pending", request: req } as const;
       if (req.expiresAt <= a.at) return { ok: false, reason: "expired", request: req } as const;
@@ -142,8 +170,10 @@ class SqliteStore implements Store {
   }
 
   async denyRequest(id: string, by: string, reason: string, at: number): Promise<ApproveResult> {
+    const key = rowId(id);
+    if (key === null) return { ok: false, reason: "not_found", request: null };
     return immediate(this.#db, () => {
-      const req = this.#request(Number(id));
+      const req = this.#request(key);
       if (!req) return { ok: false, reason: "not_found", request: null } as const;
       if (req.state !== "pending") return { ok: false, reason: "not_pending", request: req } as const;
       if (req.expiresAt <= at) return { ok: false, reason: "expired", request: req } as const;
@@ -165,7 +195,9 @@ class SqliteStore implements Store {
   }
 
   async getGrant(id: string): Promise<Grant | null> {
-    const row = this.#db.prepare("SELECT * FROM grants WHERE id = ?").get(Number(id)) as Row | undefined;
+    const key = rowId(id);
+    if (key === null) return null;
+    const row = this.#db.prepare("SELECT * FROM grants WHERE id = ?").get(key) as Row | undefined;
     return row ? grantFromRow(row) : null;
   }
 
@@ -182,6 +214,7 @@ class SqliteStore implements Store {
   }
 
   async revokeGrant(id: string, by: string, at: number): Promise<Grant | null> {
+    if (rowId(id) === null) return null;
     return immediate(this.#db, () => {
       this.#db.prepare("UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL").run(at, by, Number(id));
       const row = this.#db.prepare("SELECT * FROM grants WHERE id = ?").get(Number(id)) as Row | undefined;
@@ -190,21 +223,28 @@ class SqliteStore implements Store {
   }
 
   async consumeGrant(id: string, at: number): Promise<boolean> {
-    const res = this.#db.prepare("UPDATE grants SET used_at = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL").run(at, Number(id));
+    const key = rowId(id);
+    if (key === null) return false;
+    const res = this.#db
+      .prepare("UPDATE grants SET used_at = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?")
+      .run(at, key, at);
     return Number(res.changes) === 1;
   }
 
   async appendAudit(r: NewAuditRecord): Promise<AuditRecord> {
     try {
+      // Hash exactly what is stored: a Date or undefined in details changes in the JSON round trip.
+      const text = JSON.stringify(r.details);
+      const stored = { ...r, details: JSON.parse(text) as Record<string, unknown> };
       return immediate(this.#db, () => {
         const last = this.#db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get() as Row | undefined;
         const seq = last ? Number(last.seq) + 1 : 1;
         const prevHash = last ? String(last.hash) : GENESIS_HASH;
-        const hash = recordHash({ ...r, seq, prevHash });
+        const hash = recordHash({ ...stored, seq, prevHash });
         this.#db
           .prepare("INSERT INTO audit (seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-          .run(seq, r.at, r.actor, r.actorSubject, r.action, r.outcome, JSON.stringify(r.details), prevHash, hash);
-        return { ...r, id: String(seq), seq, prevHash, hash };
+          .run(seq, r.at, r.actor, r.actorSubject, r.action, r.outcome, text, prevHash, hash);
+        return { ...stored, id: String(seq), seq, prevHash, hash };
       });
     } catch (err) {
       throw new JitError("internal", "the audit log could not record this request, so it was not carried out", {
@@ -228,7 +268,9 @@ class SqliteStore implements Store {
   }
 
   async getAudit(id: string): Promise<AuditRecord | null> {
-    const row = this.#db.prepare("SELECT * FROM audit WHERE seq = ?").get(Number(id)) as Row | undefined;
+    const key = rowId(id);
+    if (key === null) return null;
+    const row = this.#db.prepare("SELECT * FROM audit WHERE seq = ?").get(key) as Row | undefined;
     return row ? auditFromRow(row) : null;
   }
 

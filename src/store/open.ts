@@ -1,0 +1,18 @@
+/** Opens the configured store; each implementation is imported only when chosen, so SQLite users never load pg. */
+import { JitError } from "../errors.ts";
+import type { Store } from "./types.ts";
+
+export type StoreSpec = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string; schema?: string };
+
+/** Opens (and migrates) the store the broker is configured with. */
+export async function openStore(spec: StoreSpec): Promise<Store> {
+  if (spec.kind === "sqlite") {
+    const { openSqliteStore } = await import("./sqlite.ts");
+    return openSqliteStore(spec.path);
+  }
+  if (spec.kind !== "postgres") {
+    throw new JitError("usage", `unknown store kind "${String((spec as { kind?: unknown }).kind)}"`, { hint: "set the store kind to sqlite or postgres" });
+  }
+  const { openPostgresStore } = await import("./postgres.ts");
+  return openPostgresStore(spec.url, { schema: spec.schema });
+}

@@ -1,0 +1,266 @@
+/** The PostgreSQL store: several broker replicas share one database; row locks and advisory locks keep them consistent. */
+import type { Pool, PoolClient } from "pg";
+import { GENESIS_HASH, recordHash } from "../audit/chain.ts";
+import { JitError } from "../errors.ts";
+import { checkSchemaName, createPool, describeTarget, rollbackAndRelease } from "./postgres-connect.ts";
+import { auditFromRow, grantFromRow, requestFromRow } from "./rows.ts";
+import type {
+  AccessRequest, Approval, ApproveResult, AuditQuery, AuditRecord, Grant, NewAuditRecord, NewRequest, RequestState, Store,
+} from "./types.ts";
+
+type Row = Record<string, unknown>;
+/** Anything that runs a parameterised query: the pool (autocommit) or a client inside a transaction. */
+type Db = Pick<PoolClient, "query">;
+
+/** The request row with its grant id, which lives on the grant (grants.request_id is UNIQUE). */
+const REQUEST_SELECT = "SELECT r.*, (SELECT g.id FROM grants g WHERE g.request_id = r.id) AS grant_id FROM requests r";
+
+/** Ids are BIGSERIAL decimals; anything else is "not found" rather than a database error. */
+const rowId = (id: string): string | null => (/^[1-9][0-9]{0,17}$/.test(id) ? id : null);
+
+/** Opens the PostgreSQL store at `url` (schema `public` unless given), applying migrations; the password never appears in errors. */
+export async function openPostgresStore(url: string, opts: { schema?: string; poolSize?: number } = {}): Promise<Store> {
+  const schema = opts.schema ?? "public";
+  checkSchemaName(schema);
+  const pool = await createPool(url, schema, opts.poolSize ?? 10, describeTarget(url));
+  return new PostgresStore(pool, schema);
+}
+
+/** Runs fn in one transaction on one pooled connection. */
+async function tx<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  try {
+    await c.query("BEGIN");
+    const out = await fn(c);
+    await c.query("COMMIT");
+    c.release();
+    return out;
+  } catch (err) {
+    await rollbackAndRelease(c, err);
+    throw err;
+  }
+}
+
+/** Builds "WHERE a = $1 AND b = $2" with numbered parameters. */
+function where(conds: [string, unknown][]): { clause: string; args: unknown[] } {
+  const args = conds.map(([, v]) => v);
+  const parts = conds.map(([sql], i) => sql.replace("?", `$${i + 1}`));
+  return { clause: parts.length ? `WHERE ${parts.join(" AND ")}` : "", args };
+}
+
+class PostgresStore implements Store {
+  readonly kind = "postgres" as const;
+  readonly #pool: Pool;
+  readonly #auditLock: string;
+  #closed = false;
+
+  constructor(pool: Pool, schema: string) {
+    this.#pool = pool;
+    this.#auditLock = `jit.audit.${schema}`;
+  }
+
+  async createRequest(r: NewRequest): Promise<{ request: AccessRequest; grant: Grant | null }> {
+    return tx(this.#pool, async (c) => {
+      const auto = r.autoApprove;
+      const res = await c.query(
+        `INSERT INTO requests (requester, requester_subject, datasets, reason, duration_ms, requested_duration_ms, state,
+           created_at, expires_at, rule_ids, approver_groups, min_approvals, sql_text, sql_hash, decided_at, decided_by, decision_reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
+        [
+          r.requester, r.requesterSubject, JSON.stringify(r.datasets), r.reason, r.durationMs, r.requestedDurationMs,
+          auto ? "approved" : "pending", r.createdAt, r.expiresAt, JSON.stringify(r.ruleIds),
+          JSON.stringify(r.approverGroups), r.minApprovals, r.sql ?? null, r.sqlHash ?? null,
+          auto ? r.createdAt : null, auto ? "policy" : null, auto ? "auto-approved by policy" : null,
+        ],
+      );
+      const id = String(res.rows[0].id);
+      const grant = auto ? await insertGrant(c, id, r.grantExpiresAt ?? r.createdAt + r.durationMs, r.createdAt) : null;
+      return { request: (await loadRequest(c, id))!, grant };
+    });
+  }
+
+  async getRequest(id: string): Promise<AccessRequest | null> {
+    const key = rowId(id);
+    return key ? loadRequest(this.#pool, key) : null;
+  }
+
+  async listRequests(q: { requesterSubject?: string; state?: RequestState; limit?: number }): Promise<AccessRequest[]> {
+    const conds: [string, unknown][] = [];
+    if (q.requesterSubject) conds.push(["r.requester_subject = ?", q.requesterSubject]);
+    if (q.state) conds.push(["r.state = ?", q.state]);
+    const { clause, args } = where(conds);
+    const rows = (await this.#pool.query(`${REQUEST_SELECT} ${clause} ORDER BY r.id DESC LIMIT $${args.length + 1}`, [...args, q.limit ?? 200])).rows;
+    return withApprovals(this.#pool, rows);
+  }
+
+  async approveRequest(id: string, a: Approval, grantExpiresAt: (approvedAt: number) => number): Promise<ApproveResult> {
+    const key = rowId(id);
+    if (!key) return { ok: false, reason: "not_found", request: null };
+    return tx(this.#pool, async (c): Promise<ApproveResult> => {
+      // The row lock makes concurrent approvals of one request (on any replica) take turns, so only one can reach min approvals.
+      const req = await loadRequest(c, key, true);
+      if (!req) return { ok: false, reason: "not_found", request: null };
+      if (req.state !== "pending") return { ok: false, reason: "not_pending", request: req };
+      if (req.expiresAt <= a.at) return { ok: false, reason: "expired", request: req };
+      if (req.approvals.some((x) => x.approverSubject === a.approverSubject)) {
+        return { ok: false, reason: "already_approved_by_you", request: req };
+      }
+      await c.query("INSERT INTO approvals (request_id, approver, approver_subject, comment, at) VALUES ($1, $2, $3, $4, $5)", [
+        key, a.approver, a.approverSubject, a.comment, a.at,
+      ]);
+      let grant: Grant | null = null;
+      if (req.approvals.length + 1 >= req.minApprovals) {
+        grant = await insertGrant(c, key, grantExpiresAt(a.at), a.at);
+        await c.query("UPDATE requests SET state = 'approved', decided_at = $1, decided_by = $2, decision_reason = $3 WHERE id = $4", [
+          a.at, a.approver, a.comment, key,
+        ]);
+      }
+      return { ok: true, request: (await loadRequest(c, key))!, grant };
+    });
+  }
+
+  async denyRequest(id: string, by: string, reason: string, at: number): Promise<ApproveResult> {
+    const key = rowId(id);
+    if (!key) return { ok: false, reason: "not_found", request: null };
+    return tx(this.#pool, async (c): Promise<ApproveResult> => {
+      const req = await loadRequest(c, key, true);
+      if (!req) return { ok: false, reason: "not_found", request: null };
+      if (req.state !== "pending") return { ok: false, reason: "not_pending", request: req };
+      if (req.expiresAt <= at) return { ok: false, reason: "expired", request: req };
+      await c.query("UPDATE requests SET state = 'denied', decided_at = $1, decided_by = $2, decision_reason = $3 WHERE id = $4", [
+        at, by, reason, key,
+      ]);
+      return { ok: true, request: (await loadRequest(c, key))!, grant: null };
+    });
+  }
+
+  async expirePending(now: number): Promise<AccessRequest[]> {
+    return tx(this.#pool, async (c) => {
+      // The UPDATE re-checks state after waiting on a row lock, so each request is expired (and returned) by one replica only.
+      const res = await c.query(
+        `UPDATE requests SET state = 'expired', decided_at = expires_at, decided_by = 'broker',
+           decision_reason = 'no decision before the request expired'
+         WHERE state = 'pending' AND expires_at <= $1 RETURNING id`,
+        [now],
+      );
+      if (res.rowCount === 0) return [];
+      const rows = (await c.query(`${REQUEST_SELECT} WHERE r.id = ANY($1::bigint[]) ORDER BY r.id`, [res.rows.map((r) => String(r.id))])).rows;
+      return withApprovals(c, rows);
+    });
+  }
+
+  async getGrant(id: string): Promise<Grant | null> {
+    const key = rowId(id);
+    if (!key) return null;
+    const row = (await this.#pool.query("SELECT * FROM grants WHERE id = $1", [key])).rows[0] as Row | undefined;
+    return row ? grantFromRow(row) : null;
+  }
+
+  async listGrants(q: { holderSubject?: string; activeAt?: number }): Promise<Grant[]> {
+    const conds: [string, unknown][] = [];
+    if (q.holderSubject) conds.push(["holder_subject = ?", q.holderSubject]);
+    if (q.activeAt !== undefined) conds.push(["revoked_at IS NULL AND used_at IS NULL AND expires_at > ?", q.activeAt]);
+    const { clause, args } = where(conds);
+    return (await this.#pool.query(`SELECT * FROM grants ${clause} ORDER BY id DESC LIMIT 500`, args)).rows.map(grantFromRow);
+  }
+
+  async revokeGrant(id: string, by: string, at: number): Promise<Grant | null> {
+    const key = rowId(id);
+    if (!key) return null;
+    return tx(this.#pool, async (c) => {
+      await c.query("UPDATE grants SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL", [at, by, key]);
+      const row = (await c.query("SELECT * FROM grants WHERE id = $1", [key])).rows[0] as Row | undefined;
+      return row ? grantFromRow(row) : null;
+    });
+  }
+
+  async consumeGrant(id: string, at: number): Promise<boolean> {
+    const key = rowId(id);
+    if (!key) return false;
+    const res = await this.#pool.query("UPDATE grants SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1", [at, key]);
+    return res.rowCount === 1;
+  }
+
+  async appendAudit(r: NewAuditRecord): Promise<AuditRecord> {
+    try {
+      // Hash what will be read back: values JSON does not keep (Dates, undefined, toJSON objects) would otherwise break the chain.
+      const detailsText = JSON.stringify(r.details ?? {});
+      const record = { ...r, details: JSON.parse(detailsText) as Record<string, unknown> };
+      return await tx(this.#pool, async (c) => {
+        // One writer at a time across replicas; the lock is released at COMMIT, after the row is visible to the next holder.
+        await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [this.#auditLock]);
+        const last = (await c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")).rows[0] as Row | undefined;
+        const seq = last ? Number(last.seq) + 1 : 1;
+        const prevHash = last ? String(last.hash) : GENESIS_HASH;
+        const hash = recordHash({ ...record, seq, prevHash });
+        await c.query(
+          "INSERT INTO audit (seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+          [seq, r.at, r.actor, r.actorSubject, r.action, r.outcome, detailsText, prevHash, hash],
+        );
+        return { ...record, id: String(seq), seq, prevHash, hash };
+      });
+    } catch (err) {
+      throw new JitError("internal", "the audit log could not record this request, so it was not carried out", {
+        hint: "check that the broker's PostgreSQL database is reachable and accepting writes, and the broker's log",
+        cause: err,
+      });
+    }
+  }
+
+  async listAudit(q: AuditQuery): Promise<AuditRecord[]> {
+    const conds: [string, unknown][] = [];
+    if (q.actor) conds.push(["actor = ?", q.actor]);
+    if (q.action) conds.push(["action = ?", q.action]);
+    if (q.outcome) conds.push(["outcome = ?", q.outcome]);
+    if (q.since !== undefined) conds.push(["at >= ?", q.since]);
+    if (q.until !== undefined) conds.push(["at < ?", q.until]);
+    if (q.afterSeq !== undefined) conds.push(["seq > ?", q.afterSeq]);
+    const { clause, args } = where(conds);
+    const sql = `SELECT * FROM audit ${clause} ORDER BY seq ASC LIMIT $${args.length + 1}`;
+    return (await this.#pool.query(sql, [...args, q.limit ?? 1000])).rows.map(auditFromRow);
+  }
+
+  async getAudit(id: string): Promise<AuditRecord | null> {
+    const key = rowId(id);
+    if (!key) return null;
+    const row = (await this.#pool.query("SELECT * FROM audit WHERE seq = $1", [key])).rows[0] as Row | undefined;
+    return row ? auditFromRow(row) : null;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+}
+
+/** Loads one request with its approvals; `lock` takes the row lock (FOR UPDATE) for a decision. */
+async function loadRequest(db: Db, id: string, lock = false): Promise<AccessRequest | null> {
+  const row = (await db.query(`${REQUEST_SELECT} WHERE r.id = $1${lock ? " FOR UPDATE OF r" : ""}`, [id])).rows[0] as Row | undefined;
+  if (!row) return null;
+  const approvals = (await db.query("SELECT * FROM approvals WHERE request_id = $1 ORDER BY at, approver_subject", [id])).rows;
+  return requestFromRow(row, approvals);
+}
+
+/** Attaches approvals to many request rows with one query. */
+async function withApprovals(db: Db, rows: Row[]): Promise<AccessRequest[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => String(r.id));
+  const all = (await db.query("SELECT * FROM approvals WHERE request_id = ANY($1::bigint[]) ORDER BY at, approver_subject", [ids])).rows as Row[];
+  const byRequest = new Map<string, Row[]>();
+  for (const a of all) {
+    const key = String(a.request_id);
+    byRequest.set(key, [...(byRequest.get(key) ?? []), a]);
+  }
+  return rows.map((r) => requestFromRow(r, byRequest.get(String(r.id)) ?? []));
+}
+
+/** Creates the grant for an approved request, copying holder, datasets and SQL binding from the request row. */
+async function insertGrant(c: PoolClient, requestId: string, expiresAt: number, createdAt: number): Promise<Grant> {
+  const res = await c.query(
+    `INSERT INTO grants (request_id, holder, holder_subject, datasets, created_at, expires_at, sql_hash)
+     SELECT id, requester, requester_subject, datasets, $2, $3, sql_hash FROM requests WHERE id = $1 RETURNING *`,
+    [requestId, createdAt, expiresAt],
+  );
+  return grantFromRow(res.rows[0] as Row);
+}
