@@ -4,7 +4,7 @@ import { canApprove, evaluateAccess, isAdmin } from "../policy/evaluate.ts";
 import type { AccessDecision, AccessRule, Policy, Principal } from "../policy/types.ts";
 import { formatDuration } from "../policy/duration.ts";
 import type { AccessRequest, Grant } from "../store/types.ts";
-import { audit, type BrokerDeps, type Caller } from "./context.ts";
+import { audit, type BrokerDeps, type Caller, type LifecycleEvent } from "./context.ts";
 import { grantView, requestView } from "./views.ts";
 
 const DATASET_RE = /^[a-z0-9_-]+(\.[a-z0-9_]+)?$/i;
@@ -28,6 +28,57 @@ export interface FileRequestInput {
   datasets: string[];
   reason: string;
   durationMs?: number;
+}
+
+/** Files a single-statement request: the exact SQL goes to the approvers, and its grant will run it once. */
+export async function fileStatementRequest(deps: BrokerDeps, caller: Caller, sql: string, reason: string) {
+  const { analyseStatement, statementHash } = await import("./query.ts");
+  const policy = deps.policy();
+  const p = caller.principal;
+  if (!sql.trim()) throw new JitError("usage", "no SQL given for a single-statement request");
+  const stmt = await analyseStatement(deps, sql);
+  const decisions = stmt.datasets.map((d) => evaluateAccess(policy, p, d));
+  const denied = decisions.filter((d) => d.outcome === "denied");
+  if (denied.length > 0) {
+    await audit(deps, caller, "request", "denied", { sql, datasets: stmt.datasets, decisions: decisionsDetail(decisions) });
+    throw new JitError("denied", denied.flatMap((d) => d.reasons).join("; "));
+  }
+  const live = await liveGrants(deps, p);
+  const needed = decisions.filter((d) => d.outcome === "per_query" && !live.some((g) => g.sqlHash === null && g.datasets.includes(d.dataset)));
+  if (needed.length === 0) {
+    throw new JitError("usage", "this statement needs no single-statement approval", {
+      hint: `ask for a grant with: jit request ${stmt.datasets.join(" ")} --reason "..."`,
+    });
+  }
+  const rules = needed.map((d) => d.rule!);
+  if (!reason.trim() && rules.some((r) => r.reasonRequired)) {
+    throw new JitError("usage", "a reason is required for this request", { hint: 'add --reason "what it is for"' });
+  }
+  const now = deps.now();
+  const ttl = policy.requests.perQueryTtlMs;
+  const { request } = await deps.store.createRequest({
+    requester: p.username,
+    requesterSubject: p.subject,
+    datasets: needed.map((d) => d.dataset),
+    reason: reason.trim(),
+    durationMs: ttl,
+    requestedDurationMs: ttl,
+    createdAt: now,
+    expiresAt: now + policy.requests.pendingTtlMs,
+    ruleIds: rules.map((r) => r.id),
+    approverGroups: [...new Set(rules.flatMap((r) => r.approvers))],
+    minApprovals: Math.max(1, ...rules.map((r) => r.minApprovals)),
+    sql,
+    sqlHash: statementHash(sql),
+    autoApprove: false,
+  });
+  await audit(deps, caller, "request", "pending", {
+    sql, request_id: request.id, datasets: request.datasets, tables: stmt.tables, reason: request.reason, state: request.state,
+    masked_columns: stmt.columns.filter((c) => c.style).map((c) => c.name), bytes_estimate: stmt.bytesEstimate, single_statement: true,
+  });
+  deps.log(`single-statement request ${request.id} by ${p.username} on ${request.datasets.join(", ")} is pending approval`);
+  deps.notify?.(lifecycleEvent("pending", request, null, p.username));
+  return { request: requestView(request) };
 }
 
 /** Files a request: denied, auto-approved (grant issued) or pending, as the policy decides for every dataset. */
@@ -86,7 +137,10 @@ export async function fileRequest(deps: BrokerDeps, caller: Caller, input: FileR
     duration_ms: durationMs,
     capped,
   });
-  if (!grant) deps.log(`request ${request.id} by ${p.username} for ${datasets.join(", ")} is pending approval`);
+  if (!grant) {
+    deps.log(`request ${request.id} by ${p.username} for ${datasets.join(", ")} is pending approval`);
+    deps.notify?.(lifecycleEvent("pending", request, null, p.username));
+  }
   return { request: requestView(request, grant), capped_note: capped };
 }
 
@@ -141,6 +195,7 @@ export async function approveRequest(deps: BrokerDeps, caller: Caller, id: strin
   await audit(deps, caller, "approve", "ok", {
     request_id: id, requester: req.requester, datasets: req.datasets, comment, grant_id: res.grant?.id, state: res.request.state,
   });
+  if (res.request.state === "approved") deps.notify?.(lifecycleEvent("approved", res.request, res.grant?.id, caller.principal.username));
   return { request: requestView(res.request, res.grant) };
 }
 
@@ -151,6 +206,7 @@ export async function denyRequest(deps: BrokerDeps, caller: Caller, id: string, 
   const res = await deps.store.denyRequest(id, caller.principal.username, reason.trim(), deps.now());
   if (!res.ok) throw new JitError("denied", `request ${id} cannot be denied: it is ${res.request?.state ?? "gone"}`);
   await audit(deps, caller, "deny", "ok", { request_id: id, requester: req.requester, datasets: req.datasets, reason });
+  deps.notify?.(lifecycleEvent("denied", res.request, null, caller.principal.username));
   return { request: requestView(res.request) };
 }
 
@@ -168,6 +224,7 @@ export async function revokeGrant(deps: BrokerDeps, caller: Caller, id: string) 
   }
   const revoked = (await deps.store.revokeGrant(id, p.username, deps.now()))!;
   await audit(deps, caller, "revoke", "ok", { grant_id: id, holder: g.holder, datasets: g.datasets });
+  if (req) deps.notify?.(lifecycleEvent("revoked", req, id, p.username));
   return { grant: grantView(revoked, deps.now()) };
 }
 
@@ -179,7 +236,21 @@ export async function expireDue(deps: BrokerDeps): Promise<void> {
       at: deps.now(), actor: "broker", actorSubject: null, action: "expire", outcome: "ok",
       details: { request_id: r.id, requester: r.requester, datasets: r.datasets },
     });
+    deps.notify?.(lifecycleEvent("expired", r, null, "broker"));
   }
+}
+
+function lifecycleEvent(kind: LifecycleEvent["kind"], r: AccessRequest, grantId: string | null | undefined, actor: string): LifecycleEvent {
+  const v = requestView(r);
+  return {
+    kind,
+    request: {
+      id: v.id, requester: v.requester, datasets: v.datasets, reason: v.reason, duration_seconds: v.duration_seconds,
+      approver_groups: v.approver_groups, decided_by: v.decided_by, decision_reason: v.decision_reason, sql: v.sql,
+    },
+    grantId,
+    actor,
+  };
 }
 
 /** The live grants of a principal covering each dataset. */

@@ -25,6 +25,23 @@ export interface BrokerDeps {
   mode: "dev" | "serve";
   version: string;
   log(line: string): void;
+  /** The warehouse acting for a caller's groups (per-group service-account impersonation), when configured. */
+  warehouseFor?(groups: string[], grantExpiresAt?: number): Warehouse;
+  /** How many result rows an audit record keeps for replay (default 1000). */
+  replayMaxRows?: number;
+  /** Fire-and-forget notification of a request's state change (webhooks); never blocks. */
+  notify?(event: LifecycleEvent): void;
+}
+
+/** A request's state change, as sent to notification sinks. */
+export interface LifecycleEvent {
+  kind: "pending" | "approved" | "denied" | "expired" | "revoked";
+  request: {
+    id: string; requester: string; datasets: string[]; reason: string; duration_seconds: number;
+    approver_groups: string[]; decided_by?: string | null; decision_reason?: string | null; sql?: string;
+  };
+  grantId?: string | null;
+  actor?: string;
 }
 
 /** Who is calling and through what, as recorded in the audit log. */

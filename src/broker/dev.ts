@@ -62,7 +62,8 @@ export async function startDevBroker(opts: { port: number; dataDir: string; log?
       policy: () => policy,
       store,
       warehouse,
-      verifyToken: createTokenVerifier({ issuer, audience: DEV_CLIENT_ID, groupsClaim: policy.groupsClaim, now: opts.now }),
+      // Tokens are checked against the real clock; `now` moves only the grant clock (tests of expiry).
+      verifyToken: createTokenVerifier({ issuer, audience: DEV_CLIENT_ID, groupsClaim: policy.groupsClaim }),
       loginSettings: { issuer, client_id: DEV_CLIENT_ID, scopes: DEV_SCOPES, audience: DEV_CLIENT_ID },
       now: opts.now ?? Date.now,
       hashKey: loadOrCreateKey(opts.dataDir),

@@ -1,9 +1,11 @@
 /** The query pipeline: analyse, check grants and guardrails, audit first, run, mask row by row, audit the result. */
+import { createHash } from "node:crypto";
 import { JitError } from "../errors.ts";
 import { createRowMasker, maskErrorMessage } from "../masking/row-masker.ts";
 import { evaluateAccess, maskRuleFor, strictestStyle } from "../policy/evaluate.ts";
 import type { ColumnMaskRule, MaskStyle, Policy, Principal } from "../policy/types.ts";
 import { analyze, referencedTables } from "../sql/analyze.ts";
+import { normalizeSql } from "../sql/normalize.ts";
 import type { Analysis, ColumnRef } from "../sql/types.ts";
 import type { Grant } from "../store/types.ts";
 import { type Field, type Row, type TableRef, WarehouseQueryError } from "../warehouse/types.ts";
@@ -29,29 +31,24 @@ export interface QueryPlan {
 const tableName = (t: TableRef) => `${t.project}.${t.dataset}.${t.table}`.toLowerCase();
 const datasetName = (t: TableRef) => `${t.project}.${t.dataset}`.toLowerCase();
 
-/** Decides whether `principal` may run `sql`, and how its output is masked; throws `denied` with the reason when not. */
-export async function planQuery(deps: BrokerDeps, principal: Principal, sql: string): Promise<QueryPlan> {
+/** The hash that binds a single-statement approval to its SQL: comments, spacing and keyword case do not count, literals do. */
+export function statementHash(sql: string): string {
+  return createHash("sha256").update(normalizeSql(sql)).digest("hex");
+}
+
+export interface StatementPlan {
+  analysis: Analysis;
+  tables: string[];
+  datasets: string[];
+  columns: PlannedColumn[];
+  bytesEstimate: number;
+}
+
+/** Analyses a statement under the current policy (guardrails, inference, masking, bytes), whoever runs it. */
+export async function analyseStatement(deps: BrokerDeps, sql: string): Promise<StatementPlan> {
   const policy = deps.policy();
   const project = deps.warehouse.defaultProject;
   const refs = referencedTables(sql, project);
-  const datasets = [...new Set(refs.map(datasetName))].sort();
-
-  for (const d of datasets) {
-    const decision = evaluateAccess(policy, principal, d);
-    if (decision.outcome === "denied") throw new JitError("denied", decision.reasons.join("; "), { details: { dataset: d } });
-  }
-  await expireDue(deps);
-  const grants = await liveGrants(deps, principal);
-  const missing = datasets.filter((d) => !grants.some((g) => g.datasets.includes(d) && g.sqlHash === null));
-  if (missing.length > 0) {
-    const needs = missing.map((d) => evaluateAccess(policy, principal, d));
-    const approval = needs.filter((n) => n.outcome !== "auto").map((n) => n.dataset);
-    throw new JitError("denied", `no active grant covers ${missing.join(", ")}`, {
-      hint: `run: jit request ${missing.join(" ")} --reason "..."${approval.length ? ` (needs approval for ${approval.join(", ")})` : ""}, or add --wait-approval to jit query`,
-      details: { missing_datasets: missing },
-    });
-  }
-
   const schemas = new Map<string, Field[]>();
   for (const t of refs) {
     try {
@@ -83,7 +80,49 @@ export async function planQuery(deps: BrokerDeps, principal: Principal, sql: str
       hint: "select fewer columns or filter on a partition",
     });
   }
-  return { analysis, tables: refs.map(tableName), datasets, grants: grants.filter((g) => g.datasets.some((d) => datasets.includes(d))), columns, bytesEstimate };
+  return { analysis, tables: refs.map(tableName), datasets: [...new Set(refs.map(datasetName))].sort(), columns, bytesEstimate };
+}
+
+/** Decides whether `principal` may run `sql`, and how its output is masked; throws `denied` with the reason when not. */
+export async function planQuery(deps: BrokerDeps, principal: Principal, sql: string): Promise<QueryPlan> {
+  const policy = deps.policy();
+  const datasets = [...new Set(referencedTables(sql, deps.warehouse.defaultProject).map(datasetName))].sort();
+  const decisions = new Map(datasets.map((d) => [d, evaluateAccess(policy, principal, d)]));
+  for (const [d, decision] of decisions) {
+    if (decision.outcome === "denied") throw new JitError("denied", decision.reasons.join("; "), { details: { dataset: d } });
+  }
+  await expireDue(deps);
+  const grants = await liveGrants(deps, principal);
+  const hash = statementHash(sql);
+  const used: Grant[] = [];
+  const missing: string[] = [];
+  const perQuery: string[] = [];
+  for (const d of datasets) {
+    const window = grants.find((g) => g.sqlHash === null && g.datasets.includes(d));
+    const single = grants.find((g) => g.sqlHash === hash && g.datasets.includes(d));
+    if (window) used.push(window);
+    else if (single && decisions.get(d)!.outcome === "per_query") used.push(single);
+    else if (decisions.get(d)!.outcome === "per_query") perQuery.push(d);
+    else missing.push(d);
+  }
+  if (perQuery.length > 0) {
+    const spent = (await deps.store.listGrants({ holderSubject: principal.subject })).some((g) => g.sqlHash === hash && g.usedAt !== null);
+    throw new JitError("denied", spent
+      ? `the approval for this exact statement on ${perQuery.join(", ")} was already used: each approval runs the statement once`
+      : `${perQuery.join(", ")} is approved one statement at a time, and this statement has no approval`, {
+      hint: `file it for approval and wait: jit query --wait-approval "<the same SQL>"`,
+      details: { missing_datasets: [...perQuery, ...missing], approval: "per_query", statement_hash: hash },
+    });
+  }
+  if (missing.length > 0) {
+    const approval = missing.filter((d) => decisions.get(d)!.outcome !== "auto");
+    throw new JitError("denied", `no active grant covers ${missing.join(", ")}`, {
+      hint: `run: jit request ${missing.join(" ")} --reason "..."${approval.length ? ` (needs approval for ${approval.join(", ")})` : ""}, or add --wait-approval to jit query`,
+      details: { missing_datasets: missing },
+    });
+  }
+  const stmt = await analyseStatement(deps, sql);
+  return { ...stmt, grants: [...new Set(used)] };
 }
 
 function planColumn(policy: Policy, name: string, sources: ColumnRef[]): PlannedColumn {
@@ -164,7 +203,15 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
   }
   const grantIds = plan.grants.map((g) => g.id);
   const maskedColumns = plan.columns.filter((c) => c.style).map((c) => ({ name: c.name, mask: c.style, rules: c.rules }));
-  const decision = { sql, tables: plan.tables, datasets: plan.datasets, grant_ids: grantIds, masked_columns: maskedColumns, statement_kind: plan.analysis.kind };
+  const singles = plan.grants.filter((g) => g.sqlHash !== null);
+  const approvals = await Promise.all(singles.map(async (g) => {
+    const r = await deps.store.getRequest(g.requestId);
+    return { grant_id: g.id, request_id: g.requestId, approved_by: r?.approvals.map((a) => a.approver) ?? [] };
+  }));
+  const decision = {
+    sql, tables: plan.tables, datasets: plan.datasets, grant_ids: grantIds, masked_columns: maskedColumns, statement_kind: plan.analysis.kind,
+    ...(approvals.length ? { single_statement_approvals: approvals } : {}),
+  };
 
   if (input.dryRun) {
     const rec = await audit(deps, caller, action, "ok", { ...decision, bytes_estimate: plan.bytesEstimate });
@@ -181,6 +228,16 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
     };
   }
 
+  // A single-statement approval is spent by this run, atomically: a second run (or a racing one) is refused.
+  for (const g of plan.grants.filter((x) => x.sqlHash !== null)) {
+    if (!(await deps.store.consumeGrant(g.id, deps.now()))) {
+      const e = new JitError("denied", `the approval for this statement (grant ${g.id}) was already used or has expired`, {
+        hint: 'file it again: jit query --wait-approval "<the same SQL>"',
+      });
+      await audit(deps, caller, "query", "denied", { ...decision, error: { code: e.code, message: e.message } });
+      throw e;
+    }
+  }
   const maxRows = Math.max(0, Math.min(input.maxRows ?? policy.guardrails.maxRows, policy.guardrails.maxRows));
   // Fail closed: the decision is on the audit log before the warehouse sees the query.
   const rec = await audit(deps, caller, "query", "ok", { ...decision, max_rows: maxRows, phase: "start" });
@@ -189,7 +246,9 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
   let maskedCells = 0;
   let schema: Field[] = [];
   try {
-    const run = await deps.warehouse.run(sql, {
+    const expiries = plan.grants.map((g) => g.expiresAt);
+    const warehouse = deps.warehouseFor?.(caller.principal.groups, expiries.length ? Math.min(...expiries) : undefined) ?? deps.warehouse;
+    const run = await warehouse.run(sql, {
       maxRows,
       maxBytesBilled: policy.guardrails.maxBytesProcessed ?? undefined,
       labels: { jit_user: caller.principal.username, jit_audit_id: rec.id, jit_grant_id: grantIds[0] ?? "none" },
@@ -233,6 +292,7 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
     audit_id: rec.id,
   };
   // The result record (with what the caller receives) is committed before a single row leaves the broker.
+  const keep = deps.replayMaxRows ?? 1000;
   await audit(deps, caller, "query.result", "ok", {
     query_audit_id: rec.id,
     job_id: result.jobId,
@@ -241,7 +301,8 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
     masked_cells: maskedCells,
     bytes_processed: result.bytesProcessed,
     duration_ms: deps.now() - started,
-    result: { columns: body.columns, rows },
+    result: { columns: body.columns, rows: rows.slice(0, keep), truncated: result.truncated },
+    replay_rows_kept: Math.min(rows.length, keep),
   });
   return body;
 }

@@ -1,11 +1,21 @@
 /** The broker's JSON API: one route per operation, each a thin adapter over access.ts, query.ts and metadata.ts. */
 import { JitError } from "../errors.ts";
 import { isAdmin, isAuditor } from "../policy/evaluate.ts";
-import { approvalRefusal, approveRequest, denyRequest, expireDue, fileRequest, liveGrants, revokeGrant } from "./access.ts";
+import { approvalRefusal, approveRequest, denyRequest, expireDue, fileRequest, fileStatementRequest, liveGrants, revokeGrant } from "./access.ts";
 import type { BrokerDeps, Caller } from "./context.ts";
 import { optString, readJson, Router, type RouteContext } from "./http.ts";
 import { describeTable, listDatasets, listTables } from "./metadata.ts";
-import { runQuery } from "./query.ts";
+import { analyseStatement, runQuery } from "./query.ts";
+
+/** What a single-statement request would read and return, under the current policy, for approvers to judge. */
+async function statementPreview(deps: BrokerDeps, sql: string) {
+  try {
+    const s = await analyseStatement(deps, sql);
+    return { tables: s.tables, masked_columns: s.columns.filter((c) => c.style).map((c) => ({ name: c.name, mask: c.style })), bytes_estimate: s.bytesEstimate };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
 import { auditRoutes } from "./audit-routes.ts";
 import { grantView, requestView } from "./views.ts";
 
@@ -33,6 +43,8 @@ export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router 
 
   r.add("POST", "/v1/requests", authed(async (ctx, c) => {
     const body = await readJson(ctx.req);
+    const sql = optString(body, "sql");
+    if (sql !== undefined) return fileStatementRequest(deps, c, sql, optString(body, "reason") ?? "");
     const datasets = body.datasets;
     if (!Array.isArray(datasets) || !datasets.every((d) => typeof d === "string")) {
       throw new JitError("usage", '"datasets" must be a list of dataset names');
@@ -61,10 +73,11 @@ export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router 
       return q.state === "pending" ? approvalRefusal(policy, c.principal, q) === null : q.decidedBy === c.principal.username;
     });
     return {
-      requests: visible.map((q) => ({
+      requests: await Promise.all(visible.map(async (q) => ({
         ...requestView(q),
         can_approve: q.state === "pending" && approvalRefusal(policy, c.principal, q) === null,
-      })),
+        statement: q.sql && q.state === "pending" ? await statementPreview(deps, q.sql) : undefined,
+      }))),
     };
   }));
 

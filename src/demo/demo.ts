@@ -95,6 +95,31 @@ export async function demoCommand(ctx: CliContext, opts: { dataDir?: string }): 
     step("carol", 'jit query "SELECT city, COUNT(*) AS n FROM demo.sales.customers GROUP BY city ORDER BY n DESC LIMIT 3"');
     printResult(ctx, await carol!.post<QueryResult>("/v1/query", { sql: "SELECT city, COUNT(*) AS n FROM demo.sales.customers GROUP BY city ORDER BY n DESC LIMIT 3" }), "table");
 
+    const hrSql = "SELECT full_name, department, ssn FROM demo.hr.employees ORDER BY employee_id LIMIT 3";
+    step("alice", `jit query "${hrSql}"`);
+    await expectRefusal(alice!.post("/v1/query", { sql: hrSql }), "denied");
+
+    step("alice", `jit query --wait-approval --reason "check the HR export" "${hrSql}"`);
+    const single = await alice!.post<{ request: RequestView }>("/v1/requests", { sql: hrSql, reason: "check the HR export" });
+    say(`${c.yellow("…")} request ${single.request.id} carries this exact statement; waiting for a data owner`);
+
+    step("bob", "jit requests --pending");
+    const { requests: pendingList } = await bob!.get<{ requests: Array<RequestView & { statement?: { tables: string[]; masked_columns: Array<{ name: string; mask: string }> } }> }>("/v1/requests?pending=1");
+    for (const r of pendingList.filter((x) => x.sql)) {
+      say(`#${r.id} ${r.requester} wants to run once: ${c.bold(r.sql!)}`);
+      if (r.statement) say(`reads ${r.statement.tables.join(", ")}; masked: ${r.statement.masked_columns.map((m) => `${m.name} (${m.mask})`).join(", ")}`);
+    }
+
+    step("bob", `jit approve ${single.request.id}`);
+    await bob!.post(`/v1/requests/${single.request.id}/approve`, {});
+    say(`${c.green("✔")} approved: alice may run that statement once in the next 15 minutes`);
+
+    step("alice", "(the --wait-approval above now runs the statement)");
+    printResult(ctx, await alice!.post<QueryResult>("/v1/query", { sql: hrSql }), "table");
+
+    step("alice", `jit query "${hrSql}"   # once more`);
+    await expectRefusal(alice!.post("/v1/query", { sql: hrSql }), "denied");
+
     step("dave", "jit audit list");
     const { records } = await dave!.get<{ records: AuditView[] }>("/v1/audit?limit=200");
     const shown = records.filter((r) => r.action !== "metadata" && r.action !== "query.result");

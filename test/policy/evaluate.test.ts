@@ -30,7 +30,7 @@ test("globMatch: * stays within one dot-separated part, case-insensitive, nothin
   assert.ok(!globMatch("demo.sa?es", "demo.sales"), "? is literal");
 });
 
-test("alice: demo.sales auto up to 8h; demo.hr needs approval from data-owners", () => {
+test("alice: demo.sales auto up to 8h; demo.hr needs a data-owner's approval for each statement", () => {
   const sales = evaluateAccess(policy, alice, "demo.sales");
   assert.equal(sales.outcome, "auto");
   assert.equal(sales.rule?.maxDurationMs, 8 * 3_600_000);
@@ -38,7 +38,7 @@ test("alice: demo.sales auto up to 8h; demo.hr needs approval from data-owners",
   assert.deepEqual(sales.matched, ["datasets[0].access[0]"]);
   assert.match(sales.reasons[0]!, /^decided by datasets\[0\]\.access\[0\] \(match demo\.sales, groups \[analysts\]\): auto-approved, up to 8h$/);
   const hr = evaluateAccess(policy, alice, "demo.hr");
-  assert.equal(hr.outcome, "approval_required");
+  assert.equal(hr.outcome, "per_query");
   assert.deepEqual(hr.rule?.approvers, ["data-owners"]);
   assert.equal(hr.rule?.minApprovals, 1);
 });

@@ -2,7 +2,7 @@
 import { JitError } from "../../errors.ts";
 import type { CliContext } from "../context.ts";
 import { fetchRequests } from "./requests.ts";
-import { printJson, seconds } from "./util.ts";
+import { highlightSql, printJson, seconds } from "./util.ts";
 import type { RequestView } from "./wait.ts";
 
 async function pickRequest(ctx: CliContext): Promise<string> {
@@ -18,7 +18,7 @@ async function pickRequest(ctx: CliContext): Promise<string> {
       choices: decidable.map((r) => ({
         name: `#${r.id} ${r.requester} → ${r.datasets.join(", ")} for ${seconds(r.duration_seconds)}: ${r.reason}`,
         value: r.id,
-        description: r.sql ? `SQL: ${r.sql}` : undefined,
+        description: r.sql ? `Run once:\n${highlightSql(r.sql, ctx.io.colorErr)}` : undefined,
       })),
     },
     { input: ctx.io.stdin, output: ctx.io.stderr as NodeJS.WriteStream },

@@ -74,10 +74,10 @@ export async function queryCommand(ctx: CliContext, sqlArg: string | undefined, 
   } catch (err) {
     const missing = err instanceof JitError ? (err.details.missing_datasets as string[] | undefined) : undefined;
     if (!opts.waitApproval || !missing?.length) throw err;
-    const filed = await client.post<{ request: RequestView }>("/v1/requests", {
-      datasets: missing,
-      reason: opts.reason ?? `jit query --wait-approval: ${sql.replace(/\s+/g, " ").slice(0, 200)}`,
-    });
+    const perQuery = (err as JitError).details.approval === "per_query";
+    const reason = opts.reason ?? (perQuery ? "jit query --wait-approval" : `jit query --wait-approval: ${sql.replace(/\s+/g, " ").slice(0, 200)}`);
+    // A single-statement dataset is approved for this exact SQL; others get a time-boxed grant on the datasets.
+    const filed = await client.post<{ request: RequestView }>("/v1/requests", perQuery ? { sql, reason } : { datasets: missing, reason });
     if (filed.request.state === "pending") {
       ctx.io.err(`Filed request ${filed.request.id} for ${missing.join(", ")}; an approver can run: jit approve ${filed.request.id}`);
       await waitForDecision(ctx, client, filed.request.id, timeoutMs);

@@ -1,7 +1,7 @@
 /** `jit requests`: the caller's requests and those they may approve. */
 import type { CliContext } from "../context.ts";
 import { toSimpleTable } from "../output.ts";
-import { printJson, relative, seconds } from "./util.ts";
+import { highlightSql, printJson, relative, seconds } from "./util.ts";
 import type { RequestView } from "./wait.ts";
 
 /** Fetches requests visible to the caller. */
@@ -29,5 +29,16 @@ export async function requestsCommand(ctx: CliContext, opts: { pending?: boolean
       r.state === "pending" ? relative(r.expires_at) : "-", r.can_approve ? "yes" : "",
     ]),
   ));
+  for (const r of requests.filter((x) => x.sql && x.state === "pending")) {
+    ctx.io.out(`\nRequest ${r.id}: ${r.requester} asks to run this statement once (${r.reason || "no reason given"}):`);
+    ctx.io.out(highlightSql(r.sql!, ctx.io.color));
+    const st = r.statement;
+    if (st && "error" in st) ctx.io.out(`  ${ctx.io.color.red(`would be refused: ${st.error}`)}`);
+    else if (st) {
+      ctx.io.out(`  reads: ${st.tables.join(", ")}`);
+      ctx.io.out(`  masked in the result: ${st.masked_columns.map((m) => `${m.name} (${m.mask})`).join(", ") || "nothing"}`);
+      ctx.io.out(`  bytes estimate: ${st.bytes_estimate}`);
+    }
+  }
   if (requests.some((r) => r.can_approve)) ctx.io.err("Approve with: jit approve ID --comment TEXT   (or deny with: jit deny ID --reason TEXT)");
 }

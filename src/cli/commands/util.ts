@@ -1,4 +1,5 @@
 /** Small helpers shared by command modules: JSON output, durations, relative times. */
+import type { ChalkInstance } from "chalk";
 import { JitError } from "../../errors.ts";
 import type { CliContext } from "../context.ts";
 
@@ -28,4 +29,17 @@ export function intFlag(raw: string | undefined, name: string): number | undefin
   if (raw === undefined) return undefined;
   if (!/^\d+$/.test(raw)) throw new JitError("usage", `--${name} must be a whole number, got "${raw}"`);
   return Number(raw);
+}
+
+const SQL_KEYWORDS = /\b(SELECT|FROM|WHERE|JOIN|LEFT|RIGHT|INNER|OUTER|FULL|CROSS|ON|USING|GROUP|BY|ORDER|HAVING|QUALIFY|LIMIT|WITH|AS|AND|OR|NOT|IN|IS|NULL|CASE|WHEN|THEN|ELSE|END|UNION|ALL|DISTINCT|EXCEPT|INTERSECT|OVER|PARTITION|DESC|ASC|LIKE|BETWEEN)\b/gi;
+
+/** The SQL in full, indented, keywords in bold and string literals coloured (plain text when colour is off). */
+export function highlightSql(sql: string, color: ChalkInstance): string {
+  const literal = /('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")/;
+  const line = (text: string) =>
+    text
+      .split(literal)
+      .map((part, i) => (i % 2 === 1 ? color.green(part) : part.replace(SQL_KEYWORDS, (k) => color.bold(k))))
+      .join("");
+  return sql.trim().split("\n").map((l) => `    ${line(l)}`).join("\n");
 }
