@@ -4,7 +4,7 @@ import { canApprove, evaluateAccess, isAdmin } from "../policy/evaluate.ts";
 import type { AccessDecision, AccessRule, Policy, Principal } from "../policy/types.ts";
 import { formatDuration } from "../policy/duration.ts";
 import type { AccessRequest, Grant } from "../store/types.ts";
-import { audit, type BrokerDeps, type Caller, type LifecycleEvent } from "./context.ts";
+import { appendOrRefuse, audit, type BrokerDeps, type Caller, type LifecycleEvent } from "./context.ts";
 import { grantView, requestView } from "./views.ts";
 
 const DATASET_RE = /^[a-z0-9_-]+(\.[a-z0-9_]+)?$/i;
@@ -232,7 +232,7 @@ export async function revokeGrant(deps: BrokerDeps, caller: Caller, id: string) 
 export async function expireDue(deps: BrokerDeps): Promise<void> {
   const expired = await deps.store.expirePending(deps.now());
   for (const r of expired) {
-    await deps.store.appendAudit({
+    await appendOrRefuse(deps, {
       at: deps.now(), actor: "broker", actorSubject: null, action: "expire", outcome: "ok",
       details: { request_id: r.id, requester: r.requester, datasets: r.datasets },
     });

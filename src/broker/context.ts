@@ -1,4 +1,5 @@
 /** What every broker operation needs: policy, store, warehouse, clock and the audit writer. */
+import { JitError } from "../errors.ts";
 import type { Policy, Principal } from "../policy/types.ts";
 import type { NewAuditRecord, Store } from "../store/types.ts";
 import type { Warehouse } from "../warehouse/types.ts";
@@ -59,12 +60,24 @@ export async function audit(
   details: Record<string, unknown>,
 ) {
   const p = caller.principal;
-  return deps.store.appendAudit({
+  return appendOrRefuse(deps, {
     at: deps.now(),
     actor: p ? p.username : "anonymous",
     actorSubject: p ? p.subject : null,
     action,
     outcome,
-    details: { ...details, groups: p?.groups ?? [], client: caller.client },
+    details: { ...details, email: p?.email ?? null, groups: p?.groups ?? [], client: caller.client },
   });
+}
+
+/** Appends an audit record; any failure becomes the one refusal a caller sees (fail closed, whatever the store threw). */
+export async function appendOrRefuse(deps: BrokerDeps, record: NewAuditRecord) {
+  try {
+    return await deps.store.appendAudit(record);
+  } catch (err) {
+    deps.log(`audit write failed: ${err instanceof Error ? err.message : String(err)}`);
+    throw new JitError("internal", "the audit log could not record this request, so it was not carried out", {
+      hint: "the broker's operators must check its store (disk, database); nothing ran",
+    });
+  }
 }

@@ -53,12 +53,15 @@ export interface DevBrokerProcess {
   /** An isolated environment per demo user (created on first use). */
   env(user: string): NodeJS.ProcessEnv;
   login(user: string): Promise<RunResult>;
+  /** Stops the broker and deletes its directory. */
   stop(): Promise<void>;
+  /** kill -9: no shutdown, the directory stays (restart with startBroker({ dir })). */
+  kill(): Promise<void>;
 }
 
-/** Starts `jit broker dev --port 0` in a temp dir and waits until it prints its URL. */
-export async function startBroker(): Promise<DevBrokerProcess> {
-  const dir = mkdtempSync(join(tmpdir(), "jit-e2e-"));
+/** Starts `jit broker dev --port 0` in a temp dir (or `opts.dir`, to restart on the same store) and waits until it prints its URL. */
+export async function startBroker(opts: { dir?: string } = {}): Promise<DevBrokerProcess> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "jit-e2e-"));
   const child = spawn(process.execPath, [JIT_BIN, "broker", "dev", "--port", "0", "--data-dir", join(dir, "broker"), "--json"], {
     env: { PATH: process.env.PATH, HOME: dir, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -96,6 +99,12 @@ export async function startBroker(): Promise<DevBrokerProcess> {
         await new Promise((r) => child.once("exit", r));
       }
       rmSync(dir, { recursive: true, force: true });
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await new Promise((r) => child.once("exit", r));
+      }
     },
   };
   return broker;

@@ -1,0 +1,82 @@
+/** Fail closed: when the audit log cannot record a query, the query does not run and nothing is returned. */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { deviceLogin } from "../../src/auth/device-login.ts";
+import { DEV_CLIENT_ID, DEV_SCOPES, type DevBroker, startDevBroker } from "../../src/broker/dev.ts";
+import type { RunOptions } from "../../src/warehouse/types.ts";
+
+let broker: DevBroker;
+let dir: string;
+let token: string;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "jit-failclosed-"));
+  broker = await startDevBroker({ port: 0, dataDir: dir });
+  const tokens = await deviceLogin({
+    issuer: broker.issuer, clientId: DEV_CLIENT_ID, scopes: DEV_SCOPES, allowInsecureHttp: true,
+    onCode: async ({ userCode }) => {
+      await fetch(`${broker.url}/dev/device/approve`, {
+        method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user_code: userCode, username: "alice", password: "alice" }),
+      });
+    },
+  });
+  token = tokens.idToken;
+});
+after(async () => {
+  await broker?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const call = (path: string, body: unknown) =>
+  fetch(`${broker.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+
+test("an audit store that cannot write refuses the query before the warehouse sees it", async () => {
+  assert.equal((await call("/v1/requests", { datasets: ["demo.sales"], reason: "r" })).status, 200);
+  const store = broker.deps.store;
+  const original = store.appendAudit.bind(store);
+  const warehouse = broker.deps.warehouse;
+  const originalRun = warehouse.run.bind(warehouse);
+  let runs = 0;
+  warehouse.run = (sql: string, opts: RunOptions) => {
+    runs += 1;
+    return originalRun(sql, opts);
+  };
+  store.appendAudit = async () => {
+    throw new Error("disk full");
+  };
+  try {
+    const res = await call("/v1/query", { sql: "SELECT full_name, email FROM demo.sales.customers LIMIT 3" });
+    const body = (await res.json()) as { error?: { code: string; message: string }; rows?: unknown };
+    assert.equal(res.status, 500);
+    assert.equal(body.rows, undefined);
+    assert.equal(body.error!.code, "internal");
+    assert.match(body.error!.message, /audit log could not record/);
+    assert.equal(runs, 0, "the warehouse must not run an unaudited query");
+  } finally {
+    store.appendAudit = original;
+  }
+  const ok = await call("/v1/query", { sql: "SELECT full_name FROM demo.sales.customers LIMIT 1" });
+  assert.equal(ok.status, 200);
+  assert.equal(runs, 1);
+});
+
+test("when the result record cannot be written, no row leaves the broker", async () => {
+  const store = broker.deps.store;
+  const original = store.appendAudit.bind(store);
+  store.appendAudit = async (r) => {
+    if (r.action === "query.result") throw new Error("disk full");
+    return original(r);
+  };
+  try {
+    const res = await call("/v1/query", { sql: "SELECT full_name, city FROM demo.sales.customers LIMIT 3" });
+    const text = await res.text();
+    assert.equal(res.status, 500);
+    assert.doesNotMatch(text, /full_name|rows/);
+  } finally {
+    store.appendAudit = original;
+  }
+});

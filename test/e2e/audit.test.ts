@@ -1,0 +1,128 @@
+/** The audit log through the binary: verify, tampering and gaps named, survival of kill -9, no token anywhere. */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { describe, test } from "node:test";
+import { type DevBrokerProcess, runJit, startBroker } from "./harness.ts";
+
+function storedToken(broker: DevBrokerProcess, user: string): { id_token: string; refresh_token: string } {
+  const file = join(broker.env(user).XDG_STATE_HOME!, "jit", "credentials.json");
+  const entries = (JSON.parse(readFileSync(file, "utf8")) as { entries: Record<string, string> }).entries;
+  return JSON.parse(entries[broker.url]!) as { id_token: string; refresh_token: string };
+}
+
+function withDb<T>(broker: DevBrokerProcess, fn: (db: DatabaseSync) => T): T {
+  const db = new DatabaseSync(join(broker.dir, "broker", "jit.db"));
+  try {
+    db.exec("PRAGMA busy_timeout = 5000");
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+describe("audit log end to end", { timeout: 150_000 }, () => {
+  test("verify passes after a flow, names a tampered record and a deleted one; tokens never stored or logged", async () => {
+    const broker = await startBroker();
+    let brokerLog = "";
+    broker.child.stderr!.on("data", (d) => (brokerLog += d));
+    try {
+      for (const u of ["alice", "dave"]) assert.equal((await broker.login(u)).code, 0);
+      const alice = broker.env("alice");
+      const dave = broker.env("dave");
+      assert.equal((await runJit(["request", "demo.sales", "--reason", "audit test"], alice)).code, 0);
+      for (let i = 0; i < 3; i++) assert.equal((await runJit(["query", `SELECT city FROM demo.sales.customers LIMIT ${i + 1}`], alice)).code, 0);
+      assert.equal((await runJit(["query", "SELECT ssn FROM demo.sales.customers WHERE ssn = '1'"], alice)).code, 4);
+
+      const mine = await runJit(["audit", "list", "--json"], alice);
+      assert.equal(mine.code, 4, "only auditors and admins read the whole log");
+      const own = JSON.parse((await runJit(["audit", "list", "--mine", "--json"], alice)).stdout) as { records: Array<{ actor: string }> };
+      assert.ok(own.records.length >= 5 && own.records.every((r) => r.actor === "alice"));
+
+      const list = JSON.parse((await runJit(["audit", "list", "--json", "--limit", "200"], dave)).stdout) as { records: Array<{ seq: number; action: string; outcome: string; details: Record<string, unknown> }> };
+      const denied = list.records.find((r) => r.action === "query" && r.outcome === "denied")!;
+      assert.match(JSON.stringify(denied.details), /WHERE/);
+      const q = list.records.find((r) => r.action === "query" && r.outcome === "ok")!;
+      assert.equal((q.details.client as { kind: string }).kind, "cli");
+      assert.equal(q.details.email, "alice@example.com");
+      assert.deepEqual(q.details.groups, ["analysts"]);
+
+      const ok = await runJit(["audit", "verify"], dave);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /intact/);
+
+      // Replay: exactly what the caller received.
+      const replay = await runJit(["audit", "replay", String(q.seq), "--format", "csv"], dave);
+      assert.equal(replay.code, 0, replay.stderr);
+      assert.equal(replay.stdout.split("\r\n")[0], "city");
+
+      // No token or refresh token in the store, the audit log or the broker's log.
+      const tokens = [storedToken(broker, "alice"), storedToken(broker, "dave")].flatMap((t) => [t.id_token, t.refresh_token]);
+      const dbBytes = readFileSync(join(broker.dir, "broker", "jit.db")).toString("latin1") + readFileSync(join(broker.dir, "broker", "jit.db-wal")).toString("latin1");
+      for (const t of tokens) {
+        assert.ok(!dbBytes.includes(t), "a token landed in the store");
+        assert.ok(!dbBytes.includes(t.split(".")[2] ?? t), "a token signature landed in the store");
+        assert.ok(!brokerLog.includes(t), "a token landed in the broker log");
+      }
+
+      // Tamper with record 3: verify exits 4 and names it.
+      const original = withDb(broker, (db) => (db.prepare("SELECT details FROM audit WHERE seq = 3").get() as { details: string }).details);
+      withDb(broker, (db) => db.prepare("UPDATE audit SET details = ? WHERE seq = 3").run(original.replace("alice", "mallory")));
+      const tampered = await runJit(["audit", "verify", "--json"], dave);
+      assert.equal(tampered.code, 4, tampered.stderr);
+      assert.match(tampered.stderr, /record #3 was altered/);
+      withDb(broker, (db) => db.prepare("UPDATE audit SET details = ? WHERE seq = 3").run(original));
+      assert.equal((await runJit(["audit", "verify"], dave)).code, 0);
+
+      // Delete record 5: verify names the gap.
+      withDb(broker, (db) => db.prepare("DELETE FROM audit WHERE seq = 5").run());
+      const gap = await runJit(["audit", "verify"], dave);
+      assert.equal(gap.code, 4);
+      assert.match(gap.stderr, /record #5 is missing/);
+    } finally {
+      await broker.stop();
+    }
+  });
+
+  test("kill -9 during a stream of queries: after restart the chain verifies and every answered query has its record", async () => {
+    let broker = await startBroker();
+    const dir = broker.dir;
+    try {
+      assert.equal((await broker.login("alice")).code, 0);
+      assert.equal((await runJit(["request", "demo.sales", "--reason", "crash test"], broker.env("alice"))).code, 0);
+      const token = storedToken(broker, "alice").id_token;
+      const answered: string[] = [];
+      const url = broker.url;
+      const stream = (async () => {
+        for (let i = 0; i < 200; i++) {
+          try {
+            const res = await fetch(`${url}/v1/query`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+              body: JSON.stringify({ sql: `SELECT id, city FROM demo.sales.customers LIMIT ${(i % 7) + 1}` }),
+            });
+            if (res.ok) answered.push(((await res.json()) as { audit_id: string }).audit_id);
+          } catch {
+            return; // the broker is gone
+          }
+        }
+      })();
+      while (answered.length < 15) await new Promise((r) => setTimeout(r, 20));
+      await broker.kill();
+      await stream;
+      assert.ok(answered.length >= 15);
+
+      broker = await startBroker({ dir });
+      assert.equal((await broker.login("dave")).code, 0);
+      const dave = broker.env("dave");
+      const v = await runJit(["audit", "verify", "--json"], dave);
+      assert.equal(v.code, 0, v.stderr);
+      const results = JSON.parse((await runJit(["audit", "list", "--json", "--action", "query.result", "--limit", "1000"], dave)).stdout) as { records: Array<{ details: { query_audit_id: string } }> };
+      const recorded = new Set(results.records.map((r) => r.details.query_audit_id));
+      for (const id of answered) assert.ok(recorded.has(id), `query ${id} was answered but has no result record`);
+    } finally {
+      await broker.stop();
+    }
+  });
+});
