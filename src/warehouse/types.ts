@@ -35,6 +35,10 @@ export interface RunOptions {
   maxBytesBilled?: number;
   labels?: Record<string, string>;
   signal?: AbortSignal;
+  /** The caller's groups: a warehouse configured with per-group impersonation runs the query as their service account. */
+  principalGroups?: string[];
+  /** When the covering grant ends (epoch ms): an impersonated credential never outlives it. */
+  grantExpiresAt?: number;
 }
 
 export interface RunResult {
