@@ -1,6 +1,6 @@
 /** The grant lifecycle on the broker: file a request, approve, deny, revoke, expire. Policy decides; the store commits. */
 import { JitError } from "../errors.ts";
-import { canApprove, evaluateAccess, isAdmin } from "../policy/evaluate.ts";
+import { canApprove, evaluateAccess, globMatch, isAdmin } from "../policy/evaluate.ts";
 import type { AccessDecision, AccessRule, Policy, Principal } from "../policy/types.ts";
 import { formatDuration } from "../policy/duration.ts";
 import type { AccessRequest, Grant } from "../store/types.ts";
@@ -16,6 +16,13 @@ export function qualifyDataset(raw: string, defaultProject: string): string {
     throw new JitError("usage", `"${raw}" is not a dataset name`, { hint: "name datasets as project.dataset, e.g. demo.sales" });
   }
   return (name.includes(".") ? name : `${defaultProject}.${name}`).toLowerCase();
+}
+
+const MAX_REASON = 1000;
+
+/** Reasons are shown to approvers and kept in the audit log: bounded, so nobody files a novel. */
+export function checkReason(reason: string): void {
+  if (reason.length > MAX_REASON) throw new JitError("usage", `the reason is ${reason.length} characters; at most ${MAX_REASON}`);
 }
 
 /** Finds an access rule by id in the current policy. */
@@ -36,6 +43,7 @@ export async function fileStatementRequest(deps: BrokerDeps, caller: Caller, sql
   const policy = deps.policy();
   const p = caller.principal;
   if (!sql.trim()) throw new JitError("usage", "no SQL given for a single-statement request");
+  checkReason(reason.trim());
   const stmt = await analyseStatement(deps, sql);
   const decisions = stmt.datasets.map((d) => evaluateAccess(policy, p, d));
   const denied = decisions.filter((d) => d.outcome === "denied");
@@ -90,6 +98,7 @@ export async function fileRequest(deps: BrokerDeps, caller: Caller, input: FileR
   const decisions = datasets.map((d) => evaluateAccess(policy, p, d));
   const denied = decisions.filter((d) => d.outcome === "denied");
   const reason = input.reason.trim();
+  checkReason(reason);
   const base = { datasets, reason, requested_duration_ms: input.durationMs ?? null, decisions: decisionsDetail(decisions) };
   if (denied.length > 0) {
     await audit(deps, caller, "request", "denied", base);
@@ -202,6 +211,7 @@ export async function approveRequest(deps: BrokerDeps, caller: Caller, id: strin
 /** Denies a pending request; one deny ends it. */
 export async function denyRequest(deps: BrokerDeps, caller: Caller, id: string, reason: string) {
   if (!reason.trim()) throw new JitError("usage", "a reason is required to deny a request", { hint: `jit deny ${id} --reason "why"` });
+  checkReason(reason.trim());
   const req = await loadDecidable(deps, caller, id, "deny");
   const res = await deps.store.denyRequest(id, caller.principal.username, reason.trim(), deps.now());
   if (!res.ok) throw new JitError("denied", `request ${id} cannot be denied: it is ${res.request?.state ?? "gone"}`);
@@ -210,20 +220,31 @@ export async function denyRequest(deps: BrokerDeps, caller: Caller, id: string, 
   return { request: requestView(res.request) };
 }
 
+/** True when `p` holds an approver group of any rule on `dataset`: the people who answer for that data. */
+export function isDatasetApprover(policy: Policy, p: Principal, dataset: string): boolean {
+  return policy.datasets.some((d) => globMatch(d.match, dataset) && d.access.some((a) => a.approvers.some((g) => p.groups.includes(g))));
+}
+
 /** Ends a grant now: its holder, an approver of its datasets, or an admin. */
-export async function revokeGrant(deps: BrokerDeps, caller: Caller, id: string) {
+export async function revokeGrant(deps: BrokerDeps, caller: Caller, id: string, reason: string | null = null) {
   const g = await deps.store.getGrant(id);
   if (!g) throw new JitError("usage", `there is no grant ${id}`, { hint: "jit grants --all" });
   const p = caller.principal;
   const policy = deps.policy();
   const req = await deps.store.getRequest(g.requestId);
-  const isApprover = req ? approvalRefusal(policy, p, req) === null && req.approverGroups.length > 0 : false;
-  if (g.holderSubject !== p.subject && !isAdmin(policy, p) && !isApprover) {
+  const approver = g.datasets.every((d) => isDatasetApprover(policy, p, d));
+  if (g.holderSubject !== p.subject && !isAdmin(policy, p) && !approver) {
     await audit(deps, caller, "revoke", "denied", { grant_id: id, holder: g.holder });
-    throw new JitError("denied", `you may not revoke grant ${id}: only its holder, an approver of it, or an admin may`);
+    throw new JitError("denied", `you may not revoke grant ${id}: only its holder, an approver of its datasets, or an admin may`);
   }
-  const revoked = (await deps.store.revokeGrant(id, p.username, deps.now()))!;
-  await audit(deps, caller, "revoke", "ok", { grant_id: id, holder: g.holder, datasets: g.datasets });
+  const now = deps.now();
+  const ended = g.revokedAt !== null ? `revoked by ${g.revokedBy}` : g.usedAt !== null ? "used" : g.expiresAt <= now ? "expired" : null;
+  if (ended) {
+    await audit(deps, caller, "revoke", "denied", { grant_id: id, holder: g.holder, why: `grant is already ${ended}` });
+    throw new JitError("denied", `grant ${id} has already ended (${ended})`, { hint: "jit grants lists the active ones" });
+  }
+  const revoked = (await deps.store.revokeGrant(id, p.username, now))!;
+  await audit(deps, caller, "revoke", "ok", { grant_id: id, holder: g.holder, datasets: g.datasets, reason });
   if (req) deps.notify?.(lifecycleEvent("revoked", req, id, p.username));
   return { grant: grantView(revoked, deps.now()) };
 }

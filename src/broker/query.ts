@@ -249,6 +249,8 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
     const expiries = plan.grants.map((g) => g.expiresAt);
     const warehouse = deps.warehouseFor?.(caller.principal.groups, expiries.length ? Math.min(...expiries) : undefined) ?? deps.warehouse;
     const run = await warehouse.run(sql, {
+      principalGroups: caller.principal.groups,
+      grantExpiresAt: expiries.length ? Math.min(...expiries) : undefined,
       maxRows,
       maxBytesBilled: policy.guardrails.maxBytesProcessed ?? undefined,
       labels: { jit_user: caller.principal.username, jit_audit_id: rec.id, jit_grant_id: grantIds[0] ?? "none" },

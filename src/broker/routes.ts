@@ -17,6 +17,7 @@ async function statementPreview(deps: BrokerDeps, sql: string) {
   }
 }
 import { auditRoutes } from "./audit-routes.ts";
+import { explainQuery } from "./explain.ts";
 import { grantView, requestView } from "./views.ts";
 
 export type Authenticate = (ctx: RouteContext) => Promise<Caller>;
@@ -50,8 +51,8 @@ export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router 
       throw new JitError("usage", '"datasets" must be a list of dataset names');
     }
     const duration = body.duration_seconds;
-    if (duration !== undefined && (typeof duration !== "number" || !Number.isFinite(duration) || duration <= 0)) {
-      throw new JitError("usage", '"duration_seconds" must be a positive number');
+    if (duration !== undefined && (typeof duration !== "number" || !Number.isInteger(duration) || duration < 1)) {
+      throw new JitError("usage", '"duration_seconds" must be a whole number of seconds, at least 1');
     }
     return fileRequest(deps, c, {
       datasets: datasets as string[],
@@ -109,7 +110,10 @@ export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router 
     return { grants: grants.map((g) => grantView(g, now)) };
   }));
 
-  r.add("POST", "/v1/grants/:id/revoke", authed(async (ctx, c) => revokeGrant(deps, c, ctx.params.id!)));
+  r.add("POST", "/v1/grants/:id/revoke", authed(async (ctx, c) => {
+    const body = await readJson(ctx.req);
+    return revokeGrant(deps, c, ctx.params.id!, optString(body, "reason") ?? null);
+  }));
 
   r.add("POST", "/v1/query", authed(async (ctx, c) => {
     const body = await readJson(ctx.req);
@@ -124,6 +128,13 @@ export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router 
   r.add("GET", "/v1/datasets", authed(async (_ctx, c) => listDatasets(deps, c)));
   r.add("GET", "/v1/datasets/:dataset/tables", authed(async (ctx, c) => listTables(deps, c, ctx.params.dataset!)));
   r.add("GET", "/v1/tables/:table", authed(async (ctx, c) => describeTable(deps, c, ctx.params.table!)));
+
+  r.add("POST", "/v1/policy/explain", authed(async (ctx, c) => {
+    const body = await readJson(ctx.req);
+    const groups = body.groups;
+    if (!Array.isArray(groups) || !groups.every((g) => typeof g === "string")) throw new JitError("usage", '"groups" must be a list of group names');
+    return explainQuery(deps, c, { as: optString(body, "as") ?? "", groups: groups as string[], sql: optString(body, "sql") ?? "" });
+  }));
 
   auditRoutes(r, deps, authed);
   return r;

@@ -30,9 +30,9 @@ export async function grantsCommand(ctx: CliContext, opts: { all?: boolean }): P
 }
 
 /** Ends a grant now. */
-export async function revokeCommand(ctx: CliContext, id: string): Promise<void> {
+export async function revokeCommand(ctx: CliContext, id: string, opts: { reason?: string }): Promise<void> {
   const client = await ctx.client();
-  const { grant } = await client.post<{ grant: GrantView }>(`/v1/grants/${encodeURIComponent(id)}/revoke`, {});
+  const { grant } = await client.post<{ grant: GrantView }>(`/v1/grants/${encodeURIComponent(id)}/revoke`, { reason: opts.reason ?? null });
   if (ctx.flags.json) return printJson(ctx, { grant });
   ctx.io.out(`Grant ${grant.id} (${grant.holder} on ${grant.datasets.join(", ")}) revoked.`);
 }

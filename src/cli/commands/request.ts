@@ -20,9 +20,10 @@ export async function requestCommand(
   });
   let r = res.request;
   const { io } = ctx;
-  if (res.capped_note) io.err(io.colorErr.yellow(`note: the duration was ${res.capped_note}`));
+  // With --json the note travels in the JSON output; stderr is kept for the error object alone.
+  if (res.capped_note && !ctx.flags.json) io.err(io.colorErr.yellow(`note: the duration was ${res.capped_note}`));
   if (r.state === "pending" && opts.wait) r = await waitForDecision(ctx, client, r.id, timeoutMs);
-  if (ctx.flags.json) printJson(ctx, { request: r });
+  if (ctx.flags.json) printJson(ctx, { request: r, ...(res.capped_note ? { note: `the duration was ${res.capped_note}` } : {}) });
   if (r.state === "pending") {
     if (!ctx.flags.json) io.out(`Request ${r.id} for ${r.datasets.join(", ")} (${seconds(r.duration_seconds)}) is pending approval.`);
     throw pendingError(r);

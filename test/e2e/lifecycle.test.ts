@@ -1,0 +1,327 @@
+/** The approval and grant lifecycle through the built binary: request, wait, approve, deny, caps, revoke, races, audit. */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { type DevBrokerProcess, runJit, type RunResult, startBroker } from "./harness.ts";
+
+interface Req {
+  id: string;
+  state: string;
+  requester: string;
+  datasets: string[];
+  reason: string;
+  duration_seconds: number;
+  requested_duration_seconds: number;
+  expires_at: string;
+  grant_id: string | null;
+  decided_by: string | null;
+  can_approve?: boolean;
+}
+interface GrantRow {
+  id: string;
+  state: string;
+  request_id: string;
+}
+interface AuditRow {
+  actor: string;
+  action: string;
+  outcome: string;
+  details: Record<string, unknown>;
+}
+
+const SALES_SQL = "SELECT city FROM demo.sales.customers LIMIT 1";
+
+describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => {
+  let broker: DevBrokerProcess;
+  const jit = (user: string, args: string[], timeoutMs?: number): Promise<RunResult> => runJit(args, broker.env(user), { timeoutMs });
+  const json = <T>(r: RunResult): T => {
+    try {
+      return JSON.parse(r.stdout) as T;
+    } catch {
+      throw new Error(`stdout is not JSON (exit ${r.code}): ${r.stdout}\nstderr: ${r.stderr}`);
+    }
+  };
+
+  /** The user's id_token, from the file credential store the harness sets up. */
+  const token = (user: string): string => {
+    const file = JSON.parse(readFileSync(join(broker.env(user).XDG_STATE_HOME!, "jit", "credentials.json"), "utf8")) as { entries: Record<string, string> };
+    const entry = file.entries[broker.url] ?? Object.values(file.entries)[0]!;
+    return (JSON.parse(entry) as { id_token: string }).id_token;
+  };
+  const api = async (user: string, method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${broker.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token(user)}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, any> };
+  };
+
+  /** Files a request as carol that needs approval; returns its id. */
+  const fileAsCarol = async (reason: string, extra: string[] = []): Promise<Req> => {
+    const r = await jit("carol", ["request", "demo.sales", "--reason", reason, "--json", ...extra]);
+    assert.equal(r.code, 5, r.stderr);
+    return json<{ request: Req }>(r).request;
+  };
+
+  /** Polls bob's pending list until a request of carol's with this reason shows up. */
+  const awaitPending = async (match: (r: Req) => boolean): Promise<Req> => {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const r = await jit("bob", ["requests", "--pending", "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      const found = json<{ requests: Req[] }>(r).requests.find((q) => q.requester === "carol" && match(q));
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error("the request never showed up in bob's pending list");
+      await new Promise((res) => setTimeout(res, 150));
+    }
+  };
+
+  const carolGrants = async (all = false): Promise<GrantRow[]> => json<{ grants: GrantRow[] }>(await jit("carol", ["grants", "--json", ...(all ? ["--all"] : [])])).grants;
+
+  let firstGrant = "";
+  let raceId = "";
+
+  before(async () => {
+    broker = await startBroker();
+    const logins = await Promise.all(["alice", "bob", "carol", "dave"].map((u) => broker.login(u)));
+    for (const l of logins) assert.equal(l.code, 0, l.stderr);
+  });
+  after(async () => {
+    await broker?.stop();
+  });
+
+  test("carol waits; bob sees the request, approves; carol's --wait exits 0 and her query runs", async () => {
+    const waiting = jit("carol", ["request", "demo.sales", "--reason", "invoice audit", "--duration", "30m", "--wait", "--timeout", "20s"], 30_000);
+    const pending = await awaitPending((q) => q.reason === "invoice audit");
+    assert.deepEqual(pending.datasets, ["demo.sales"]);
+    assert.equal(pending.state, "pending");
+    assert.equal(pending.duration_seconds, 1800);
+    assert.equal(pending.can_approve, true);
+    const ttl = Date.parse(pending.expires_at) - Date.now();
+    assert.ok(ttl > 23 * 3600_000 && ttl <= 24 * 3600_000, `pending expiry ${pending.expires_at}`);
+
+    const ok = await jit("bob", ["approve", pending.id, "--comment", "ok"]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, new RegExp(`Request ${pending.id} approved: grant \\S+ for carol`));
+
+    const waited = await waiting;
+    assert.equal(waited.code, 0, waited.stderr);
+    assert.match(waited.stderr, new RegExp(`waiting for request ${pending.id} to be decided \\(up to 20s\\)`));
+    assert.doesNotMatch(waited.stderr, /\u001b\[/, "no spinner or colour without a terminal");
+    assert.match(waited.stdout, /approved by bob/);
+
+    const q = await jit("carol", ["query", SALES_SQL]);
+    assert.equal(q.code, 0, q.stderr);
+    assert.equal(json<{ row_count: number }>(q).row_count, 1);
+    const grants = await carolGrants();
+    assert.equal(grants.length, 1);
+    assert.equal(grants[0]!.request_id, pending.id);
+    firstGrant = grants[0]!.id;
+  });
+
+  test("deny: --reason is required; carol's --wait exits 4 with bob's reason", async () => {
+    const waiting = jit("carol", ["request", "demo.sales", "--reason", "second look", "--wait", "--timeout", "20s"], 30_000);
+    const pending = await awaitPending((q) => q.reason === "second look");
+
+    const noReason = await jit("bob", ["deny", pending.id]);
+    assert.equal(noReason.code, 2, noReason.stderr);
+    assert.match(noReason.stderr, /--reason/);
+
+    const denied = await jit("bob", ["deny", pending.id, "--reason", "use the aggregated dataset"]);
+    assert.equal(denied.code, 0, denied.stderr);
+    const waited = await waiting;
+    assert.equal(waited.code, 4, waited.stderr);
+    assert.match(waited.stderr, /denied by bob: use the aggregated dataset/);
+  });
+
+  test("who may decide: not the requester, not a non-approver, not twice, not an unknown id", async () => {
+    const req = await fileAsCarol("self approval attempt");
+    const self = await jit("carol", ["approve", req.id]);
+    assert.equal(self.code, 4, self.stderr);
+    assert.match(self.stderr, /own request/);
+
+    const alice = await jit("alice", ["approve", req.id, "--comment", "lgtm"]);
+    assert.equal(alice.code, 4, alice.stderr);
+    assert.match(alice.stderr, /data-owners/);
+    const aliceDeny = await jit("alice", ["deny", req.id, "--reason", "no"]);
+    assert.equal(aliceDeny.code, 4, aliceDeny.stderr);
+
+    assert.equal((await jit("bob", ["approve", req.id])).code, 0);
+    const again = await jit("bob", ["approve", req.id]);
+    assert.equal(again.code, 4, again.stderr);
+    assert.match(again.stderr, /already approved/);
+    const denyDecided = await jit("bob", ["deny", req.id, "--reason", "too late"]);
+    assert.equal(denyDecided.code, 4, denyDecided.stderr);
+
+    for (const id of ["999999", "nope"]) {
+      const unknown = await jit("bob", ["approve", id]);
+      assert.equal(unknown.code, 2, `approve ${id}: ${unknown.stderr}`);
+      assert.match(unknown.stderr, /no request/);
+    }
+  });
+
+  test("a duration beyond the policy is capped and said so; a malformed one is a usage error", async () => {
+    const r = await jit("carol", ["request", "demo.sales", "--reason", "long job", "--duration", "3h", "--json"]);
+    assert.equal(r.code, 5, r.stderr);
+    const req = json<{ request: Req }>(r).request;
+    assert.equal(req.duration_seconds, 3600);
+    assert.equal(req.requested_duration_seconds, 3 * 3600);
+    assert.match(r.stderr, /capped at 1h/);
+
+    const human = await jit("carol", ["request", "demo.sales", "--reason", "long job", "--duration", "3h"]);
+    assert.equal(human.code, 5, human.stderr);
+    assert.match(human.stderr, /note: the duration was capped at 1h by policy/);
+    assert.match(human.stdout, /\(1h\) is pending approval/);
+
+    const bad = await jit("carol", ["request", "demo.sales", "--reason", "x", "--duration", "90x"]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /invalid duration "90x"/);
+  });
+
+  test("--json failures are a single JSON object on stderr, even when the duration was capped", async () => {
+    const r = await jit("carol", ["request", "demo.sales", "--reason", "long job", "--duration", "3h", "--json"]);
+    assert.equal(r.code, 5);
+    const body = JSON.parse(r.stderr) as { error: { code: string } };
+    assert.equal(body.error.code, "pending");
+  });
+
+  test("the API refuses a sub-second duration instead of filing a 0s grant", async () => {
+    const r = await api("carol", "POST", "/v1/requests", { datasets: ["demo.sales"], reason: "tiny", duration_seconds: 0.4 });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+  });
+
+  test("carol must give a reason", async () => {
+    for (const args of [[], ["--reason", "   "]]) {
+      const r = await jit("carol", ["request", "demo.sales", ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /reason is required/);
+    }
+  });
+
+  test("revoke: the holder ends her grant; others may not; an approver may end carol's", async () => {
+    const filed = await jit("alice", ["request", "demo.sales", "--reason", "weekly report", "--json"]);
+    assert.equal(filed.code, 0, filed.stderr);
+    const grantId = json<{ request: Req }>(filed).request.grant_id!;
+    assert.equal((await jit("alice", ["query", SALES_SQL])).code, 0);
+
+    const byCarol = await jit("carol", ["revoke", grantId]);
+    assert.equal(byCarol.code, 4, byCarol.stderr);
+    assert.equal((await jit("alice", ["query", SALES_SQL])).code, 0, "carol's attempt changed nothing");
+
+    const mine = await jit("alice", ["revoke", grantId]);
+    assert.equal(mine.code, 0, mine.stderr);
+    assert.match(mine.stdout, /revoked/);
+    const after = await jit("alice", ["query", SALES_SQL]);
+    assert.equal(after.code, 4, after.stderr);
+    assert.match(after.stderr, /no active grant/);
+
+    assert.ok(firstGrant, "the first test issued carol a grant");
+    const byBob = await jit("bob", ["revoke", firstGrant]);
+    assert.equal(byBob.code, 0, byBob.stderr);
+    const gone = (await carolGrants(true)).find((g) => g.id === firstGrant);
+    assert.equal(gone?.state, "revoked");
+
+    const unknown = await jit("bob", ["revoke", "999999"]);
+    assert.equal(unknown.code, 2, unknown.stderr);
+  });
+
+  test("revoking a grant that is already revoked is refused, not reported as done", async () => {
+    const filed = await jit("alice", ["request", "demo.sales", "--reason", "double revoke", "--json"]);
+    const grantId = json<{ request: Req }>(filed).request.grant_id!;
+    assert.equal((await jit("alice", ["revoke", grantId])).code, 0);
+    const again = await jit("alice", ["revoke", grantId]);
+    assert.notEqual(again.code, 0, `second revoke: exit ${again.code} ${again.stdout}`);
+  });
+
+  test("concurrent approvals: exactly one grant, the others refused clearly", async () => {
+    const req = await fileAsCarol("race");
+    raceId = req.id;
+    const results = await Promise.all(Array.from({ length: 4 }, () => api("bob", "POST", `/v1/requests/${req.id}/approve`, { comment: "race" })));
+    const ok = results.filter((r) => r.status === 200);
+    const refused = results.filter((r) => r.status !== 200);
+    assert.equal(ok.length, 1, JSON.stringify(results));
+    for (const r of refused) {
+      assert.equal(r.status, 403);
+      assert.equal(r.body.error.code, "denied");
+      assert.match(r.body.error.message, /already approved|cannot be approved/);
+    }
+    const grants = (await carolGrants(true)).filter((g) => g.request_id === req.id);
+    assert.equal(grants.length, 1);
+    assert.equal(grants[0]!.id, ok[0]!.body.request.grant_id);
+  });
+
+  test("approve and deny at the same moment: one wins, and the request's state matches its grants", async () => {
+    const req = await fileAsCarol("approve or deny");
+    const [a, d] = await Promise.all([
+      api("bob", "POST", `/v1/requests/${req.id}/approve`, { comment: "yes" }),
+      api("bob", "POST", `/v1/requests/${req.id}/deny`, { reason: "no" }),
+    ]);
+    assert.deepEqual([a.status, d.status].sort(), [200, 403], JSON.stringify([a.body, d.body]));
+    const final = await api("carol", "GET", `/v1/requests/${req.id}`);
+    const grants = (await carolGrants(true)).filter((g) => g.request_id === req.id);
+    if (a.status === 200) {
+      assert.equal(final.body.request.state, "approved");
+      assert.equal(grants.length, 1);
+    } else {
+      assert.equal(final.body.request.state, "denied");
+      assert.equal(grants.length, 0);
+    }
+  });
+
+  test("an auditor cannot decide, and approve needs an id without a terminal", async () => {
+    const req = await fileAsCarol("auditor try");
+    const dave = await jit("dave", ["approve", req.id]);
+    assert.equal(dave.code, 4, dave.stderr);
+    const noId = await jit("bob", ["approve"]);
+    assert.equal(noId.code, 2, noId.stderr);
+    assert.match(noId.stderr, /jit requests --pending/);
+  });
+
+  test("query --wait-approval files the request, waits for bob, then prints the result", async () => {
+    for (const g of await carolGrants()) assert.equal((await jit("carol", ["revoke", g.id])).code, 0);
+    const before = await jit("carol", ["query", SALES_SQL]);
+    assert.equal(before.code, 4, "carol holds no grant now");
+
+    const waiting = jit("carol", ["query", "--wait-approval", "--timeout", "20s", SALES_SQL], 30_000);
+    const pending = await awaitPending((q) => q.reason.startsWith("jit query --wait-approval"));
+    assert.match(pending.reason, /SELECT city FROM demo\.sales\.customers/);
+    assert.equal((await jit("bob", ["approve", pending.id, "--comment", "one city"])).code, 0);
+    const done = await waiting;
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stderr, new RegExp(`Filed request ${pending.id} .*jit approve ${pending.id}`));
+    const res = json<{ row_count: number; grant_id: string }>(done);
+    assert.equal(res.row_count, 1);
+    assert.ok(res.grant_id);
+  });
+
+  test("every state change is in the audit log, with actor and reason, and the chain verifies", async () => {
+    const r = await jit("dave", ["audit", "list", "--json", "--limit", "1000"]);
+    assert.equal(r.code, 0, r.stderr);
+    const records = json<{ records: AuditRow[] }>(r).records;
+    const has = (actor: string, action: string, outcome: string, details: Record<string, unknown> = {}) =>
+      records.some((x) => x.actor === actor && x.action === action && x.outcome === outcome && Object.entries(details).every(([k, v]) => x.details[k] === v));
+    const expect = (actor: string, action: string, outcome: string, details?: Record<string, unknown>) =>
+      assert.ok(has(actor, action, outcome, details), `no ${action}/${outcome} by ${actor} with ${JSON.stringify(details)}`);
+
+    expect("carol", "request", "pending", { reason: "invoice audit", duration_ms: 1800_000 });
+    expect("carol", "request", "pending", { reason: "long job", capped: "capped at 1h by policy" });
+    expect("carol", "request", "denied", { why: "missing reason" });
+    expect("alice", "request", "ok", { reason: "weekly report" });
+    expect("bob", "approve", "ok", { comment: "ok" });
+    expect("bob", "approve", "ok", { comment: "one city" });
+    expect("bob", "deny", "ok", { reason: "use the aggregated dataset" });
+    expect("carol", "approve", "denied", { why: "nobody approves their own request" });
+    expect("alice", "approve", "denied");
+    expect("alice", "revoke", "ok");
+    expect("carol", "revoke", "denied");
+    expect("bob", "revoke", "ok", { grant_id: firstGrant, holder: "carol" });
+    const raced = records.filter((x) => x.action === "approve" && x.details.request_id === raceId);
+    assert.equal(raced.filter((x) => x.outcome === "ok").length, 1);
+    assert.equal(raced.filter((x) => x.outcome === "denied").length, 3, "each refused approval is audited too");
+
+    const verify = await jit("dave", ["audit", "verify"]);
+    assert.equal(verify.code, 0, verify.stderr);
+  });
+});
