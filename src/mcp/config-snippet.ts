@@ -1,0 +1,89 @@
+/** The config snippets that add `jit mcp` to MCP clients (Claude Desktop, Cursor, VS Code, Claude Code). Pure. */
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+export const MCP_CLIENTS = ["claude-desktop", "cursor", "vscode", "claude-code"] as const;
+export type McpClientName = (typeof MCP_CLIENTS)[number];
+
+/** How an MCP client starts jit: an absolute Node binary, the absolute bin/jit.js, then `mcp`. */
+export interface Launch {
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+}
+
+export interface ClientSnippet {
+  client: McpClientName;
+  /** Where the snippet goes, in words. */
+  file: string;
+  config: Record<string, unknown>;
+  /** Claude Code only: the `claude mcp add` command that does the same. */
+  command_line?: string;
+}
+
+/** Non-secret settings that decide which broker and credential store jit uses; MCP clients start servers with a bare environment. */
+const PASSED_ENV = ["JIT_CREDENTIAL_STORE", "XDG_CONFIG_HOME", "XDG_STATE_HOME"] as const;
+
+/** The absolute path of this installation's bin/jit.js (src/mcp and dist/mcp are both two levels below it). */
+export function jitBinPath(): string {
+  const path = fileURLToPath(new URL("../../bin/jit.js", import.meta.url));
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * The launch line. Node is named explicitly because GUI clients do not get the shell's PATH, so the
+ * `#!/usr/bin/env node` shebang may find no Node or one too old for jit (and Windows cannot run a .js file).
+ */
+export function jitLaunch(opts: { nodePath: string; binPath: string; broker?: string; env?: NodeJS.ProcessEnv }): Launch {
+  const args = [opts.binPath, "mcp"];
+  if (opts.broker) args.push("--broker", opts.broker);
+  const env: Record<string, string> = {};
+  for (const k of PASSED_ENV) {
+    const v = opts.env?.[k];
+    if (v) env[k] = v;
+  }
+  return Object.keys(env).length ? { command: opts.nodePath, args, env } : { command: opts.nodePath, args };
+}
+
+/** Quotes a word for a POSIX shell when it needs it. */
+export function shellWord(s: string): string {
+  return /^[A-Za-z0-9_\/.,:=@%+-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The snippet for one client. */
+export function clientSnippet(client: McpClientName, launch: Launch): ClientSnippet {
+  const entry = { command: launch.command, args: launch.args, ...(launch.env ? { env: launch.env } : {}) };
+  switch (client) {
+    case "vscode":
+      return {
+        client,
+        file: ".vscode/mcp.json in the workspace (or MCP: Open User Configuration for every workspace)",
+        config: { servers: { jit: { type: "stdio", ...entry } } },
+      };
+    case "claude-desktop":
+      return {
+        client,
+        file: "claude_desktop_config.json (macOS: ~/Library/Application Support/Claude/, Windows: %APPDATA%\\Claude\\); restart Claude Desktop",
+        config: { mcpServers: { jit: entry } },
+      };
+    case "cursor":
+      return {
+        client,
+        file: "~/.cursor/mcp.json (every project) or .cursor/mcp.json (one project)",
+        config: { mcpServers: { jit: entry } },
+      };
+    case "claude-code": {
+      const envFlags = Object.entries(launch.env ?? {}).map(([k, v]) => `--env ${shellWord(`${k}=${v}`)} `).join("");
+      return {
+        client,
+        file: ".mcp.json at the project root (or run the command line; add --scope user for every project)",
+        config: { mcpServers: { jit: { type: "stdio", ...entry } } },
+        command_line: `claude mcp add ${envFlags}jit -- ${[launch.command, ...launch.args].map(shellWord).join(" ")}`,
+      };
+    }
+  }
+}
