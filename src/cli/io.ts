@@ -22,6 +22,8 @@ export interface IO {
   err(line?: string): void;
   /** Resolves when the process is asked to stop (SIGINT, SIGTERM); for long-running commands. */
   untilShutdown(): Promise<string>;
+  /** Calls fn on each SIGHUP (policy reload); returns a function that stops listening. */
+  onHangup(fn: () => void): () => void;
 }
 
 function colourLevel(env: NodeJS.ProcessEnv, tty: boolean): 0 | 1 | 2 | 3 {
@@ -36,6 +38,7 @@ export function makeIO(opts: {
   stdout: Writable; stderr: Writable; stdin: Readable; env: NodeJS.ProcessEnv;
   isStdoutTTY: boolean; isStderrTTY: boolean; isStdinTTY: boolean;
   untilShutdown?: () => Promise<string>;
+  onHangup?: (fn: () => void) => () => void;
 }): IO {
   const color = new Chalk({ level: colourLevel(opts.env, opts.isStdoutTTY) });
   const colorErr = new Chalk({ level: colourLevel(opts.env, opts.isStderrTTY) });
@@ -47,6 +50,7 @@ export function makeIO(opts: {
     out: (line = "") => void opts.stdout.write(`${line}\n`),
     err: (line = "") => void opts.stderr.write(`${line}\n`),
     untilShutdown: opts.untilShutdown ?? (() => new Promise<string>(() => {})),
+    onHangup: opts.onHangup ?? (() => () => {}),
   };
 }
 
@@ -65,5 +69,9 @@ export function processIO(): IO {
         process.once("SIGINT", () => resolve("SIGINT"));
         process.once("SIGTERM", () => resolve("SIGTERM"));
       }),
+    onHangup: (fn) => {
+      process.on("SIGHUP", fn);
+      return () => void process.off("SIGHUP", fn);
+    },
   });
 }

@@ -41,3 +41,20 @@ export async function brokerDevCommand(ctx: CliContext, opts: { port: string; da
   io.err(`${signal}: stopping the broker`);
   await broker.close();
 }
+
+/** Runs the production broker from broker.yaml until interrupted; SIGHUP reloads the policy. */
+export async function brokerServeCommand(ctx: CliContext, opts: { config: string }): Promise<void> {
+  const { io } = ctx;
+  const { loadBrokerConfig } = await import("../../broker/config.ts");
+  const { startBroker } = await import("../../broker/serve.ts");
+  const cfg = await loadBrokerConfig(opts.config);
+  const log = (line: string) => io.err(`${new Date().toISOString()} ${line}`);
+  const broker = await startBroker(cfg, { version: ctx.version, log });
+  const stopHangup = io.onHangup(() => broker.reloadPolicy("SIGHUP"));
+  if (ctx.flags.json) printJson(ctx, { url: broker.url, issuer: cfg.identity.issuer, store: cfg.store.kind, warehouse: cfg.warehouse.kind });
+  else io.out(`jit broker listening on ${broker.url} (issuer ${cfg.identity.issuer}, ${cfg.store.kind} store, ${cfg.warehouse.kind} warehouse)`);
+  const signal = await io.untilShutdown();
+  log(`${signal}: stopping the broker`);
+  stopHangup();
+  await broker.close();
+}

@@ -1,0 +1,189 @@
+/** broker.yaml: the production broker's configuration, validated at start with every problem reported at once. */
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { JitError } from "../errors.ts";
+import { tryParseDuration } from "../policy/duration.ts";
+import type { BigQueryConfig } from "../warehouse/bigquery-config.ts";
+
+export interface BrokerConfig {
+  file: string;
+  listen: { host: string; port: number };
+  publicUrl?: string;
+  tls?: { certFile: string; keyFile: string };
+  identity: { issuer: string; clientId: string; audience: string; scopes: string; jwksUri?: string };
+  policyFile: string;
+  store: { kind: "sqlite"; path: string } | { kind: "postgres"; url: string };
+  warehouse: { kind: "bigquery"; bigquery: BigQueryConfig } | { kind: "demo" };
+  hashKeyFile: string;
+  audit: { replayMaxRows: number };
+  notify?: unknown;
+}
+
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+const TOP_KEYS = ["listen", "public_url", "tls", "identity", "policy", "store", "warehouse", "masking", "audit", "notify"];
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const camel = (k: string) => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+function unknownKeys(obj: Record<string, unknown>, allowed: string[], path: string, issues: ConfigIssue[]): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) issues.push({ path: path ? `${path}.${k}` : k, message: `unknown key (expected one of ${allowed.join(", ")})` });
+  }
+}
+
+function httpsUrl(v: unknown, path: string, issues: ConfigIssue[]): string | undefined {
+  if (typeof v !== "string") return void issues.push({ path, message: "must be a URL" });
+  try {
+    const u = new URL(v);
+    const loopback = u.hostname === "localhost" || u.hostname === "[::1]" || /^127\./.test(u.hostname);
+    if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) return void issues.push({ path, message: "must use https (plain http only on loopback)" });
+    return v.replace(/\/+$/, "");
+  } catch {
+    return void issues.push({ path, message: `"${v}" is not a URL` });
+  }
+}
+
+/** Validates parsed broker.yaml; relative paths are resolved against the config file's directory. */
+export async function validateBrokerConfig(raw: unknown, file: string): Promise<{ config?: BrokerConfig; errors: ConfigIssue[] }> {
+  const issues: ConfigIssue[] = [];
+  if (!isRecord(raw)) return { errors: [{ path: "", message: "the file must be a YAML mapping" }] };
+  const base = dirname(resolve(file));
+  const path = (p: unknown, at: string) => (typeof p === "string" && p !== "" ? (isAbsolute(p) ? p : resolve(base, p)) : void issues.push({ path: at, message: "must be a file path" }));
+  unknownKeys(raw, TOP_KEYS, "", issues);
+
+  let listen = { host: "127.0.0.1", port: 8787 };
+  if (raw.listen !== undefined) {
+    const m = typeof raw.listen === "string" ? /^(\[[0-9a-f:]+\]|[^:]+):(\d{1,5})$/i.exec(raw.listen) : null;
+    if (!m || Number(m[2]) > 65535) issues.push({ path: "listen", message: 'must be "host:port", e.g. "0.0.0.0:8443"' });
+    else listen = { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+  }
+  const publicUrl = raw.public_url === undefined ? undefined : httpsUrl(raw.public_url, "public_url", issues);
+
+  let tls: BrokerConfig["tls"];
+  if (raw.tls !== undefined) {
+    if (!isRecord(raw.tls)) issues.push({ path: "tls", message: "must have cert_file and key_file" });
+    else {
+      unknownKeys(raw.tls, ["cert_file", "key_file"], "tls", issues);
+      const certFile = path(raw.tls.cert_file, "tls.cert_file");
+      const keyFile = path(raw.tls.key_file, "tls.key_file");
+      if (certFile && keyFile) tls = { certFile, keyFile };
+    }
+  } else if (!["127.0.0.1", "::1", "localhost"].includes(listen.host)) {
+    issues.push({ path: "tls", message: "is required when listening beyond loopback (tokens must not cross the network in clear text); or listen on 127.0.0.1 behind a TLS proxy" });
+  }
+
+  let identity: BrokerConfig["identity"] | undefined;
+  if (!isRecord(raw.identity)) issues.push({ path: "identity", message: "is required: issuer and client_id of your OIDC provider" });
+  else {
+    unknownKeys(raw.identity, ["issuer", "client_id", "audience", "scopes", "jwks_uri"], "identity", issues);
+    const issuer = httpsUrl(raw.identity.issuer, "identity.issuer", issues);
+    const clientId = typeof raw.identity.client_id === "string" && raw.identity.client_id ? raw.identity.client_id : void issues.push({ path: "identity.client_id", message: "is required (the public client registered for jit)" });
+    const jwksUri = raw.identity.jwks_uri === undefined ? undefined : httpsUrl(raw.identity.jwks_uri, "identity.jwks_uri", issues);
+    if (issuer && clientId) {
+      identity = {
+        issuer,
+        clientId,
+        audience: typeof raw.identity.audience === "string" ? raw.identity.audience : clientId,
+        scopes: typeof raw.identity.scopes === "string" ? raw.identity.scopes : "openid profile email groups offline_access",
+        jwksUri,
+      };
+    }
+  }
+
+  const policyFile = raw.policy === undefined ? void issues.push({ path: "policy", message: "is required: the policy file's path" }) : path(raw.policy, "policy");
+
+  let store: BrokerConfig["store"] | undefined;
+  if (!isRecord(raw.store)) issues.push({ path: "store", message: "is required: { sqlite: PATH } or { postgres_env: VAR }" });
+  else {
+    unknownKeys(raw.store, ["sqlite", "postgres_env"], "store", issues);
+    if (raw.store.sqlite !== undefined && raw.store.postgres_env !== undefined) issues.push({ path: "store", message: "name one store: sqlite or postgres_env" });
+    if (raw.store.sqlite !== undefined) {
+      const p = path(raw.store.sqlite, "store.sqlite");
+      if (p) store = { kind: "sqlite", path: p };
+    } else if (raw.store.postgres_env !== undefined) {
+      // The URL carries a password, so the config names the environment variable that holds it.
+      const name = raw.store.postgres_env;
+      const url = typeof name === "string" ? process.env[name] : undefined;
+      if (!url) issues.push({ path: "store.postgres_env", message: `names an environment variable (${String(name)}) that is not set` });
+      else store = { kind: "postgres", url };
+    } else issues.push({ path: "store", message: "is required: { sqlite: PATH } or { postgres_env: VAR }" });
+  }
+
+  let warehouse: BrokerConfig["warehouse"] | undefined;
+  if (!isRecord(raw.warehouse)) issues.push({ path: "warehouse", message: "is required: { bigquery: {...} }" });
+  else {
+    unknownKeys(raw.warehouse, ["bigquery", "demo"], "warehouse", issues);
+    if (raw.warehouse.demo === true) warehouse = { kind: "demo" };
+    else if (isRecord(raw.warehouse.bigquery)) {
+      const { validateBigQueryConfig } = await import("../warehouse/bigquery-config.ts");
+      const section = Object.fromEntries(Object.entries(raw.warehouse.bigquery).map(([k, v]) => [camel(k), v]));
+      if (typeof section.queryTimeout === "string") {
+        const ms = tryParseDuration(section.queryTimeout);
+        if (ms === undefined) issues.push({ path: "warehouse.bigquery.query_timeout", message: "must be a duration such as 5m" });
+        section.queryTimeoutMs = ms;
+        delete section.queryTimeout;
+      }
+      if (typeof section.keyFile === "string") section.keyFile = path(section.keyFile, "warehouse.bigquery.key_file");
+      const res = validateBigQueryConfig(section, "warehouse.bigquery");
+      for (const e of res.errors) issues.push({ path: e.path.split(".").map(snake).join("."), message: e.message });
+      if (res.config) warehouse = { kind: "bigquery", bigquery: res.config };
+    } else issues.push({ path: "warehouse.bigquery", message: "is required: project_id, and optionally billing_project, location, key_file, impersonate" });
+  }
+
+  let hashKeyFile: string | undefined;
+  if (!isRecord(raw.masking) || raw.masking.hash_key_file === undefined) issues.push({ path: "masking.hash_key_file", message: "is required: a file with at least 32 random bytes (hex), mode 0600, for the keyed hash mask" });
+  else {
+    unknownKeys(raw.masking, ["hash_key_file"], "masking", issues);
+    hashKeyFile = path(raw.masking.hash_key_file, "masking.hash_key_file");
+  }
+
+  let replayMaxRows = 1000;
+  if (raw.audit !== undefined) {
+    if (!isRecord(raw.audit)) issues.push({ path: "audit", message: "must be a mapping" });
+    else {
+      unknownKeys(raw.audit, ["replay_max_rows"], "audit", issues);
+      const n = raw.audit.replay_max_rows;
+      if (n !== undefined && (typeof n !== "number" || !Number.isInteger(n) || n < 0)) issues.push({ path: "audit.replay_max_rows", message: "must be a whole number ≥ 0" });
+      else if (typeof n === "number") replayMaxRows = n;
+    }
+  }
+
+  if (raw.notify !== undefined) {
+    const { validateNotifyConfig } = await import("../notify/webhook.ts");
+    for (const e of validateNotifyConfig(raw.notify, "notify").errors) issues.push(e);
+  }
+
+  if (issues.length > 0 || !identity || !policyFile || !store || !warehouse || !hashKeyFile) return { errors: issues };
+  return {
+    config: { file, listen, publicUrl, tls, identity, policyFile, store, warehouse, hashKeyFile, audit: { replayMaxRows }, notify: raw.notify },
+    errors: [],
+  };
+}
+
+/** Reads and validates broker.yaml; throws one usage error listing every problem. */
+export async function loadBrokerConfig(file: string): Promise<BrokerConfig> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new JitError("usage", `cannot read broker config ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { uniqueKeys: true });
+  } catch (err) {
+    throw new JitError("usage", `${file}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const { config, errors } = await validateBrokerConfig(raw, file);
+  if (!config) {
+    throw new JitError("usage", `invalid broker config ${file} (${errors.length} error${errors.length === 1 ? "" : "s"}):\n${errors.map((e) => `  ${e.path || "(top)"}: ${e.message}`).join("\n")}`, {
+      details: { errors },
+    });
+  }
+  return config;
+}

@@ -1,0 +1,47 @@
+/** `jit policy explain`: the decision the policy would make for a person and a statement, and the rules that make it. */
+import { JitError } from "../errors.ts";
+import { evaluateAccess, isAdmin, isAuditor } from "../policy/evaluate.ts";
+import type { Principal } from "../policy/types.ts";
+import { referencedTables } from "../sql/analyze.ts";
+import type { BrokerDeps, Caller } from "./context.ts";
+import { analyseStatement } from "./query.ts";
+
+/** Explains, without running anything, what the policy decides for `as` (username + groups) running `sql`. */
+export async function explainQuery(deps: BrokerDeps, caller: Caller, input: { as: string; groups: string[]; sql: string }) {
+  const policy = deps.policy();
+  const self = input.as === caller.principal.username;
+  if (!self && !isAdmin(policy, caller.principal) && !isAuditor(policy, caller.principal)) {
+    throw new JitError("denied", "only admins and auditors may explain decisions for someone else", { hint: `jit policy explain --as ${caller.principal.username} ...` });
+  }
+  const who: Principal = { subject: `explain:${input.as}`, username: input.as, groups: input.groups };
+  const datasets = [...new Set(referencedTables(input.sql, deps.warehouse.defaultProject).map((t) => `${t.project}.${t.dataset}`.toLowerCase()))].sort();
+  const access = datasets.map((d) => {
+    const a = evaluateAccess(policy, who, d);
+    return { dataset: d, outcome: a.outcome, rule: a.rule?.id ?? null, matched_rules: a.matched ?? [], approvers: a.rule?.approvers ?? [], reasons: a.reasons };
+  });
+  let statement: Record<string, unknown>;
+  try {
+    const s = await analyseStatement(deps, input.sql);
+    statement = {
+      allowed: true,
+      kind: s.analysis.kind,
+      tables: s.tables,
+      bytes_estimate: s.bytesEstimate,
+      columns: s.columns.map((c) => ({
+        name: c.name,
+        masked: c.style !== null,
+        mask: c.style,
+        rules: c.rules,
+        sources: c.sources.map((x) => `${x.table}.${x.column}`),
+      })),
+    };
+  } catch (err) {
+    if (!(err instanceof JitError)) throw err;
+    statement = { allowed: false, refused_because: err.message, ...err.details };
+  }
+  const outcomes = access.map((a) => a.outcome);
+  const decision = !statement.allowed || outcomes.includes("denied") ? "denied"
+    : outcomes.includes("per_query") ? "per_query"
+    : outcomes.includes("approval_required") ? "approval_required" : "auto";
+  return { as: { username: input.as, groups: input.groups }, decision, access, statement };
+}

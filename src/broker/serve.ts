@@ -1,0 +1,131 @@
+/** `jit broker serve`: the production broker from broker.yaml: real IdP, BigQuery, SQLite or PostgreSQL, policy reloads. */
+import { readFileSync, statSync, watch, type FSWatcher } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { JitError } from "../errors.ts";
+import { loadPolicyFile } from "../policy/load.ts";
+import type { Policy } from "../policy/types.ts";
+import { openStore } from "../store/open.ts";
+import type { Warehouse } from "../warehouse/types.ts";
+import type { BrokerConfig } from "./config.ts";
+import type { BrokerDeps } from "./context.ts";
+import { createBrokerHandler, listen } from "./server.ts";
+import { createTokenVerifier } from "./verify-token.ts";
+
+/** Reads the masking key: at least 32 bytes of hex, in a file nobody else may read. */
+export function readHashKey(file: string): Buffer {
+  let st;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    throw new JitError("usage", `cannot read masking.hash_key_file ${file}: ${(err as NodeJS.ErrnoException).code}`, {
+      hint: `create one: openssl rand -hex 32 > ${file} && chmod 600 ${file}`,
+    });
+  }
+  if ((st.mode & 0o077) !== 0) throw new JitError("usage", `${file} is readable by others (mode ${(st.mode & 0o777).toString(8)})`, { hint: `chmod 600 ${file}` });
+  const key = Buffer.from(readFileSync(file, "utf8").trim(), "hex");
+  if (key.length < 32) throw new JitError("usage", `${file} must hold at least 32 random bytes as hex`, { hint: `openssl rand -hex 32 > ${file}` });
+  return key;
+}
+
+/** A policy that can be swapped while the broker runs; an invalid new file is refused and the old one stays. */
+export function reloadablePolicy(file: string, log: (line: string) => void) {
+  let current: Policy = loadPolicyFile(file);
+  return {
+    get: () => current,
+    reload(why: string): boolean {
+      try {
+        current = loadPolicyFile(file);
+        log(`policy reloaded from ${file} (${why})`);
+        return true;
+      } catch (err) {
+        log(`policy reload refused (${why}); keeping the previous policy: ${err instanceof Error ? err.message : String(err)}`);
+        return false;
+      }
+    },
+  };
+}
+
+export interface RunningBroker {
+  url: string;
+  server: Server;
+  deps: BrokerDeps;
+  reloadPolicy(why: string): boolean;
+  close(): Promise<void>;
+}
+
+/** Starts the production broker from a validated config. */
+export async function startBroker(cfg: BrokerConfig, opts: { version: string; log: (line: string) => void }): Promise<RunningBroker> {
+  const { log } = opts;
+  const policy = reloadablePolicy(cfg.policyFile, log);
+  const hashKey = readHashKey(cfg.hashKeyFile);
+  const store = await openStore(cfg.store);
+  let warehouse: Warehouse;
+  let warehouseFor: BrokerDeps["warehouseFor"];
+  if (cfg.warehouse.kind === "bigquery") {
+    const { openBigQueryWarehouse } = await import("../warehouse/bigquery.ts");
+    const bq = await openBigQueryWarehouse(cfg.warehouse.bigquery);
+    warehouse = bq;
+    warehouseFor = (groups, grantExpiresAt) => bq.forPrincipal({ groups, grantExpiresAt });
+  } else {
+    const { openDemoWarehouse } = await import("../warehouse/duckdb.ts");
+    warehouse = await openDemoWarehouse();
+  }
+  const notifier = cfg.notify
+    ? (await import("../notify/webhook.ts")).createNotifier((await import("../notify/webhook.ts")).validateNotifyConfig(cfg.notify, "notify").config, { log })
+    : undefined;
+  const deps: BrokerDeps = {
+    policy: policy.get,
+    store,
+    warehouse,
+    warehouseFor,
+    verifyToken: createTokenVerifier({ issuer: cfg.identity.issuer, audience: cfg.identity.audience, jwksUri: cfg.identity.jwksUri, groupsClaim: policy.get().groupsClaim }),
+    loginSettings: { issuer: cfg.identity.issuer, client_id: cfg.identity.clientId, scopes: cfg.identity.scopes, audience: cfg.identity.audience },
+    now: Date.now,
+    hashKey,
+    mode: "serve",
+    version: opts.version,
+    log,
+    replayMaxRows: cfg.audit.replayMaxRows,
+    notify: notifier ? (e) => notifier.notify({ ...e, brokerUrl: cfg.publicUrl }) : undefined,
+  };
+  // No DevMount: the dev IdP and /dev/device/approve never exist in serve mode.
+  const handler = createBrokerHandler(deps);
+  let server: Server;
+  let url: string;
+  if (cfg.tls) {
+    server = createHttpsServer({ cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) }, (req, res) => void handler(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(cfg.listen.port, cfg.listen.host, () => resolve());
+    });
+    const addr = server.address() as AddressInfo;
+    url = `https://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  } else {
+    ({ server, url } = await listen(handler, cfg.listen.host, cfg.listen.port));
+  }
+  let watcher: FSWatcher | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+  try {
+    watcher = watch(cfg.policyFile, () => {
+      clearTimeout(debounce);
+      debounce = setTimeout(() => policy.reload("file changed"), 200);
+    });
+  } catch {
+    log(`cannot watch ${cfg.policyFile}; reload the policy with SIGHUP`);
+  }
+  return {
+    url,
+    server,
+    deps,
+    reloadPolicy: policy.reload,
+    async close() {
+      watcher?.close();
+      clearTimeout(debounce);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.allSettled([warehouse.close(), store.close(), notifier?.close()]);
+    },
+  };
+}
