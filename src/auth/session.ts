@@ -71,8 +71,30 @@ export async function loadSession(store: CredentialStore, brokerUrl: string): Pr
   return raw === undefined ? undefined : parseStored(raw, brokerUrl);
 }
 
-/** Returns a valid id_token for the broker, refreshing (and re-storing) it when it is about to expire. */
-export async function currentToken(store: CredentialStore, brokerUrl: string, nowS: number = Date.now() / 1000): Promise<string> {
+const inFlight = new Map<string, Promise<string>>();
+
+/**
+ * Returns a valid id_token for the broker, refreshing (and re-storing) it when it is about to expire.
+ * Refresh tokens rotate and the IdP ends the session when one is used twice, so refreshes are serialised:
+ * one per broker in this process, and across processes by a lock file, re-reading the store once it is held.
+ */
+export async function currentToken(store: CredentialStore, brokerUrl: string, opts: { nowS?: number; lockDir?: string } = {}): Promise<string> {
+  const nowS = opts.nowS ?? Date.now() / 1000;
+  const s = await loadSession(store, brokerUrl);
+  if (!s) throw new JitError("unauthenticated", `not signed in to ${brokerUrl}`, { hint: `run: jit login --broker ${brokerUrl}` });
+  if (s.expires_at - REFRESH_MARGIN_S > nowS) return s.id_token;
+  let pending = inFlight.get(brokerUrl);
+  if (!pending) {
+    const { defaultLockDir, withRefreshLock } = await import("./refresh-lock.ts");
+    pending = withRefreshLock(opts.lockDir ?? defaultLockDir(process.env), brokerUrl, () => refreshStored(store, brokerUrl, nowS))
+      .finally(() => inFlight.delete(brokerUrl));
+    inFlight.set(brokerUrl, pending);
+  }
+  return pending;
+}
+
+async function refreshStored(store: CredentialStore, brokerUrl: string, nowS: number): Promise<string> {
+  // Another process may have refreshed while we waited for the lock: its tokens are the live ones.
   const s = await loadSession(store, brokerUrl);
   if (!s) throw new JitError("unauthenticated", `not signed in to ${brokerUrl}`, { hint: `run: jit login --broker ${brokerUrl}` });
   if (s.expires_at - REFRESH_MARGIN_S > nowS) return s.id_token;

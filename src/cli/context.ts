@@ -51,7 +51,8 @@ export function createContext(io: IO, version: string): CliContext {
       if (opts.auth === false) return new BrokerClient({ baseUrl, client: info });
       const { currentToken } = await import("../auth/session.ts");
       const creds = await ctx.credentials();
-      return new BrokerClient({ baseUrl, client: info, token: () => currentToken(creds, baseUrl) });
+      const { defaultLockDir } = await import("../auth/refresh-lock.ts");
+      return new BrokerClient({ baseUrl, client: info, token: () => currentToken(creds, baseUrl, { lockDir: defaultLockDir(io.env) }) });
     },
   };
   return ctx;
