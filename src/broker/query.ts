@@ -19,13 +19,8 @@ export interface PlannedColumn {
   rules: string[];
 }
 
-export interface QueryPlan {
-  analysis: Analysis;
-  tables: string[];
-  datasets: string[];
+export interface QueryPlan extends StatementPlan {
   grants: Grant[];
-  columns: PlannedColumn[];
-  bytesEstimate: number;
 }
 
 const tableName = (t: TableRef) => `${t.project}.${t.dataset}.${t.table}`.toLowerCase();
@@ -38,6 +33,8 @@ export function statementHash(sql: string): string {
 
 export interface StatementPlan {
   analysis: Analysis;
+  /** The result schema the warehouse's dry run reported. */
+  schema: Field[];
   tables: string[];
   datasets: string[];
   columns: PlannedColumn[];
@@ -68,19 +65,20 @@ export async function analyseStatement(deps: BrokerDeps, sql: string): Promise<S
     seen.add(key);
   }
 
-  let bytesEstimate = 0;
+  let dry;
   try {
-    bytesEstimate = (await deps.warehouse.dryRun(sql)).bytesProcessed;
+    dry = await deps.warehouse.dryRun(sql);
   } catch (err) {
     throw warehouseError(err, policy);
   }
+  const bytesEstimate = dry.bytesProcessed;
   const max = policy.guardrails.maxBytesProcessed;
   if (max !== null && bytesEstimate > max) {
     throw new JitError("denied", `the query would process ${bytesEstimate} bytes, over the policy's limit of ${max}`, {
       hint: "select fewer columns or filter on a partition",
     });
   }
-  return { analysis, tables: refs.map(tableName), datasets: [...new Set(refs.map(datasetName))].sort(), columns, bytesEstimate };
+  return { analysis, schema: dry.schema, tables: refs.map(tableName), datasets: [...new Set(refs.map(datasetName))].sort(), columns, bytesEstimate };
 }
 
 /** Decides whether `principal` may run `sql`, and how its output is masked; throws `denied` with the reason when not. */
@@ -91,6 +89,8 @@ export async function planQuery(deps: BrokerDeps, principal: Principal, sql: str
   for (const [d, decision] of decisions) {
     if (decision.outcome === "denied") throw new JitError("denied", decision.reasons.join("; "), { details: { dataset: d } });
   }
+  // Guardrails and inference first: a DELETE is refused as DML, not as "no grant", whoever sends it.
+  const stmt = await analyseStatement(deps, sql);
   await expireDue(deps);
   const grants = await liveGrants(deps, principal);
   const hash = statementHash(sql);
@@ -121,7 +121,6 @@ export async function planQuery(deps: BrokerDeps, principal: Principal, sql: str
       details: { missing_datasets: missing },
     });
   }
-  const stmt = await analyseStatement(deps, sql);
   return { ...stmt, grants: [...new Set(used)] };
 }
 
@@ -175,7 +174,7 @@ export function warehouseError(err: unknown, policy: Policy): JitError {
   return new JitError("query_failed", maskErrorMessage(err instanceof Error ? err.message : String(err), policy.masking.detectors));
 }
 
-function columnsView(plan: QueryPlan, schema: Field[] | null) {
+function columnsView(plan: QueryPlan, schema: Field[]) {
   return plan.columns.map((c, i) => ({
     name: c.name,
     type: schema?.[i]?.type ?? null,
@@ -219,7 +218,7 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
       decision: "allowed",
       tables: plan.tables,
       datasets: plan.datasets,
-      columns: columnsView(plan, null),
+      columns: columnsView(plan, plan.schema),
       masked_columns: maskedColumns.map((m) => m.name),
       bytes_estimate: plan.bytesEstimate,
       grant_id: grantIds[0] ?? null,

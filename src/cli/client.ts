@@ -1,5 +1,8 @@
 /** The CLI's (and MCP server's) client for the broker's JSON API. */
+import { createRequire } from "node:module";
 import { errorFromBody, JitError } from "../errors.ts";
+
+const JIT_VERSION = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
 export interface ClientInfo {
   kind: "cli" | "mcp";
@@ -39,7 +42,7 @@ export class BrokerClient {
   async request<T>(method: string, path: string, body: unknown, opts: { auth?: boolean } = {}): Promise<T> {
     const headers: Record<string, string> = {
       accept: "application/json",
-      "user-agent": `jit/${this.#opts.client.version}`,
+      "user-agent": `jit/${JIT_VERSION}`,
       "x-jit-client": this.#opts.client.kind,
       "x-jit-client-name": this.#opts.client.name,
       "x-jit-client-version": this.#opts.client.version,

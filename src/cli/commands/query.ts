@@ -79,7 +79,7 @@ export async function queryCommand(ctx: CliContext, sqlArg: string | undefined, 
     // A single-statement dataset is approved for this exact SQL; others get a time-boxed grant on the datasets.
     const filed = await client.post<{ request: RequestView }>("/v1/requests", perQuery ? { sql, reason } : { datasets: missing, reason });
     if (filed.request.state === "pending") {
-      ctx.io.err(`Filed request ${filed.request.id} for ${missing.join(", ")}; an approver can run: jit approve ${filed.request.id}`);
+      if (!ctx.flags.json) ctx.io.err(`Filed request ${filed.request.id} for ${missing.join(", ")}; an approver can run: jit approve ${filed.request.id}`);
       await waitForDecision(ctx, client, filed.request.id, timeoutMs);
     }
     res = await send();

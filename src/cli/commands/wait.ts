@@ -44,7 +44,7 @@ export async function waitForDecision(ctx: CliContext, client: BrokerClient, id:
   const deadline = Date.now() + timeoutMs;
   const text = `waiting for request ${id} to be decided`;
   const spinner = io.canPrompt && !ctx.flags.json ? (await import("ora")).default({ text, stream: io.stderr as NodeJS.WriteStream }).start() : null;
-  if (!spinner) io.err(`${text} (up to ${Math.round(timeoutMs / 1000)}s)...`);
+  if (!spinner && !ctx.flags.json) io.err(`${text} (up to ${Math.round(timeoutMs / 1000)}s)...`);
   try {
     for (;;) {
       const { request } = await client.get<{ request: RequestView }>(`/v1/requests/${encodeURIComponent(id)}`);
