@@ -84,8 +84,9 @@ export function buildProgram(ctx: CliContext): Command {
     .addHelpText("after", examples("jit grants", "jit grants --all --json"))
     .action(lazy(ctx, async () => (await import("./commands/grants.ts")).grantsCommand));
 
-  sub("revoke", "end a grant now (its holder, an approver of it, or an admin)")
+  sub("revoke", "end a grant now (its holder, an approver of its datasets, or an admin)")
     .argument("<id>", "grant id")
+    .option("--reason <text>", "why (recorded in the audit log)")
     .addHelpText("after", examples("jit revoke 7"))
     .action(lazy(ctx, async () => (await import("./commands/grants.ts")).revokeCommand));
 
@@ -118,6 +119,14 @@ export function buildProgram(ctx: CliContext): Command {
     .addHelpText("after", examples("jit describe demo.sales.customers"))
     .action(lazy(ctx, async () => (await import("./commands/metadata.ts")).describeCommand));
 
+  const mcp = sub("mcp", "an MCP server on stdio acting as you (for AI agents); needs jit login first")
+    .addHelpText("after", examples("jit mcp", "jit mcp config --client claude-desktop"))
+    .action(lazy(ctx, async () => (await import("./commands/mcp.ts")).mcpCommand));
+  sub("config", "print the config snippet that adds jit to an MCP client", mcp)
+    .addOption(new Option("--client <name>", "the MCP client").choices(["claude-desktop", "cursor", "vscode", "claude-code"]).makeOptionMandatory())
+    .addHelpText("after", examples("jit mcp config --client vscode > .vscode/mcp.json", "jit mcp config --client claude-code"))
+    .action(lazy(ctx, async () => (await import("./commands/mcp.ts")).mcpConfigCommand));
+
   const audit = sub("audit", "the audit log: list, show, replay, verify, export (auditors and admins)");
   const auditSub = (name: string, description: string) => sub(name, description, audit);
   auditSub("list", "list audit records")
@@ -148,12 +157,28 @@ export function buildProgram(ctx: CliContext): Command {
     .addHelpText("after", examples("jit policy check policy.yaml"))
     .action(lazy(ctx, async () => (await import("./commands/policy.ts")).policyCheckCommand));
 
+  sub("explain", "explain what the broker's policy decides for a person and a statement, and which rules decide", policy)
+    .argument("<sql>", "the statement")
+    .requiredOption("--as <user>", "the person (user name)")
+    .requiredOption("--groups <g1,g2>", "their groups, comma-separated", "")
+    .addHelpText("after", examples('jit policy explain --as carol --groups contractors "SELECT city FROM demo.sales.customers"'))
+    .action(lazy(ctx, async () => (await import("./commands/policy.ts")).policyExplainCommand));
+
   const broker = sub("broker", "run the broker");
+  sub("serve", "the production broker: real identity provider, BigQuery, SQLite or PostgreSQL (see broker.yaml in the README)", broker)
+    .requiredOption("--config <file>", "broker.yaml")
+    .addHelpText("after", examples("jit broker serve --config /etc/jit/broker.yaml", "kill -HUP $(pidof jit)   # reload the policy"))
+    .action(lazy(ctx, async () => (await import("./commands/broker.ts")).brokerServeCommand));
   sub("dev", "everything embedded on 127.0.0.1: dev IdP, DuckDB demo warehouse, demo policy, SQLite store", broker)
     .option("--port <port>", "port to listen on", "8787")
     .option("--data-dir <dir>", "where the SQLite store and keys live (default: $XDG_STATE_HOME/jit/dev)")
     .addHelpText("after", examples("jit broker dev", "jit broker dev --port 9000 --data-dir /tmp/jit-dev"))
     .action(lazy(ctx, async () => (await import("./commands/broker.ts")).brokerDevCommand));
+
+  sub("completion", "print the shell completion script (also shipped in completions/)")
+    .argument("<shell>", "bash, zsh or fish")
+    .addHelpText("after", examples("jit completion bash > ~/.local/share/bash-completion/completions/jit", "jit completion fish > ~/.config/fish/completions/jit.fish"))
+    .action(lazy(ctx, async () => (await import("./commands/completion.ts")).completionCommand));
 
   sub("demo", "the whole story in one command: broker, sign-ins, request, approval, masked query, audit")
     .option("--data-dir <dir>", "keep the demo's store here (default: a temporary directory)")
