@@ -71,6 +71,18 @@ export async function analyseStatement(deps: BrokerDeps, sql: string): Promise<S
   } catch (err) {
     throw warehouseError(err, policy);
   }
+  // Defence in depth: the warehouse's own reading of the statement must agree with ours.
+  if (dry.statementType.toUpperCase() !== "SELECT" && analysis.kind === "query") {
+    throw new JitError("denied", `the warehouse reads this statement as ${dry.statementType}, not a query; refused`);
+  }
+  const analysed = new Set(refs.map(tableName));
+  const unseen = dry.referencedTables.map(tableName).filter((t) => !analysed.has(t));
+  if (unseen.length > 0) {
+    throw new JitError("denied", `the warehouse says this statement reads ${unseen.join(", ")}, which the broker's analysis did not find; refused`, {
+      hint: "simplify the query (views, wildcard tables and routines that read other tables are refused)",
+      details: { unanalysed_tables: unseen },
+    });
+  }
   const bytesEstimate = dry.bytesProcessed;
   const max = policy.guardrails.maxBytesProcessed;
   if (max !== null && bytesEstimate > max) {
@@ -167,9 +179,14 @@ function checkGuardrails(policy: Policy, a: Analysis): void {
 export function warehouseError(err: unknown, policy: Policy): JitError {
   if (err instanceof JitError) return err;
   if (err instanceof WarehouseQueryError) {
-    return new JitError("query_failed", maskErrorMessage(err.message, policy.masking.detectors), {
-      details: err.jobId ? { job_id: err.jobId } : {},
-    });
+    const details = { ...(err.jobId ? { job_id: err.jobId } : {}), ...(err.reason ? { reason: err.reason } : {}) };
+    if (err.reason === "unreachable") {
+      return new JitError("unreachable", `the warehouse cannot be reached: ${maskErrorMessage(err.message, policy.masking.detectors)}`, {
+        hint: "try again shortly; if it persists, the broker's operators must check its network path to BigQuery",
+        details,
+      });
+    }
+    return new JitError("query_failed", maskErrorMessage(err.message, policy.masking.detectors), { details });
   }
   return new JitError("query_failed", maskErrorMessage(err instanceof Error ? err.message : String(err), policy.masking.detectors));
 }
