@@ -32,6 +32,8 @@ export async function loginCommand(ctx: CliContext, opts: { browser: boolean }):
     });
   }
   const store = await ctx.credentials();
+  // Probe the store before the person signs in: no keychain must fail now, not after the browser dance.
+  await store.get(brokerUrl);
   const { deviceLogin } = await import("../../auth/device-login.ts");
   const tokens = await deviceLogin({
     issuer: settings.issuer,
