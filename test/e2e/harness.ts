@@ -110,27 +110,21 @@ export async function startBroker(opts: { dir?: string } = {}): Promise<DevBroke
   return broker;
 }
 
-/** Runs `jit login --no-browser` and confirms the printed user code through the dev IdP's approve endpoint. */
-export async function loginAs(broker: DevBrokerProcess, user: string, password = user): Promise<RunResult> {
-  const env = broker.env(user);
+/** Runs `jit login --no-browser` with `env` and hands the printed user code to `confirm` (which signs the person in). */
+export function loginWith(env: NodeJS.ProcessEnv, confirm: (userCode: string) => Promise<void>): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [JIT_BIN, "login", "--no-browser"], { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    let approved = false;
+    let confirmed = false;
     const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
     child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", async (d) => {
+    child.stderr.on("data", (d) => {
       stderr += d;
       const m = /enter the code ([A-Z0-9-]+)/.exec(stderr);
-      if (m && !approved) {
-        approved = true;
-        const res = await fetch(`${broker.url}/dev/device/approve`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ user_code: m[1], username: user, password }),
-        });
-        if (!res.ok) stderr += `\n[harness] approve failed: ${res.status} ${await res.text()}`;
+      if (m && !confirmed) {
+        confirmed = true;
+        confirm(m[1]!).catch((err: Error) => (stderr += `\n[harness] confirming the code failed: ${err.message}`));
       }
     });
     child.on("error", reject);
@@ -139,4 +133,19 @@ export async function loginAs(broker: DevBrokerProcess, user: string, password =
       resolve({ code: code ?? -1, stdout, stderr });
     });
   });
+}
+
+/** Confirms a device login through the dev broker's `POST /dev/device/approve`. */
+export async function approveDeviceCode(brokerUrl: string, userCode: string, user: string, password = user): Promise<void> {
+  const res = await fetch(`${brokerUrl}/dev/device/approve`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user_code: userCode, username: user, password }),
+  });
+  if (!res.ok) throw new Error(`approve failed: ${res.status} ${await res.text()}`);
+}
+
+/** Runs `jit login --no-browser` and confirms the printed user code through the dev IdP's approve endpoint. */
+export function loginAs(broker: DevBrokerProcess, user: string, password = user): Promise<RunResult> {
+  return loginWith(broker.env(user), (code) => approveDeviceCode(broker.url, code, user, password));
 }

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { runJit, startBroker } from "./harness.ts";
+import { approveDeviceCode, loginWith, runJit, startBroker } from "./harness.ts";
 
 function keychainEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   // The user's own session bus and home, so the Secret Service is the one CI unlocked; config stays private.
@@ -20,22 +20,7 @@ test("login stores tokens in the OS keychain, whoami reads them from another pro
   const broker = await startBroker();
   try {
     const env = keychainEnv(broker.env("alice"));
-    const { spawn } = await import("node:child_process");
-    const { JIT_BIN } = await import("./harness.ts");
-    const code = await new Promise<number>((resolve) => {
-      const child = spawn(process.execPath, [JIT_BIN, "login", "--no-browser"], { env, stdio: ["ignore", "pipe", "pipe"] });
-      let stderr = "";
-      let sent = false;
-      child.stderr.on("data", async (d) => {
-        stderr += d;
-        const m = /enter the code ([A-Z0-9-]+)/.exec(stderr);
-        if (m && !sent) {
-          sent = true;
-          await fetch(`${broker.url}/dev/device/approve`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user_code: m[1], username: "alice", password: "alice" }) });
-        }
-      });
-      child.on("close", (c) => resolve(c ?? -1));
-    });
+    const { code } = await loginWith(env, (userCode) => approveDeviceCode(broker.url, userCode, "alice"));
     assert.equal(code, 0);
     const who = await runJit(["whoami", "--json"], env);
     assert.equal(who.code, 0, who.stderr);

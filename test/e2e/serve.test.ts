@@ -6,27 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startDevIdp, type RunningIdp } from "../idp/harness.ts";
-import { JIT_BIN, runJit, userEnv } from "./harness.ts";
+import { JIT_BIN, loginWith, runJit, userEnv } from "./harness.ts";
 
 const DEMO_POLICY = new URL("../../data/demo/policy.yaml", import.meta.url);
 
-async function loginVia(idp: RunningIdp, env: NodeJS.ProcessEnv, user: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [JIT_BIN, "login", "--no-browser"], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    let done = false;
-    child.stderr.on("data", async (d) => {
-      stderr += d;
-      const m = /enter the code ([A-Z0-9-]+)/.exec(stderr);
-      if (m && !done) {
-        done = true;
-        await idp.idp.approveDevice({ user_code: m[1]!, username: user, password: user });
-      }
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve(code ?? -1));
-  });
-}
+const loginVia = async (idp: RunningIdp, env: NodeJS.ProcessEnv, user: string): Promise<number> =>
+  (await loginWith(env, async (code) => void (await idp.idp.approveDevice({ user_code: code, username: user, password: user })))).code;
 
 describe("jit broker serve", { timeout: 90_000 }, () => {
   let dir: string;
