@@ -17,7 +17,8 @@ export interface CliContext {
   flags: GlobalFlags;
   /** The broker URL from --broker, JIT_BROKER or the config file; a usage error when none is set. */
   brokerUrl(): string;
-  credentials(): Promise<CredentialStore>;
+  /** The credential store; `announce` prints the plaintext-file warning (login does, other commands stay quiet). */
+  credentials(opts?: { announce?: boolean }): Promise<CredentialStore>;
   client(opts?: { auth?: boolean; info?: ClientInfo }): Promise<BrokerClient>;
 }
 
@@ -37,11 +38,12 @@ export function createContext(io: IO, version: string): CliContext {
       }
       return normaliseBrokerUrl(raw);
     },
-    async credentials() {
+    async credentials(opts = {}) {
       if (!store) {
         const { openCredentialStore } = await import("../auth/credential-store.ts");
         // With --json, stderr carries only the error object, so the plaintext-store warning is not printed there.
-        store = openCredentialStore(io.env, { warn: (line) => (ctx.flags.json ? undefined : io.err(io.colorErr.yellow(line))) });
+        const warn = (line: string) => (opts.announce && !ctx.flags.json ? io.err(io.colorErr.yellow(line)) : undefined);
+        store = openCredentialStore(io.env, { warn });
       }
       return store;
     },

@@ -31,7 +31,7 @@ export async function loginCommand(ctx: CliContext, opts: { browser: boolean }):
       hint: "configure the broker with an https issuer",
     });
   }
-  const store = await ctx.credentials();
+  const store = await ctx.credentials({ announce: true });
   // Probe the store before the person signs in: no keychain must fail now, not after the browser dance.
   await store.get(brokerUrl);
   const { deviceLogin } = await import("../../auth/device-login.ts");
