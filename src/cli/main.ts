@@ -1,6 +1,6 @@
 /** The CLI entry: parses argv, runs the command, and turns every error into a message and SPEC's exit code. */
 import { createRequire } from "node:module";
-import { CommanderError } from "commander";
+import { type Command, CommanderError } from "commander";
 import { EXIT_CODES, JitError } from "../errors.ts";
 import { createContext } from "./context.ts";
 import { type IO, processIO } from "./io.ts";
@@ -18,6 +18,20 @@ export function reportError(io: IO, err: JitError, json: boolean): void {
   if (err.hint) io.err(`${io.colorErr.dim("hint:")} ${err.hint}`);
 }
 
+/** "jit audit list" for argv ["audit", "list", "--bogus"]: the deepest command the words name. */
+function commandPath(program: Command, argv: string[]): string {
+  const path = ["jit"];
+  let cmd = program;
+  for (const word of argv) {
+    if (word.startsWith("-")) continue;
+    const next = cmd.commands.find((c) => c.name() === word);
+    if (!next) break;
+    path.push(word);
+    cmd = next;
+  }
+  return path.join(" ");
+}
+
 /** Runs the CLI and returns the exit code; never exits the process itself. */
 export async function main(argv: string[], io: IO): Promise<number> {
   const ctx = createContext(io, VERSION);
@@ -30,7 +44,7 @@ export async function main(argv: string[], io: IO): Promise<number> {
     if (err instanceof CommanderError) {
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
       const message = err.message.replace(/^error:\s*/i, "");
-      reportError(io, new JitError("usage", message, { hint: "see jit --help, or jit <command> --help" }), json);
+      reportError(io, new JitError("usage", message, { hint: `see ${commandPath(program, argv)} --help` }), json);
       return EXIT_CODES.usage;
     }
     if (err instanceof JitError) {

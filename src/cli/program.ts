@@ -127,7 +127,8 @@ export function buildProgram(ctx: CliContext): Command {
     .addHelpText("after", examples("jit mcp config --client vscode > .vscode/mcp.json", "jit mcp config --client claude-code"))
     .action(lazy(ctx, async () => (await import("./commands/mcp.ts")).mcpConfigCommand));
 
-  const audit = sub("audit", "the audit log: list, show, replay, verify, export (auditors and admins)");
+  const audit = sub("audit", "the audit log: list, show, replay, verify, export (auditors and admins)")
+    .addHelpText("after", examples("jit audit list --user carol --outcome denied", "jit audit verify"));
   const auditSub = (name: string, description: string) => sub(name, description, audit);
   auditSub("list", "list audit records")
     .option("--mine", "only your own records")
@@ -141,18 +142,23 @@ export function buildProgram(ctx: CliContext): Command {
     .addHelpText("after", examples("jit audit list --since 2026-11-01", "jit audit list --user carol --outcome denied"))
     .action(lazy(ctx, async () => (await import("./commands/audit.ts")).auditListCommand));
   auditSub("show", "show one audit record").argument("<id>")
+    .addHelpText("after", examples("jit audit show 42"))
     .action(lazy(ctx, async () => (await import("./commands/audit.ts")).auditShowCommand));
   auditSub("replay", "print exactly what the caller of a query received").argument("<id>")
+    .addHelpText("after", examples("jit audit replay 42", "jit audit replay 42 --format csv"))
     .addOption(new Option("--format <format>", "output format").choices(FORMATS))
     .action(lazy(ctx, async () => (await import("./commands/audit.ts")).auditReplayCommand));
   auditSub("verify", "recompute the hash chain and report the first broken link (exit 4 when broken)")
+    .addHelpText("after", examples("jit audit verify", "jit audit verify --json"))
     .action(lazy(ctx, async () => (await import("./commands/audit.ts")).auditVerifyCommand));
   auditSub("export", "export records for a SIEM, one JSON object per line")
+    .addHelpText("after", examples("jit audit export --since 2026-11-01 > audit.jsonl"))
     .option("--since <time>", "from this time on")
     .addOption(new Option("--format <format>", "export format").choices(["jsonl"]).default("jsonl"))
     .action(lazy(ctx, async () => (await import("./commands/audit.ts")).auditExportCommand));
 
-  const policy = sub("policy", "check a policy file, or explain a decision");
+  const policy = sub("policy", "check a policy file, or explain a decision")
+    .addHelpText("after", examples("jit policy check policy.yaml", 'jit policy explain --as carol --groups contractors "SELECT city FROM demo.sales.customers"'));
   sub("check", "validate a policy file (errors with line and column)", policy).argument("<file>")
     .addHelpText("after", examples("jit policy check policy.yaml"))
     .action(lazy(ctx, async () => (await import("./commands/policy.ts")).policyCheckCommand));
@@ -164,7 +170,8 @@ export function buildProgram(ctx: CliContext): Command {
     .addHelpText("after", examples('jit policy explain --as carol --groups contractors "SELECT city FROM demo.sales.customers"'))
     .action(lazy(ctx, async () => (await import("./commands/policy.ts")).policyExplainCommand));
 
-  const broker = sub("broker", "run the broker");
+  const broker = sub("broker", "run the broker")
+    .addHelpText("after", examples("jit broker dev", "jit broker serve --config /etc/jit/broker.yaml"));
   sub("serve", "the production broker: real identity provider, BigQuery, SQLite or PostgreSQL (see broker.yaml in the README)", broker)
     .requiredOption("--config <file>", "broker.yaml")
     .addHelpText("after", examples("jit broker serve --config /etc/jit/broker.yaml", "kill -HUP $(pidof jit)   # reload the policy"))
