@@ -13,7 +13,7 @@ export interface BrokerConfig {
   tls?: { certFile: string; keyFile: string };
   identity: { issuer: string; clientId: string; audience: string; scopes: string; jwksUri?: string };
   policyFile: string;
-  store: { kind: "sqlite"; path: string } | { kind: "postgres"; url: string };
+  store: { kind: "sqlite"; path: string } | { kind: "postgres"; url: string; schema?: string };
   warehouse: { kind: "bigquery"; bigquery: BigQueryConfig } | { kind: "demo" };
   hashKeyFile: string;
   audit: { replayMaxRows: number };
@@ -100,7 +100,7 @@ export async function validateBrokerConfig(raw: unknown, file: string): Promise<
   let store: BrokerConfig["store"] | undefined;
   if (!isRecord(raw.store)) issues.push({ path: "store", message: "is required: { sqlite: PATH } or { postgres_env: VAR }" });
   else {
-    unknownKeys(raw.store, ["sqlite", "postgres_env"], "store", issues);
+    unknownKeys(raw.store, ["sqlite", "postgres_env", "schema"], "store", issues);
     if (raw.store.sqlite !== undefined && raw.store.postgres_env !== undefined) issues.push({ path: "store", message: "name one store: sqlite or postgres_env" });
     if (raw.store.sqlite !== undefined) {
       const p = path(raw.store.sqlite, "store.sqlite");
@@ -110,7 +110,9 @@ export async function validateBrokerConfig(raw: unknown, file: string): Promise<
       const name = raw.store.postgres_env;
       const url = typeof name === "string" ? process.env[name] : undefined;
       if (!url) issues.push({ path: "store.postgres_env", message: `names an environment variable (${String(name)}) that is not set` });
-      else store = { kind: "postgres", url };
+      else if (raw.store.schema !== undefined && (typeof raw.store.schema !== "string" || !/^[a-z_][a-z0-9_]{0,62}$/.test(raw.store.schema))) {
+        issues.push({ path: "store.schema", message: "must be a lower-case PostgreSQL schema name" });
+      } else store = { kind: "postgres", url, schema: raw.store.schema as string | undefined };
     } else issues.push({ path: "store", message: "is required: { sqlite: PATH } or { postgres_env: VAR }" });
   }
 

@@ -1,7 +1,7 @@
 /** `jit broker serve` from broker.yaml: config errors all at once, no dev endpoints, an external IdP, policy reloads. */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -19,6 +19,7 @@ describe("jit broker serve", { timeout: 90_000 }, () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "jit-serve-"));
     idp = await startDevIdp();
+    idpIssuer = idp.issuer;
   });
   after(async () => {
     await idp?.close();
@@ -37,36 +38,12 @@ describe("jit broker serve", { timeout: 90_000 }, () => {
   });
 
   test("serves the API with an external IdP, never the dev endpoints, and reloads the policy on SIGHUP and on change", async () => {
-    const policy = join(dir, "policy.yaml");
-    copyFileSync(DEMO_POLICY, policy);
-    const key = join(dir, "hash.key");
-    writeFileSync(key, "ab".repeat(32));
-    chmodSync(key, 0o600);
-    const config = join(dir, "broker.yaml");
-    writeFileSync(config, [
-      "listen: 127.0.0.1:0",
-      `identity: { issuer: "${idp.issuer}", client_id: jit-cli }`,
-      `policy: ${policy}`,
-      `store: { sqlite: ${join(dir, "jit.db")} }`,
-      "warehouse: { demo: true }",
-      `masking: { hash_key_file: ${key} }`,
-    ].join("\n"));
-    const child = spawn(process.execPath, [JIT_BIN, "broker", "serve", "--config", config, "--json"], { env: { PATH: process.env.PATH, HOME: dir }, stdio: ["ignore", "pipe", "pipe"] });
-    let log = "";
-    child.stderr.on("data", (d) => (log += d));
+    const { config, policy } = writeConfig(dir, `store: { sqlite: ${join(dir, "jit.db")} }`);
+    const broker = await startServe(config, dir);
+    const { child } = broker;
+    const url = broker.url;
+    const logOf = () => broker.log();
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout.on("data", (d) => {
-          out += d;
-          try {
-            resolve((JSON.parse(out) as { url: string }).url);
-          } catch {
-            // partial
-          }
-        });
-        child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${log}`)));
-      });
       assert.equal((await fetch(`${url}/dev/device/approve`, { method: "POST", body: "{}" })).status, 404);
       assert.equal((await fetch(`${url}/oidc/.well-known/openid-configuration`)).status, 404);
       const settings = (await (await fetch(`${url}/v1/login-settings`)).json()) as { issuer: string };
@@ -83,26 +60,116 @@ describe("jit broker serve", { timeout: 90_000 }, () => {
       const original = readFileSync(policy, "utf8");
       writeFileSync(policy, original.replace(/      - groups: \[analysts\]\n        approval: auto\n        max_duration: 8h\n/, ""));
       child.kill("SIGHUP");
-      await waitFor(() => /policy reloaded/.test(log));
+      await waitFor(() => /policy reloaded/.test(logOf()));
       assert.equal((await runJit(["request", "demo.sales", "--reason", "again"], env)).code, 4);
 
       // An invalid policy is refused; the previous one stays.
-      const reloads = (log.match(/policy reload/g) ?? []).length;
+      const reloads = (logOf().match(/policy reload/g) ?? []).length;
       writeFileSync(policy, "version: 2\n");
       child.kill("SIGHUP");
-      await waitFor(() => /policy reload refused/.test(log));
-      assert.ok((log.match(/policy reload/g) ?? []).length > reloads);
+      await waitFor(() => /policy reload refused/.test(logOf()));
+      assert.ok((logOf().match(/policy reload/g) ?? []).length > reloads);
       assert.equal((await runJit(["request", "demo.sales", "--reason", "again"], env)).code, 4);
 
       // Editing the file is enough: the broker watches it.
       writeFileSync(policy, original);
       await waitFor(async () => (await runJit(["request", "demo.sales", "--reason", "back"], env)).code === 0, 10_000);
     } finally {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      await broker.stop();
+    }
+  });
+
+  test("two replicas sharing one store: a grant from one works on the other, and a revoke on one is immediate on the other", async (t) => {
+    const pg = process.env.JIT_TEST_PG_URL;
+    const stores: Array<[string, string, NodeJS.ProcessEnv]> = [["sqlite", `store: { sqlite: ${join(dir, "replicas.db")} }`, {}]];
+    if (pg) stores.push(["postgres", `store: { postgres_env: JIT_PG_URL, schema: jit_replicas_${process.pid} }`, { JIT_PG_URL: pg }]);
+    else t.diagnostic("JIT_TEST_PG_URL not set: the PostgreSQL replicas case is skipped (run under .ci/run)");
+    for (const [name, storeLine, extraEnv] of stores) {
+      const sub = join(dir, `replicas-${name}`);
+      const { config } = writeConfig(sub, storeLine);
+      const [a, b] = await Promise.all([startServe(config, sub, extraEnv), startServe(config, sub, extraEnv)]);
+      try {
+        const env = userEnv(join(sub, "alice"), a.url);
+        assert.equal(await loginVia(idp, env, "alice"), 0);
+        const req = JSON.parse((await runJit(["request", "demo.sales", "--reason", "replicas", "--json"], env)).stdout) as { request: { grant_id: string } };
+        const token = (JSON.parse(JSON.parse(readFileSync(join(sub, "alice", "state", "jit", "credentials.json"), "utf8")).entries[a.url]) as { id_token: string }).id_token;
+        const queryOn = (url: string) => fetch(`${url}/v1/query`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ sql: "SELECT COUNT(*) AS n FROM demo.sales.orders" }),
+        });
+        assert.equal((await queryOn(b.url)).status, 200, `${name}: the grant made on replica A works on replica B`);
+        assert.equal((await runJit(["revoke", req.request.grant_id], env)).code, 0);
+        const after = await queryOn(b.url);
+        assert.equal(after.status, 403, `${name}: revoked on A, refused on B at once`);
+        const audit = await fetch(`${b.url}/v1/audit?mine=1&limit=1000`, { headers: { authorization: `Bearer ${token}` } });
+        const records = ((await audit.json()) as { records: Array<{ action: string }> }).records;
+        assert.ok(records.some((r) => r.action === "revoke"), `${name}: one audit chain across replicas`);
+      } finally {
+        await Promise.all([a.stop(), b.stop()]);
+        if (name === "postgres") {
+          const { default: pgLib } = await import("pg");
+          const client = new pgLib.Client({ connectionString: pg });
+          await client.connect();
+          await client.query(`DROP SCHEMA IF EXISTS jit_replicas_${process.pid} CASCADE`);
+          await client.end();
+        }
+      }
     }
   });
 });
+
+/** Writes broker.yaml (demo warehouse, the demo policy, a 0600 masking key) with the given store line. */
+function writeConfig(dir: string, storeLine: string): { config: string; policy: string } {
+  mkdirSync(dir, { recursive: true });
+  const policy = join(dir, "policy.yaml");
+  copyFileSync(DEMO_POLICY, policy);
+  const key = join(dir, "hash.key");
+  writeFileSync(key, "ab".repeat(32));
+  chmodSync(key, 0o600);
+  const config = join(dir, "broker.yaml");
+  writeFileSync(config, [
+    "listen: 127.0.0.1:0",
+    `identity: { issuer: "${idpIssuer}", client_id: jit-cli }`,
+    `policy: ${policy}`,
+    storeLine,
+    "warehouse: { demo: true }",
+    `masking: { hash_key_file: ${key} }`,
+  ].join("\n"));
+  return { config, policy };
+}
+
+let idpIssuer = "";
+
+/** Starts `jit broker serve --config` and resolves once it prints its URL. */
+async function startServe(config: string, home: string, extraEnv: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, [JIT_BIN, "broker", "serve", "--config", config, "--json"], { env: { PATH: process.env.PATH, HOME: home, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  child.stderr.on("data", (d) => (log += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      try {
+        resolve((JSON.parse(out) as { url: string }).url);
+      } catch {
+        // partial
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${log}`)));
+  });
+  return {
+    url,
+    child,
+    log: () => log,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await new Promise((r) => child.once("exit", r));
+      }
+    },
+  };
+}
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
