@@ -180,6 +180,7 @@ export function warehouseError(err: unknown, policy: Policy): JitError {
   if (err instanceof JitError) return err;
   if (err instanceof WarehouseQueryError) {
     const details = { ...(err.jobId ? { job_id: err.jobId } : {}), ...(err.reason ? { reason: err.reason } : {}) };
+    if (err.reason === "brokerRefused") return new JitError("denied", err.message, { details });
     if (err.reason === "unreachable") {
       return new JitError("unreachable", `the warehouse cannot be reached: ${maskErrorMessage(err.message, policy.masking.detectors)}`, {
         hint: "try again shortly; if it persists, the broker's operators must check its network path to BigQuery",
@@ -201,7 +202,7 @@ function columnsView(plan: QueryPlan, schema: Field[]) {
 }
 
 /** Runs (or dry-runs) a query for a caller and returns SPEC's JSON shape; every outcome is audited. */
-export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: string; maxRows?: number; dryRun?: boolean }) {
+export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: string; maxRows?: number; dryRun?: boolean; signal?: AbortSignal }) {
   const policy = deps.policy();
   const sql = input.sql;
   const started = deps.now();
@@ -265,6 +266,7 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
     const expiries = plan.grants.map((g) => g.expiresAt);
     const warehouse = deps.warehouseFor?.(caller.principal.groups, expiries.length ? Math.min(...expiries) : undefined) ?? deps.warehouse;
     const run = await warehouse.run(sql, {
+      signal: input.signal,
       principalGroups: caller.principal.groups,
       grantExpiresAt: expiries.length ? Math.min(...expiries) : undefined,
       maxRows,

@@ -122,7 +122,12 @@ export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router 
     if (maxRows !== undefined && (typeof maxRows !== "number" || !Number.isInteger(maxRows) || maxRows < 0)) {
       throw new JitError("usage", '"max_rows" must be a whole number ≥ 0');
     }
-    return runQuery(deps, c, { sql, maxRows: maxRows as number | undefined, dryRun: body.dry_run === true });
+    // A caller that goes away (Ctrl-C, a killed agent) cancels the warehouse job instead of leaving it to run and bill.
+    const gone = new AbortController();
+    ctx.res.on("close", () => {
+      if (!ctx.res.writableFinished) gone.abort();
+    });
+    return runQuery(deps, c, { sql, maxRows: maxRows as number | undefined, dryRun: body.dry_run === true, signal: gone.signal });
   }));
 
   r.add("GET", "/v1/datasets", authed(async (_ctx, c) => listDatasets(deps, c)));

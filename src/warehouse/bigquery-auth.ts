@@ -29,7 +29,7 @@ export function impersonationTarget(impersonate: Record<string, string>, groups:
 export function tokenLifetime(grantExpiresAt: number | undefined, now: number): number {
   if (grantExpiresAt === undefined) return MAX_TOKEN_LIFETIME_S;
   const remaining = Math.floor((grantExpiresAt - now) / 1000);
-  if (remaining < 1) throw new WarehouseQueryError("The grant has expired; no credential is issued for it", { reason: "accessDenied" });
+  if (remaining < 1) throw new WarehouseQueryError("The grant has expired; no credential is issued for it", { reason: "brokerRefused" });
   return Math.min(MAX_TOKEN_LIFETIME_S, remaining);
 }
 

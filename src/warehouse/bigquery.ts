@@ -59,10 +59,10 @@ class BigQueryWarehouseImpl implements BigQueryWarehouse {
     if (!map || Object.keys(map).length === 0) return this.#clients.base;
     if (!principal) {
       if (!required) return this.#clients.base;
-      throw new WarehouseQueryError("Impersonation is configured but the query carries no principal groups; refused", { reason: "accessDenied" });
+      throw new WarehouseQueryError("Impersonation is configured but the query carries no principal groups; refused", { reason: "brokerRefused" });
     }
     const target = impersonationTarget(map, principal.groups);
-    if (!target) throw new WarehouseQueryError(`No service account to impersonate for groups [${principal.groups.join(", ")}] and no "default"`, { reason: "accessDenied" });
+    if (!target) throw new WarehouseQueryError(`No service account to impersonate for groups [${principal.groups.join(", ")}] and no "default"`, { reason: "brokerRefused" });
     return this.#clients.impersonating(target, principal.grantExpiresAt);
   }
 

@@ -60,7 +60,10 @@ export interface Warehouse {
   close(): Promise<void>;
 }
 
-/** Error raised by a warehouse for a query it rejected or failed (maps to exit 6). */
+/**
+ * Error raised by a warehouse for a query it rejected or failed (exit 6). Reasons with a meaning of their own:
+ * `unreachable` (exit 7) and `brokerRefused`: the broker's own configuration refused before the warehouse saw it (exit 4).
+ */
 export class WarehouseQueryError extends Error {
   readonly jobId: string | undefined;
   readonly reason: string | undefined;

@@ -382,9 +382,9 @@ test("per-group impersonation: the query runs with the group's service account, 
 
   // Fail closed: no principal, no matching group and no default, or an expired grant.
   const jobsBefore = fake.requestsTo("POST", JOB_PATH).length;
-  await rejectsWith(wh.run("SELECT n", { maxRows: 1 }), (e) => assert.equal(e.reason, "accessDenied"));
-  await rejectsWith(wh.run("SELECT n", { maxRows: 1, principalGroups: ["contractors"] }), (e) => assert.equal(e.reason, "accessDenied"));
-  await rejectsWith(wh.run("SELECT n", { maxRows: 1, principalGroups: ["analysts"], grantExpiresAt: Date.now() - 1 }), (e) => assert.equal(e.reason, "accessDenied"));
+  await rejectsWith(wh.run("SELECT n", { maxRows: 1 }), (e) => assert.equal(e.reason, "brokerRefused"));
+  await rejectsWith(wh.run("SELECT n", { maxRows: 1, principalGroups: ["contractors"] }), (e) => assert.equal(e.reason, "brokerRefused"));
+  await rejectsWith(wh.run("SELECT n", { maxRows: 1, principalGroups: ["analysts"], grantExpiresAt: Date.now() - 1 }), (e) => assert.equal(e.reason, "brokerRefused"));
   assert.equal(fake.requestsTo("POST", JOB_PATH).length, jobsBefore);
 
   // The broker's own calls (metadata, dry run) keep the broker's credential; a principal view impersonates.
