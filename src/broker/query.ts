@@ -4,7 +4,7 @@ import { JitError } from "../errors.ts";
 import { createRowMasker, maskErrorMessage } from "../masking/row-masker.ts";
 import { evaluateAccess, maskRuleFor, strictestStyle } from "../policy/evaluate.ts";
 import type { ColumnMaskRule, MaskStyle, Policy, Principal } from "../policy/types.ts";
-import { analyze, referencedTables } from "../sql/analyze.ts";
+import { analyze, passThrough, referencedTables } from "../sql/analyze.ts";
 import { normalizeSql } from "../sql/normalize.ts";
 import type { Analysis, ColumnRef } from "../sql/types.ts";
 import type { Grant } from "../store/types.ts";
@@ -57,7 +57,8 @@ export async function analyseStatement(deps: BrokerDeps, sql: string): Promise<S
   const analysis = analyze(sql, { defaultProject: project, schemas });
   checkGuardrails(policy, analysis);
 
-  const columns = analysis.outputs.map((o) => planColumn(policy, o.name, o.sources));
+  const direct = passThrough(analysis);
+  const columns = analysis.outputs.map((o, i) => planColumn(policy, o.name, o.sources, direct[i] ?? false));
   const seen = new Set<string>();
   for (const c of columns) {
     const key = c.name.toLowerCase();
@@ -136,14 +137,16 @@ export async function planQuery(deps: BrokerDeps, principal: Principal, sql: str
   return { ...stmt, grants: [...new Set(used)] };
 }
 
-function planColumn(policy: Policy, name: string, sources: ColumnRef[]): PlannedColumn {
+/** Styles that leave part of the value visible: safe on the column itself, not on an expression over it. */
+const PARTIAL_STYLES = new Set<MaskStyle>(["last4", "first4", "email", "year"]);
+
+function planColumn(policy: Policy, name: string, sources: ColumnRef[], direct: boolean): PlannedColumn {
   const rules = sources.map((s) => maskRuleFor(policy, s)).filter((r): r is ColumnMaskRule => r !== undefined);
-  return {
-    name,
-    sources,
-    style: rules.length ? strictestStyle(rules.map((r) => r.style)) : null,
-    rules: [...new Set(rules.map((r) => r.id))],
-  };
+  let style = rules.length ? strictestStyle(rules.map((r) => r.style)) : null;
+  // A partial mask on a computed value lets the query choose which part stays visible
+  // (CONCAT('xxxxx', SUBSTR(ssn, 1, 3)) would show the first digits), so computed outputs are hashed whole.
+  if (style !== null && !direct && PARTIAL_STYLES.has(style)) style = "hash";
+  return { name, sources, style, rules: [...new Set(rules.map((r) => r.id))] };
 }
 
 const KIND_LABEL: Record<string, string> = {

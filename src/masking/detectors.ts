@@ -26,7 +26,6 @@ export interface ScanResult {
 
 // Email first (a card inside an address is masked with it), then IBAN before cards (an IBAN's digit groups
 // can pass Luhn), then cards, SSNs and phones.
-const ORDER: DetectorName[] = ["email", "iban", "credit_card", "us_ssn", "phone"];
 
 const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9-])/g;
 const CARD = /(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)/g;
@@ -40,46 +39,85 @@ const PHONE_INTL = /(?<![\w+])\+[1-9](?:[ .-]?\d){7,14}(?!\w)/g;
 /** Replaces every detected span in `text`; `count` is the number of spans replaced. */
 export function scanAndMask(text: string, detectors: readonly DetectorName[], opts: ScanOptions = {}): ScanResult {
   if (text.length < 6 || detectors.length === 0) return { text, count: 0 };
-  // Cheap pre-checks: most strings hold neither '@' nor enough digits for any detector.
-  let digits = 0;
+  // Cheap pre-checks: most strings hold neither '@' nor enough digits for any detector. `run` counts the digits of the
+  // longest stretch of digits and separators (space - . ( ), at most two in a row): every card, SSN and phone number
+  // the regexes below can match lies inside one such stretch, so a shorter one rules that detector out.
+  let digits = 0, run = 0, longest = 0, gap = 0;
+  let hasAt = false, hasPlus = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) digits++;
+    if (c >= 48 && c <= 57) {
+      digits++;
+      gap = 0;
+      if (++run > longest) longest = run;
+    } else if (c === 32 || c === 45 || c === 46 || c === 40 || c === 41) {
+      if (++gap > 2) run = 0;
+    } else {
+      run = 0;
+      gap = 0;
+      if (c === 64) hasAt = true;
+      else if (c === 43) hasPlus = true;
+    }
   }
-  const hasAt = text.includes("@");
   if (digits < 4 && !hasAt) return { text, count: 0 };
-  let out = text;
-  let count = 0;
-  const replace = (re: RegExp, fn: (m: string, offset: number, s: string) => string | null) => {
-    out = out.replace(re, (m: string, ...rest: unknown[]) => {
-      const offset = rest[rest.length - 2] as number;
-      const s = rest[rest.length - 1] as string;
-      const r = fn(m, offset, s);
-      if (r === null) return m;
-      count++;
-      return r;
-    });
-  };
-  for (const d of ORDER) {
-    if (!detectors.includes(d)) continue;
-    if (d === "email" && hasAt) replace(EMAIL, () => TOKENS.email);
-    if (d === "iban" && digits >= 4 && text.length >= 15) replace(IBAN, (m) => maskIban(m));
-    if (d === "credit_card" && digits >= 13) replace(CARD, (m) => maskCards(m));
-    if (d === "us_ssn" && digits >= 9) {
-      replace(SSN_DASHED, (m) => (validSsn(m) ? TOKENS.us_ssn : null));
-      replace(SSN_LOOSE, (m, offset, s) => {
-        if (m.includes("-") || !validSsn(m)) return null;
-        const labelled = SSN_LABEL.test(s.slice(Math.max(0, offset - 32), offset));
-        const whole = s.trim() === m;
-        return opts.strict || labelled || whole ? TOKENS.us_ssn : null;
-      });
-    }
-    if (d === "phone" && digits >= 8) {
-      replace(PHONE_NANP, (m) => (validNanp(m) ? TOKENS.phone : null));
-      replace(PHONE_INTL, () => TOKENS.phone);
-    }
+  let email = false, iban = false, card = false, ssn = false, phone = false;
+  for (const d of detectors) {
+    if (d === "email") email = true;
+    else if (d === "iban") iban = true;
+    else if (d === "credit_card") card = true;
+    else if (d === "us_ssn") ssn = true;
+    else if (d === "phone") phone = true;
   }
-  return { text: out, count };
+  const state = { text, count: 0 };
+  // In that order; each pass runs on the text the previous ones left.
+  if (email && hasAt) replaceMatches(state, EMAIL, emailToken);
+  if (iban && digits >= 4 && text.length >= 15) replaceMatches(state, IBAN, maskIban);
+  if (card && longest >= 13) replaceMatches(state, CARD, maskCards);
+  if (ssn && longest >= 9) {
+    replaceMatches(state, SSN_DASHED, dashedSsn);
+    replaceMatches(state, SSN_LOOSE, opts.strict ? looseSsnStrict : looseSsn);
+  }
+  if (phone && longest >= 10) replaceMatches(state, PHONE_NANP, nanpPhone);
+  if (phone && hasPlus && longest >= 8) replaceMatches(state, PHONE_INTL, intlPhone);
+  return state;
+}
+
+const emailToken = () => TOKENS.email;
+const dashedSsn = (m: string) => (validSsn(m) ? TOKENS.us_ssn : null);
+const nanpPhone = (m: string) => (validNanp(m) ? TOKENS.phone : null);
+const intlPhone = () => TOKENS.phone;
+const looseSsnStrict = (m: string) => (!m.includes("-") && validSsn(m) ? TOKENS.us_ssn : null);
+// Without strict matching, a bare 9-digit number is an SSN only when labelled as one or when it is the whole value.
+function looseSsn(m: string, offset: number, s: string): string | null {
+  if (m.includes("-") || !validSsn(m)) return null;
+  const labelled = SSN_LABEL.test(s.slice(Math.max(0, offset - 32), offset));
+  return labelled || s.trim() === m ? TOKENS.us_ssn : null;
+}
+
+/**
+ * `text.replace(re, fn)` for a global regex, where `fn` may return null to keep a match. Same matches, left to right,
+ * without replace()'s per-match argument arrays; a text with no match (the common case) allocates nothing.
+ */
+function replaceMatches(state: ScanResult, re: RegExp, fn: (m: string, offset: number, s: string) => string | null): void {
+  const s = state.text;
+  re.lastIndex = 0;
+  let m = re.exec(s);
+  if (m === null) return;
+  let out = "";
+  let last = 0;
+  let replaced = false;
+  do {
+    const r = fn(m[0], m.index, s);
+    if (r !== null) {
+      out += s.slice(last, m.index) + r;
+      last = m.index + m[0].length;
+      replaced = true;
+      state.count++;
+    }
+    m = re.exec(s);
+  } while (m !== null);
+  re.lastIndex = 0;
+  if (replaced) state.text = out + s.slice(last);
 }
 
 /** Luhn checksum over a string of digits. */
@@ -98,17 +136,29 @@ export function luhnValid(digits: string): boolean {
 
 // Card numbers are written whole or in groups of four (Amex 4-6-5, Diners 4-6-4); dates and amounts are not.
 function cardShape(groups: string[]): boolean {
-  if (groups.length === 1) return true;
-  const lens = groups.map((g) => g.length).join("-");
-  if (lens === "4-6-5" || lens === "4-6-4") return true;
-  return groups.slice(0, -1).every((g) => g.length === 4) && groups[groups.length - 1]!.length <= 4;
+  const n = groups.length;
+  if (n === 1) return true;
+  if (n === 3 && groups[0]!.length === 4 && groups[1]!.length === 6 && (groups[2]!.length === 5 || groups[2]!.length === 4)) return true;
+  for (let i = 0; i < n - 1; i++) if (groups[i]!.length !== 4) return false;
+  return groups[n - 1]!.length <= 4;
 }
 
 // A match may run two cards together or carry extra digit groups: try runs of whole groups, longest first.
 function maskCards(m: string): string | null {
-  const parts = m.split(/([ -])/);
-  const groups = parts.filter((_, i) => i % 2 === 0);
-  const seps = parts.filter((_, i) => i % 2 === 1);
+  const groups: string[] = [];
+  const seps: string[] = [];
+  let start = 0;
+  for (let k = 0; k < m.length; k++) {
+    const c = m.charCodeAt(k);
+    if (c === 32 || c === 45) {
+      groups.push(m.slice(start, k));
+      seps.push(m[k]!);
+      start = k + 1;
+    }
+  }
+  groups.push(m.slice(start));
+  // One run of digits (the regex guarantees 13 to 19 of them): a card or not, as a whole.
+  if (groups.length === 1) return luhnValid(m) ? TOKENS.credit_card : null;
   const pieces: string[] = [];
   let found = false;
   let i = 0;
@@ -136,17 +186,30 @@ function maskCards(m: string): string | null {
 
 /** SSA rules: area not 000, 666 or 900-999; group not 00; serial not 0000. */
 export function validSsn(s: string): boolean {
-  const d = s.replace(/\D/g, "");
-  if (d.length !== 9) return false;
-  const area = Number(d.slice(0, 3));
-  return area !== 0 && area !== 666 && area < 900 && d.slice(3, 5) !== "00" && d.slice(5) !== "0000";
+  let n = 0, area = 0, group = 0, serial = 0;
+  for (let i = 0; i < s.length; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) continue;
+    if (n < 3) area = area * 10 + d;
+    else if (n < 5) group = group * 10 + d;
+    else serial = serial * 10 + d;
+    n++;
+  }
+  return n === 9 && area !== 0 && area !== 666 && area < 900 && group !== 0 && serial !== 0;
 }
 
 // NANP: the area code starts with 2-9 (the exchange rule is left out: fictional 555-0100 style numbers are still masked).
 function validNanp(m: string): boolean {
-  const d = m.replace(/\D/g, "");
-  const local = d.length === 11 ? d.slice(1) : d;
-  return local.length === 10 && local[0]! >= "2";
+  let n = 0, first = -1, second = -1;
+  for (let i = 0; i < m.length; i++) {
+    const d = m.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) continue;
+    if (n === 0) first = d;
+    else if (n === 1) second = d;
+    n++;
+  }
+  // Ten digits, or eleven with the country code in front: the local number's first digit decides.
+  return (n === 10 && first >= 2) || (n === 11 && second >= 2);
 }
 
 /** IBAN check: ISO country letters, 15-34 characters, mod-97 of the rearranged number equals 1. */

@@ -16,6 +16,8 @@ export interface RowMaskerOptions {
   hashKey: Buffer;
 }
 
+const NO_OPTS: ScanOptions = {};
+
 export type RowMasker = (row: Row) => { row: Row; maskedCells: number };
 
 /**
@@ -39,7 +41,14 @@ export function createRowMasker(opts: RowMaskerOptions): RowMasker {
         if (value !== null && value !== undefined) maskedCells++;
         continue;
       }
-      const scanned = scanValue(value, detectors, {});
+      if (typeof value === "string" && !(value.length >= 6 && looksLikeJson(value))) {
+        // The common case, without scanValue's wrapping: plain text through the detectors.
+        const r = scanAndMask(value, detectors, NO_OPTS);
+        put(out, name, r.text);
+        if (r.count) maskedCells++;
+        continue;
+      }
+      const scanned = scanValue(value, detectors, NO_OPTS);
       put(out, name, scanned.value);
       if (scanned.changed) maskedCells++;
     }
@@ -81,8 +90,7 @@ export function scanValue(value: unknown, detectors: DetectorName[], opts: ScanO
 
 // JSON text is parsed and masked leaf by leaf, so escapes such as \u0040 cannot hide a value.
 function scanString(s: string, detectors: DetectorName[], opts: ScanOptions): { value: unknown; changed: boolean } {
-  const head = s.trimStart()[0];
-  if ((head === "{" || head === "[") && s.length >= 6) {
+  if (s.length >= 6 && looksLikeJson(s)) {
     try {
       const parsed: unknown = JSON.parse(s);
       const r = scanValue(parsed, detectors, opts);
@@ -96,6 +104,17 @@ function scanString(s: string, detectors: DetectorName[], opts: ScanOptions): { 
   }
   const r = scanAndMask(s, detectors, opts);
   return r.count ? { value: r.text, changed: true } : { value: s, changed: false };
+}
+
+// The first non-blank character opens an object or array (without copying the string as trimStart() would).
+function looksLikeJson(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 123 || c === 91) return true;
+    if (c === 32 || (c >= 9 && c <= 13)) continue;
+    if (c < 128 || !/\s/.test(s[i]!)) return false;
+  }
+  return false;
 }
 
 const ALWAYS: DetectorName[] = ["credit_card", "us_ssn", "email", "phone", "iban"];

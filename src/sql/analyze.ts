@@ -8,6 +8,17 @@ import { collectTables } from "./tables.ts";
 
 export { referencedTables } from "./tables.ts";
 
+const DIRECT = new WeakMap<Analysis, boolean[]>();
+
+/**
+ * Per output column: true when it returns one source column's value unchanged (through aliases, subqueries, CTEs,
+ * `*`, and set operations whose every branch is such a reference). A partial mask (last4, email, year) keeps
+ * part of the value it is given, so it is only safe on these; on anything derived the query chooses that part.
+ */
+export function passThrough(analysis: Analysis): boolean[] {
+  return DIRECT.get(analysis) ?? analysis.outputs.map(() => false);
+}
+
 export interface AnalyzeOptions {
   defaultProject: string;
   schemas: SchemaMap;
@@ -33,7 +44,7 @@ export function analyze(sql: string, opts: AnalyzeOptions): Analysis {
     query: (node, env) => resolveQuery(node, env),
   };
   const rel = resolveQuery(statementsOf(program)[0]!, { ctx, scope: newScope(null), ctes: new Map() });
-  return {
+  const analysis: Analysis = {
     kind,
     statementType,
     kinds,
@@ -41,6 +52,8 @@ export function analyze(sql: string, opts: AnalyzeOptions): Analysis {
     outputs: rel.columns.map((c) => ({ name: c.name, sources: [...c.sources].sort().map(toRef) })),
     inferenceUses: [...ctx.inference.values()].sort((a, b) => rank(a.clause) - rank(b.clause)),
   };
+  DIRECT.set(analysis, rel.columns.map((c) => c.direct === true));
+  return analysis;
 }
 
 // Query clauses first, so the first use a caller reports is the one a person recognises ("WHERE", not "comparison").

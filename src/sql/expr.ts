@@ -160,13 +160,16 @@ function caseExpr(n: Node, env: Env): Sources {
   return out;
 }
 
+const NEVER_FAILS = new Set(["string", "bytes"]);
+
 function cast(n: Node, env: Env): Sources {
   const arg = n.args.expr as Node;
   const out = exprSources(arg, env);
-  // A failed CAST quotes the value in its error message; SAFE_CAST returns NULL instead.
+  // A failed CAST quotes the value in its error message; SAFE_CAST returns NULL instead. A CAST to STRING or
+  // BYTES cannot fail on the value (STRING → BYTES is always valid UTF-8; other source types do not compile).
   const safe = lc(n.castKw.name) === "safe_cast";
-  const toString = arg.dataType?.type === "data_type_name" && lc(String(arg.dataType.name?.name ?? "")) === "string";
-  if (!safe && !toString) note(env.ctx, out, "CAST");
+  const target = arg.dataType?.type === "data_type_name" ? lc(String(arg.dataType.name?.name ?? "")) : "";
+  if (!safe && !NEVER_FAILS.has(target)) note(env.ctx, out, "CAST");
   return out;
 }
 

@@ -105,7 +105,7 @@ function tableVar(parts: string[], alias: string | null, env: Env): RangeVar {
   env.ctx.tables.set(key, ref);
   return {
     alias: alias ?? ref.table,
-    columns: fields.map((f) => col(f.name, new Set([`${key}.${lc(f.name)}`]))),
+    columns: fields.map((f) => col(f.name, new Set([`${key}.${lc(f.name)}`]), true)),
     opaque: null,
   };
 }

@@ -2,7 +2,7 @@
 import { exprSources, isQuery, windowSources } from "./expr.ts";
 import { cannotAnalyse, isNode, lc, pathParts, type Node } from "./parse.ts";
 import { addFrom } from "./from.ts";
-import { addAll, col, newScope, note, union, type Col, type Env, type RangeVar, type Relation, type Sources } from "./scope.ts";
+import { addAll, col, newScope, note, pathColumn, union, type Col, type Env, type RangeVar, type Relation, type Sources } from "./scope.ts";
 
 const MAX_RECURSION_ROUNDS = 20;
 
@@ -42,7 +42,9 @@ function resolveCompound(node: Node, env: Env): Relation {
     throw cannotAnalyse(`the two sides of ${opName(node.operator)} have different numbers of columns`);
   }
   const rel: Relation = {
-    columns: left.columns.map((c, i) => ({ name: c.name, key: c.key, sources: union(c.sources, r.columns[i]!.sources) })),
+    columns: left.columns.map((c, i) => ({
+      name: c.name, key: c.key, sources: union(c.sources, r.columns[i]!.sources), direct: c.direct === true && r.columns[i]!.direct === true,
+    })),
   };
   applyTail(rightTail, rel, e);
   return rel;
@@ -120,7 +122,7 @@ function resolveSelect(node: Node, env: Env, skipTail: boolean): Relation {
   }
   const modifiers = select.modifiers as Node[];
   for (const m of modifiers) {
-    if (m.type === "select_as_value") outputs = [{ name: outputs[0]?.name ?? "f0_", key: "f0_", sources: union(...outputs.map((o) => o.sources)) }];
+    if (m.type === "select_as_value") outputs = [{ name: outputs[0]?.name ?? "f0_", key: "f0_", sources: union(...outputs.map((o) => o.sources)), direct: false }];
     else if (!["select_distinct", "select_all", "select_as_struct"].includes(m.type)) throw cannotAnalyse(`unsupported modifier ${m.type}`);
   }
   return { columns: outputs };
@@ -219,12 +221,12 @@ function selectList(select: Node, env: Env): Col[] {
       case "replace_columns": {
         const repl = new Map<string, Sources>();
         for (const a of item.columns.expr.items as Node[]) repl.set(lc(a.alias.name), exprSources(a.expr, env));
-        out.push(...expand(item.expr, env).map((c) => (repl.has(c.key) ? { ...c, sources: repl.get(c.key)! } : c)));
+        out.push(...expand(item.expr, env).map((c) => (repl.has(c.key) ? { ...c, sources: repl.get(c.key)!, direct: false } : c)));
         break;
       }
       case "alias":
         if (item.columnAliases) throw cannotAnalyse("unsupported column alias list");
-        out.push(col(item.alias.name, exprSources(item.expr, env)));
+        out.push(col(item.alias.name, exprSources(item.expr, env), isDirect(item.expr, env)));
         break;
       default: {
         if (item.type === "member_expr" && isNode(item.property) && item.property.type === "all_columns") {
@@ -232,13 +234,18 @@ function selectList(select: Node, env: Env): Col[] {
           break;
         }
         const name = implicitName(item) ?? `f${anonymous++}_`;
-        out.push(col(name, exprSources(item, env)));
+        out.push(col(name, exprSources(item, env), isDirect(item, env)));
       }
     }
   }
   return out;
 }
 
+// A bare column reference passes its column's value through unchanged; any expression around it does not.
+function isDirect(expr: Node, env: Env): boolean {
+  const parts = expr.type === "identifier" || expr.type === "member_expr" || expr.type === "bigquery_quoted_member_expr" ? pathParts(expr) : null;
+  return parts !== null && pathColumn(parts, env.scope)?.direct === true;
+}
 
 function implicitName(item: Node): string | null {
   if (item.type === "identifier") return item.name;

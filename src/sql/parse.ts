@@ -7,8 +7,29 @@ import { JitError } from "../errors.ts";
 export type Node = { type: string; [key: string]: any };
 export type Program = Node & { type: "program"; statements: Node[] };
 
-/** Parses `sql` with the BigQuery dialect; a parser failure is a `denied` error, never a pass-through. */
+// The broker reads one statement several times (tables for the grant check, then full analysis), and parsing is most
+// of the cost: keep the last few trees. The walkers never modify a tree, so sharing one is safe.
+const CACHE_ENTRIES = 32;
+const CACHE_MAX_CHARS = 32_768;
+const cache = new Map<string, Program>();
+
+/** Parses `sql` with the BigQuery dialect; a parser failure is a `denied` error, never a pass-through. Callers must not modify the tree. */
 export function parseSql(sql: string): Program {
+  const hit = cache.get(sql);
+  if (hit) {
+    cache.delete(sql);
+    cache.set(sql, hit);
+    return hit;
+  }
+  const program = parseUncached(sql);
+  if (sql.length <= CACHE_MAX_CHARS) {
+    cache.set(sql, program);
+    if (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+  }
+  return program;
+}
+
+function parseUncached(sql: string): Program {
   try {
     return parse(sql, { dialect: "bigquery", paramTypes: ["@name", "@`name`", "?"] }) as unknown as Program;
   } catch (err) {

@@ -13,6 +13,8 @@ export interface Col {
   /** Lower-case, for matching: BigQuery column names are case-insensitive. */
   key: string;
   sources: Sources;
+  /** True when the value is a source column's own value, unchanged (a table column, or a bare reference to one). */
+  direct?: boolean;
 }
 
 export interface Relation {
@@ -55,8 +57,8 @@ export interface Env {
   ctes: Map<string, Relation>;
 }
 
-/** A column named `name` deriving from `sources`. */
-export const col = (name: string, sources: Sources): Col => ({ name, key: name.toLowerCase(), sources });
+/** A column named `name` deriving from `sources`; `direct` when it holds one source column's value unchanged. */
+export const col = (name: string, sources: Sources, direct = false): Col => ({ name, key: name.toLowerCase(), sources, direct });
 
 /** A fresh scope nested in `parent`. */
 export function newScope(parent: Scope | null, vars: RangeVar[] = []): Scope {
@@ -121,6 +123,30 @@ export function resolvePath(parts: string[], scope: Scope): Sources {
   }
   if (anyMaybe) return maybe;
   throw unknown(parts.join("."));
+}
+
+/**
+ * The one column a bare path (`col`, `t.col`) names in the nearest scope that knows it, or null when that is not
+ * certain (ambiguity, USING-merged columns, UNNEST fields, select aliases, STRUCT fields, whole rows).
+ */
+export function pathColumn(parts: string[], scope: Scope): Col | null {
+  const keys = parts.map((p) => p.toLowerCase());
+  if (keys.length > 2) return null;
+  for (let s: Scope | null = scope; s; s = s.parent) {
+    if (s.aliases?.some((a) => a.key === keys[0] || a.key === keys[keys.length - 1])) return null;
+    if (s.vars.some((v) => v.opaque)) return null;
+    const byAlias = s.vars.filter((v) => v.alias === keys[0]);
+    if (keys.length === 2) {
+      if (byAlias.length === 0) continue;
+      const cols = byAlias.length === 1 ? columnsNamed(byAlias[0]!, keys[1]!) : [];
+      return cols.length === 1 ? cols[0]! : null;
+    }
+    if (byAlias.length) return null;
+    const cols = s.vars.flatMap((v) => columnsNamed(v, keys[0]!));
+    if (cols.length === 0) continue;
+    return cols.length === 1 && !s.using.some((u) => u.key === keys[0]) ? cols[0]! : null;
+  }
+  return null;
 }
 
 /** True when `name` is a range variable or a column somewhere in the scope chain. */

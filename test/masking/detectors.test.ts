@@ -77,3 +77,18 @@ test("detectors stay fast on adversarial text (timing reported, not asserted)", 
   for (const s of inputs) scanAndMask(s, ALL);
   t.diagnostic(`detectors: ${(performance.now() - start).toFixed(1)} ms for ${inputs.length} strings of ~200 KB`);
 });
+
+// The pre-checks skip a detector when no stretch of digits and separators is long enough: these sit at the edges.
+test("pre-checks never skip a match: separators in pairs, prefixes, and the shortest forms still match", () => {
+  assert.equal(scan("tel 1 (555) 201-7788").text, "tel [PHONE]");
+  assert.equal(scan("x 555.201.7788 y").text, "x [PHONE] y");
+  assert.equal(scan("+44 20 7946 0958").text, "[PHONE]");
+  assert.equal(scan("+12345678").text, "[PHONE]", "E.164 with eight digits");
+  assert.equal(scan("12345678", ["phone"]).count, 0, "without + eight digits are not a phone");
+  assert.equal(scan("ssn: 078 05 1120").text, "ssn: [SSN]");
+  assert.equal(scan("4111-1111 1111-1111").text, "[CREDIT_CARD]");
+  assert.equal(scan("4222222222222").text, "[CREDIT_CARD]", "13 digits");
+  assert.equal(scan("4111 1111 1111 1111 | 4111111111111111").text, "[CREDIT_CARD] | [CREDIT_CARD]");
+  assert.equal(scan("2025-01-11T12:18:53Z 2025-01-12T01:02:03Z").count, 0, "timestamps are not phones, cards or SSNs");
+  assert.equal(scan("4111 1111 1111 1111 (555) 201-7788 078-05-1120").text, "[CREDIT_CARD] [PHONE] [SSN]");
+});

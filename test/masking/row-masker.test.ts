@@ -70,3 +70,9 @@ test("a __proto__ key is kept as data, not turned into a prototype", () => {
   const { row } = mask({ j: '{"__proto__": {"e": "a@b.com"}}' });
   assert.deepEqual(JSON.parse(String(row.j)), JSON.parse('{"__proto__": {"e": "[EMAIL]"}}'));
 });
+
+test("JSON text after leading blanks is still parsed and masked leaf by leaf", () => {
+  const mask = createRowMasker({ columns: [{ name: "j", type: "STRING" }], detectors: ["us_ssn", "email"], hashKey: Buffer.alloc(32) });
+  assert.deepEqual(mask({ j: ' \n\t{"k": "078-05-1120", "e": "a\\u0040example.com"}' }).row, { j: '{"k":"[SSN]","e":"[EMAIL]"}' });
+  assert.deepEqual(mask({ j: "  plain 078-05-1120" }).row, { j: "  plain [SSN]" });
+});

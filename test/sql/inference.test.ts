@@ -61,6 +61,11 @@ test("SAFE_CAST and CAST to STRING cannot fail with the value, so they are not u
   assert.deepEqual(uses(run("SELECT SAFE_CAST(ssn AS INT64) AS a, CAST(ssn AS STRING) AS b FROM sales.customers")), []);
 });
 
+test("CAST to BYTES cannot fail with the value either; to BYTES(n) or STRING(n) it can (length check)", () => {
+  assert.deepEqual(uses(run("SELECT CAST(ssn AS BYTES) AS a, TO_BASE64(CAST(card_number AS BYTES)) AS b FROM sales.customers")), []);
+  assert.deepEqual(uses(run("SELECT CAST(ssn AS BYTES(4)) AS a, CAST(ssn AS STRING(3)) AS b FROM sales.customers")), [`CAST: ${SSN}`]);
+});
+
 test("a select alias that shadows the table's name does not drag in every column", () => {
   assert.deepEqual(uses(run("SELECT city, COUNT(*) AS customers FROM sales.customers GROUP BY city ORDER BY customers DESC")), [
     "GROUP BY: sales.customers.city",

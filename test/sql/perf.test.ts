@@ -24,3 +24,19 @@ test("wide and deep queries are analysed without blowing up", () => {
   for (let i = 0; i < 40; i++) nested = `SELECT v FROM (${nested})`;
   assert.deepEqual(run(nested).outputs[0]!.sources.map((s) => s.column), ["ssn"]);
 });
+
+test("the parse cache returns one tree per SQL text, never caches failures, and analysis does not alter a shared tree", async () => {
+  const { parseSql } = await import("../../src/sql/parse.ts");
+  const { referencedTables } = await import("../../src/sql/analyze.ts");
+  const sql = "SELECT c.city, COUNT(*) AS n FROM sales.customers c JOIN sales.orders o ON o.customer_id = c.id GROUP BY 1";
+  const tree = JSON.stringify(parseSql(sql));
+  assert.equal(parseSql(sql), parseSql(sql));
+  assert.notEqual(parseSql(sql), parseSql(`${sql} `));
+  referencedTables(sql, "demo");
+  const a = JSON.stringify(run(sql));
+  assert.equal(JSON.stringify(parseSql(sql)), tree, "walkers left the cached tree as it was");
+  assert.equal(JSON.stringify(run(sql)), a);
+  for (let i = 0; i < 2; i++) assert.throws(() => parseSql("SELECT FROM WHERE"), { code: "denied" });
+  for (let i = 0; i < 40; i++) parseSql(`SELECT ${i} AS n`);
+  assert.ok(parseSql(sql) !== undefined, "an evicted entry is parsed again");
+});
