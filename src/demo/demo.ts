@@ -2,8 +2,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { deviceLogin } from "../auth/device-login.ts";
-import { startDevBroker, DEV_CLIENT_ID, DEV_SCOPES } from "../broker/dev.ts";
+import { startDevBroker } from "../broker/dev.ts";
+import { devSignIn } from "./sign-in.ts";
 import { JitError } from "../errors.ts";
 import { BrokerClient } from "../cli/client.ts";
 import type { CliContext } from "../cli/context.ts";
@@ -12,22 +12,9 @@ import { summarise, type AuditView } from "../cli/commands/audit.ts";
 import { toSimpleTable } from "../cli/output.ts";
 import type { RequestView } from "../cli/commands/wait.ts";
 
-/** Signs a demo user in through the device flow, confirming the code through the dev IdP's approve endpoint. */
+/** Signs a demo user in through the device flow and returns a broker client acting as them. */
 async function signIn(brokerUrl: string, issuer: string, username: string, version: string): Promise<BrokerClient> {
-  const tokens = await deviceLogin({
-    issuer,
-    clientId: DEV_CLIENT_ID,
-    scopes: DEV_SCOPES,
-    allowInsecureHttp: true,
-    onCode: async ({ userCode }) => {
-      const res = await fetch(`${brokerUrl}/dev/device/approve`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ user_code: userCode, username, password: username }),
-      });
-      if (!res.ok) throw new JitError("internal", `the dev IdP refused ${username}'s sign-in (HTTP ${res.status})`);
-    },
-  });
+  const tokens = await devSignIn(brokerUrl, issuer, username);
   return new BrokerClient({ baseUrl: brokerUrl, client: { kind: "cli", name: "jit-demo", version }, token: async () => tokens.idToken });
 }
 

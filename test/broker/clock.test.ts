@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { deviceLogin } from "../../src/auth/device-login.ts";
-import { DEV_CLIENT_ID, DEV_SCOPES, type DevBroker, startDevBroker } from "../../src/broker/dev.ts";
+import { devSignIn } from "../../src/demo/sign-in.ts";
+import { type DevBroker, startDevBroker } from "../../src/broker/dev.ts";
 import { BrokerClient } from "../../src/cli/client.ts";
 import { JitError } from "../../src/errors.ts";
 
@@ -14,15 +14,7 @@ const now = () => Date.now() + offset;
 const MIN = 60_000;
 
 async function signIn(broker: DevBroker, username: string): Promise<BrokerClient> {
-  const tokens = await deviceLogin({
-    issuer: broker.issuer, clientId: DEV_CLIENT_ID, scopes: DEV_SCOPES, allowInsecureHttp: true,
-    onCode: async ({ userCode }) => {
-      await fetch(`${broker.url}/dev/device/approve`, {
-        method: "POST", headers: { "content-type": "application/json" },
-        body: JSON.stringify({ user_code: userCode, username, password: username }),
-      });
-    },
-  });
+  const tokens = await devSignIn(broker.url, broker.issuer, username);
   return new BrokerClient({ baseUrl: broker.url, client: { kind: "cli", name: "test", version: "0" }, token: async () => tokens.idToken });
 }
 

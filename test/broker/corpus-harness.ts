@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { deviceLogin } from "../../src/auth/device-login.ts";
-import { DEV_CLIENT_ID, DEV_SCOPES, type DevBroker, startDevBroker } from "../../src/broker/dev.ts";
+import { devSignIn } from "../../src/demo/sign-in.ts";
+import { type DevBroker, startDevBroker } from "../../src/broker/dev.ts";
 
 const DATA_DIR = fileURLToPath(new URL("../../data/demo/", import.meta.url));
 
@@ -128,15 +128,7 @@ export interface CorpusBroker {
 }
 
 async function signIn(broker: DevBroker, username: string): Promise<Person> {
-  const tokens = await deviceLogin({
-    issuer: broker.issuer, clientId: DEV_CLIENT_ID, scopes: DEV_SCOPES, allowInsecureHttp: true,
-    onCode: async ({ userCode }) => {
-      await fetch(`${broker.url}/dev/device/approve`, {
-        method: "POST", headers: { "content-type": "application/json" },
-        body: JSON.stringify({ user_code: userCode, username, password: username }),
-      });
-    },
-  });
+  const tokens = await devSignIn(broker.url, broker.issuer, username);
   const post = async (path: string, body: unknown): Promise<QueryAnswer> => {
     const res = await fetch(`${broker.url}${path}`, {
       method: "POST",

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { deviceLogin } from "../../src/auth/device-login.ts";
-import { DEV_CLIENT_ID, DEV_SCOPES, type DevBroker, startDevBroker } from "../../src/broker/dev.ts";
+import { devSignIn } from "../../src/demo/sign-in.ts";
+import { type DevBroker, startDevBroker } from "../../src/broker/dev.ts";
 import type { RunOptions } from "../../src/warehouse/types.ts";
 
 let broker: DevBroker;
@@ -15,15 +15,7 @@ let token: string;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "jit-failclosed-"));
   broker = await startDevBroker({ port: 0, dataDir: dir });
-  const tokens = await deviceLogin({
-    issuer: broker.issuer, clientId: DEV_CLIENT_ID, scopes: DEV_SCOPES, allowInsecureHttp: true,
-    onCode: async ({ userCode }) => {
-      await fetch(`${broker.url}/dev/device/approve`, {
-        method: "POST", headers: { "content-type": "application/json" },
-        body: JSON.stringify({ user_code: userCode, username: "alice", password: "alice" }),
-      });
-    },
-  });
+  const tokens = await devSignIn(broker.url, broker.issuer, "alice");
   token = tokens.idToken;
 });
 after(async () => {
