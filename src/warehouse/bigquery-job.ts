@@ -39,7 +39,6 @@ export const jobError = (status: Json, jobId?: string): WarehouseQueryError | un
 /** One query job: insert, wait, page. Timeout and the caller's signal cancel the job. */
 export class QueryRun {
   readonly #client: RestClient;
-  readonly #cfg: BigQueryConfig;
   readonly #billing: string;
   readonly #retry: RetryPolicy;
   readonly #jobId = `jit_${randomUUID().replace(/-/g, "_")}`;
@@ -53,7 +52,6 @@ export class QueryRun {
 
   constructor(client: RestClient, cfg: BigQueryConfig, billing: string, retry: RetryPolicy) {
     this.#client = client;
-    this.#cfg = cfg;
     this.#billing = billing;
     this.#retry = retry;
     this.#location = cfg.location;

@@ -35,7 +35,7 @@ describe("clock-driven rules", { timeout: 60_000 }, () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "jit-clock-"));
     broker = await startDevBroker({ port: 0, dataDir: dir, now });
-    [alice, bob, carol, dave] = await Promise.all(["alice", "bob", "carol", "dave"].map((u) => signIn(broker, u)));
+    [alice, bob, carol, dave] = (await Promise.all(["alice", "bob", "carol", "dave"].map((u) => signIn(broker, u)))) as [BrokerClient, BrokerClient, BrokerClient, BrokerClient];
   });
   after(async () => {
     await broker?.close();
@@ -106,7 +106,7 @@ describe("clock-driven rules", { timeout: 60_000 }, () => {
     assert.equal(again.code, "denied");
     assert.match(again.message, /already used/);
 
-    const rec = await dave.get<{ record: { details: { single_statement_approvals: Array<{ request_id: string; approved_by: string[] }> } } }>(`/v1/audit/${res.audit_id}`);
+    const rec = await dave.get<{ record: { details: { single_statement_approvals: Array<{ grant_id: string; request_id: string; approved_by: string[] }> } } }>(`/v1/audit/${res.audit_id}`);
     assert.deepEqual(rec.record.details.single_statement_approvals[0], { grant_id: rec.record.details.single_statement_approvals[0]!.grant_id, request_id: request.id, approved_by: ["bob"] });
   });
 

@@ -2,40 +2,15 @@
  * Shared setup for the end-to-end corpora: the real dev broker in-process on the real demo data, alice
  * (analysts) with a demo.sales grant and bob (data-owners) with demo.hr, and the demo CSVs parsed for checks.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { devSignIn } from "../../src/demo/sign-in.ts";
 import { type DevBroker, startDevBroker } from "../../src/broker/dev.ts";
+import { demo, parseCsv } from "../fixtures/demo-data.ts";
 
-const DATA_DIR = fileURLToPath(new URL("../../data/demo/", import.meta.url));
+export { demo, parseCsv };
 
-/** RFC 4180 parser, enough for the demo files: quoted fields with doubled quotes. */
-export function parseCsv(text: string): Record<string, string>[] {
-  const records: string[][] = [];
-  let field = "";
-  let record: string[] = [];
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') { field += '"'; i++; }
-      else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ",") { record.push(field); field = ""; }
-    else if (ch === "\n") { record.push(field); records.push(record); record = []; field = ""; }
-    else field += ch;
-  }
-  const [header, ...rows] = records;
-  return rows.map((r) => Object.fromEntries(header!.map((h, i) => [h, r[i]!])));
-}
-
-const csv = (name: string) => parseCsv(readFileSync(join(DATA_DIR, name), "utf8"));
-
-/** The demo data as committed (every field a string). */
-export const demo = { customers: csv("customers.csv"), orders: csv("orders.csv"), employees: csv("employees.csv") };
 
 const reverse = (s: string) => Array.from(s).reverse().join("");
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64").replace(/=+$/, "");

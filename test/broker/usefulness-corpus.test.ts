@@ -4,17 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { cents, countBy, money } from "../fixtures/demo-data.ts";
 import { type CorpusBroker, demo, forbiddenStrings, indexForbidden, leaksIn, type QueryAnswer, startCorpusBroker } from "./corpus-harness.ts";
 
 const { customers, orders, employees } = demo;
-const cents = (amount: string): number => Math.round(Number(amount) * 100);
-const money = (c: number): string => (c / 100).toFixed(2);
-
-function countBy<T>(items: T[], key: (t: T) => string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const item of items) m.set(key(item), (m.get(key(item)) ?? 0) + 1);
-  return m;
-}
 
 /** Typical analytics over orders and customers (alice) and HR (bob, marked `hr:`). */
 const CORPUS: Record<string, string> = {

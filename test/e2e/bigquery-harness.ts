@@ -4,7 +4,6 @@
  * `acme-analytics`, composed in-process the way `jit broker serve` composes them. Users sign in
  * through the CLI's device flow and drive it through the `jit` binary.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { createServer } from "node:net";
@@ -20,7 +19,7 @@ import { openSqliteStore } from "../../src/store/sqlite.ts";
 import { openBigQueryWarehouse } from "../../src/warehouse/bigquery.ts";
 import { FakeBigQueryServer, type FakeDryRun, type FakeField, type FakeResult } from "../fakes/bigquery-server.ts";
 import { CLIENT_ID, SCOPES, type RunningIdp } from "../idp/harness.ts";
-import { JIT_BIN, userEnv, type RunResult } from "./harness.ts";
+import { loginWith, userEnv, type RunResult } from "./harness.ts";
 
 export const PROJECT = "acme-analytics";
 /** The broker's own (fake) Google access token. */
@@ -237,25 +236,5 @@ export function cliEnv(dir: string, user: string, brokerUrl: string): NodeJS.Pro
 
 /** `jit login --no-browser`, confirming the printed user code at the IdP as `user` (password = user name). */
 export function signIn(idp: RunningIdp, env: NodeJS.ProcessEnv, user: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [JIT_BIN, "login", "--no-browser"], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    let confirmed = false;
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => {
-      stderr += d;
-      const m = /enter the code ([A-Z0-9-]+)/.exec(stderr);
-      if (m && !confirmed) {
-        confirmed = true;
-        idp.idp.approveDevice({ user_code: m[1]!, username: user, password: user }).catch((e: Error) => (stderr += `\n[harness] approve failed: ${e.message}`));
-      }
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
+  return loginWith(env, async (code) => void (await idp.idp.approveDevice({ user_code: code, username: user, password: user })));
 }

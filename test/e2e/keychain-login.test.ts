@@ -6,7 +6,7 @@ import { approveDeviceCode, loginWith, runJit, startBroker } from "./harness.ts"
 
 function keychainEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   // The user's own session bus and home, so the Secret Service is the one CI unlocked; config stays private.
-  const out = { ...env, HOME: process.env.HOME, DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR, XDG_DATA_HOME: process.env.XDG_DATA_HOME };
+  const out: NodeJS.ProcessEnv = { ...env, HOME: process.env.HOME, DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR, XDG_DATA_HOME: process.env.XDG_DATA_HOME };
   delete out.JIT_CREDENTIAL_STORE;
   return out;
 }
@@ -36,7 +36,7 @@ test("login stores tokens in the OS keychain, whoami reads them from another pro
 test("with no keychain at all, login says how to opt into the file store (exit 3)", { timeout: 30_000 }, async () => {
   const broker = await startBroker();
   try {
-    const env = { ...broker.env("nokeychain"), DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(broker.dir, "no-such-bus")}` };
+    const env: NodeJS.ProcessEnv = { ...broker.env("nokeychain"), DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(broker.dir, "no-such-bus")}` };
     delete env.JIT_CREDENTIAL_STORE;
     const r = await runJit(["login", "--no-browser"], env);
     assert.equal(r.code, 3, r.stderr);

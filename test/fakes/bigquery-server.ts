@@ -275,7 +275,7 @@ export class FakeBigQueryServer {
   }
 }
 
-function jobResource(job: FakeJob, state: string): unknown {
+function jobResource(job: FakeJob, state: string): Record<string, unknown> {
   return {
     kind: "bigquery#job", id: `${job.project}:${job.location}.${job.jobId}`,
     jobReference: { projectId: job.project, jobId: job.jobId, location: job.location },

@@ -129,7 +129,8 @@ describe("jit mcp", { timeout: 90_000 }, () => {
     const { resources } = await alice.client.listResources();
     assert.ok(resources.some((r) => r.uri === "bigquery://demo/sales/customers"), JSON.stringify(resources));
     const read = await alice.client.readResource({ uri: "bigquery://demo/hr/employees" });
-    const hr = JSON.parse(String(read.contents[0]!.text)) as { table: string; columns: Array<{ name: string; masked: boolean }> };
+    const content = read.contents[0]!;
+    const hr = JSON.parse("text" in content ? content.text : "") as { table: string; columns: Array<{ name: string; masked: boolean }> };
     assert.equal(hr.table, "demo.hr.employees");
     assert.ok(hr.columns.find((c) => c.name === "ssn")?.masked);
   });

@@ -42,7 +42,7 @@ const grantUntil = (at: number) => at + HOUR;
  * fails it today: the test still runs and reports as TODO instead of failing the suite, until the gap is fixed.
  */
 export function storeContract(name: string, open: () => Promise<OpenedStore>, knownGaps: Record<string, string> = {}): void {
-  const test = (title: string, fn: (t: TestContext) => Promise<unknown>) =>
+  const test = (title: string, fn: (t: TestContext) => Promise<void>) =>
     nodeTest(title, knownGaps[title] ? { todo: `${name}: ${knownGaps[title]}` } : {}, fn);
   describe(`${name} store contract`, () => {
     let opened: OpenedStore;

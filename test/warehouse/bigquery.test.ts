@@ -98,7 +98,7 @@ test("maps every BigQuery type from f/v rows to SPEC's JSON forms, and the schem
     "AQID", "2024-02-29", "2024-02-29T12:34:56.789", "12:34:56", "1709210096789012", "1.709210096789012E9", "POINT(1 2)", '{"a":[1,2]}',
     "1-2 3 4:5:6.789", [{ v: "1" }, { v: "-2" }], { f: [{ v: "x" }, { v: [{ v: "t1" }] }, { v: { f: [{ v: "0" }] } }] },
     [{ v: { f: [{ v: "k1" }, { v: "1.5" }] } }], "7"];
-  const empty = [...ALL_TYPES.map(() => null)];
+  const empty: unknown[] = ALL_TYPES.map(() => null);
   empty[18] = [];
   empty[20] = [];
   empty[21] = "-9223372036854775808";

@@ -7,38 +7,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openDemoWarehouse } from "../../src/warehouse/duckdb.ts";
 import { WarehouseQueryError, type Field, type Row, type Warehouse } from "../../src/warehouse/types.ts";
+import { cents, countBy, DATA_DIR, demo, money } from "../fixtures/demo-data.ts";
 
-const DATA_DIR = fileURLToPath(new URL("../../data/demo/", import.meta.url));
 const GENERATOR = fileURLToPath(new URL("../../scripts/generate-demo-data.ts", import.meta.url));
 const FILES = ["customers.csv", "orders.csv", "employees.csv"];
 
-/** RFC 4180 parser, enough for the demo files: quoted fields with doubled quotes. */
-function parseCsv(text: string): Record<string, string>[] {
-  const records: string[][] = [];
-  let field = "";
-  let record: string[] = [];
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') { field += '"'; i++; }
-      else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ",") { record.push(field); field = ""; }
-    else if (ch === "\n") { record.push(field); records.push(record); record = []; field = ""; }
-    else field += ch;
-  }
-  const [header, ...rows] = records;
-  return rows.map((r) => Object.fromEntries(header!.map((h, i) => [h, r[i]!])));
-}
-
-const csv = (name: string) => parseCsv(readFileSync(join(DATA_DIR, name), "utf8"));
-const customers = csv("customers.csv");
-const orders = csv("orders.csv");
-const employees = csv("employees.csv");
-const cents = (amount: string): number => Math.round(Number(amount) * 100);
-const money = (c: number): string => (c / 100).toFixed(2);
+const { customers, orders, employees } = demo;
 
 function validSsn(ssn: string): boolean {
   const m = /^(\d{3})-(\d{2})-(\d{4})$/.exec(ssn);
@@ -69,11 +43,6 @@ async function all(sql: string, maxRows = 100_000): Promise<{ rows: Row[]; trunc
   return { rows, truncated, schema: result.schema };
 }
 
-function countBy<T>(items: T[], key: (t: T) => string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const item of items) m.set(key(item), (m.get(key(item)) ?? 0) + 1);
-  return m;
-}
 
 /** Typical BigQuery analytics queries over the demo tables; every one must run on the DuckDB demo warehouse. */
 const CORPUS: Record<string, string> = {
