@@ -72,9 +72,11 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
     const { openDemoWarehouse } = await import("../warehouse/duckdb.ts");
     warehouse = await openDemoWarehouse();
   }
-  const notifier = cfg.notify
-    ? (await import("../notify/webhook.ts")).createNotifier((await import("../notify/webhook.ts")).validateNotifyConfig(cfg.notify, "notify").config, { log })
-    : undefined;
+  let notifier: { notify(e: import("../notify/webhook.ts").NotifyEvent): void; close(): Promise<void> } | undefined;
+  if (cfg.notify) {
+    const { createNotifier, validateNotifyConfig } = await import("../notify/webhook.ts");
+    notifier = createNotifier(validateNotifyConfig(cfg.notify, "notify").config, { log });
+  }
   const deps: BrokerDeps = {
     policy: policy.get,
     store,

@@ -1,6 +1,8 @@
 /** `jit broker serve` from broker.yaml: config errors all at once, no dev endpoints, an external IdP, policy reloads. */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -79,6 +81,45 @@ describe("jit broker serve", { timeout: 90_000 }, () => {
     }
   });
 
+  test("approvers are notified through the configured webhook: a pending request, then its decision", async () => {
+    const received: Array<{ text: string; blocks: unknown[] }> = [];
+    const receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", () => {
+        received.push(JSON.parse(body) as { text: string; blocks: unknown[] });
+        res.writeHead(200).end("ok");
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+    const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/services/T0/B0/secret-token`;
+    const sub = join(dir, "notify");
+    const { config } = writeConfig(sub, `store: { sqlite: ${join(sub, "jit.db")} }`, [`notify: { webhooks: [{ url: "${hook}" }] }`]);
+    const broker = await startServe(config, sub);
+    try {
+      const carol = userEnv(join(sub, "carol"), broker.url);
+      const bob = userEnv(join(sub, "bob"), broker.url);
+      assert.equal(await loginVia(idp, carol, "carol"), 0);
+      assert.equal(await loginVia(idp, bob, "bob"), 0);
+      const filed = await runJit(["request", "demo.sales", "--reason", "invoice audit", "--json"], carol);
+      assert.equal(filed.code, 5);
+      const id = (JSON.parse(filed.stdout) as { request: { id: string } }).request.id;
+      await waitFor(() => received.length >= 1);
+      const pending = JSON.stringify(received[0]);
+      assert.match(pending, /carol/);
+      assert.match(pending, /demo\.sales/);
+      assert.match(pending, /invoice audit/);
+      assert.match(pending, new RegExp(`jit approve ${id}`));
+      assert.equal((await runJit(["approve", id], bob)).code, 0);
+      await waitFor(() => received.length >= 2);
+      assert.match(JSON.stringify(received[1]), /approved/i);
+      assert.doesNotMatch(broker.log(), /secret-token/, "the webhook URL is a secret: never logged");
+    } finally {
+      await broker.stop();
+      receiver.close();
+    }
+  });
+
   test("two replicas sharing one store: a grant from one works on the other, and a revoke on one is immediate on the other", async (t) => {
     const pg = process.env.JIT_TEST_PG_URL;
     const stores: Array<[string, string, NodeJS.ProcessEnv]> = [["sqlite", `store: { sqlite: ${join(dir, "replicas.db")} }`, {}]];
@@ -119,8 +160,8 @@ describe("jit broker serve", { timeout: 90_000 }, () => {
   });
 });
 
-/** Writes broker.yaml (demo warehouse, the demo policy, a 0600 masking key) with the given store line. */
-function writeConfig(dir: string, storeLine: string): { config: string; policy: string } {
+/** Writes broker.yaml (demo warehouse, the demo policy, a 0600 masking key) with the given store line and extra lines. */
+function writeConfig(dir: string, storeLine: string, extra: string[] = []): { config: string; policy: string } {
   mkdirSync(dir, { recursive: true });
   const policy = join(dir, "policy.yaml");
   copyFileSync(DEMO_POLICY, policy);
@@ -135,6 +176,7 @@ function writeConfig(dir: string, storeLine: string): { config: string; policy: 
     storeLine,
     "warehouse: { demo: true }",
     `masking: { hash_key_file: ${key} }`,
+    ...extra,
   ].join("\n"));
   return { config, policy };
 }
