@@ -3,7 +3,7 @@ import { verifyChain } from "../audit/chain.ts";
 import { JitError } from "../errors.ts";
 import { isAdmin, isAuditor } from "../policy/evaluate.ts";
 import type { AuditRecord } from "../store/types.ts";
-import type { BrokerDeps, Caller } from "./context.ts";
+import { audit, type BrokerDeps, type Caller } from "./context.ts";
 import type { Router, RouteContext } from "./http.ts";
 import { auditView } from "./views.ts";
 
@@ -24,6 +24,7 @@ export function auditRoutes(r: Router, deps: BrokerDeps, authed: Authed): void {
     const q = ctx.url.searchParams;
     const mine = q.get("mine") === "1";
     if (!mine && !mayReadAll(c)) {
+      await audit(deps, c, "audit_read", "denied", { what: "list" });
       throw new JitError("denied", "only auditors and admins may read the whole audit log", { hint: "jit audit list --mine shows your own records" });
     }
     const limit = Math.min(Number(q.get("limit") ?? 100) || 100, 1000);
@@ -36,6 +37,7 @@ export function auditRoutes(r: Router, deps: BrokerDeps, authed: Authed): void {
       afterSeq: q.get("after") ? Number(q.get("after")) : undefined,
       limit,
     });
+    await audit(deps, c, "audit_read", "ok", { what: "list", mine, filters: Object.fromEntries(q) });
     const dataset = q.get("dataset");
     const filtered = dataset ? records.filter((x) => JSON.stringify(x.details.datasets ?? x.details.tables ?? []).includes(dataset)) : records;
     return { records: filtered.map(auditView), next_after: records.length === limit ? records.at(-1)!.seq : null };
@@ -43,6 +45,7 @@ export function auditRoutes(r: Router, deps: BrokerDeps, authed: Authed): void {
 
   r.add("GET", "/v1/audit/verify", authed(async (_ctx, c) => {
     if (!mayReadAll(c)) throw new JitError("denied", "only auditors and admins may verify the audit log");
+    await audit(deps, c, "audit_read", "ok", { what: "verify" });
     let after = 0;
     let count = 0;
     let prev = undefined as AuditRecord | undefined;
@@ -63,6 +66,7 @@ export function auditRoutes(r: Router, deps: BrokerDeps, authed: Authed): void {
     if (!rec || (!mayReadAll(c) && rec.actorSubject !== c.principal.subject)) {
       throw new JitError("usage", `there is no audit record ${ctx.params.id} that you may read`, { details: { status: 404 } });
     }
+    await audit(deps, c, "audit_read", "ok", { what: "record", id: rec.id });
     return { record: auditView(rec) };
   }));
 }

@@ -2,7 +2,7 @@
 import { JitError } from "../errors.ts";
 import { isAdmin, isAuditor } from "../policy/evaluate.ts";
 import { approvalRefusal, approveRequest, denyRequest, expireDue, fileRequest, fileStatementRequest, liveGrants, revokeGrant } from "./access.ts";
-import type { BrokerDeps, Caller } from "./context.ts";
+import { audit, type BrokerDeps, type Caller } from "./context.ts";
 import { optString, readJson, Router, type RouteContext } from "./http.ts";
 import { describeTable, listDatasets, listTables } from "./metadata.ts";
 import { analyseStatement, runQuery } from "./query.ts";
@@ -35,6 +35,7 @@ export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router 
     const p = c.principal;
     const grants = await liveGrants(deps, p);
     const policy = deps.policy();
+    await audit(deps, c, "metadata", "ok", { what: "whoami" });
     return {
       subject: p.subject, username: p.username, email: p.email ?? null, groups: p.groups,
       admin: isAdmin(policy, p), auditor: isAuditor(policy, p),
@@ -67,6 +68,7 @@ export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router 
     const mine = ctx.url.searchParams.get("mine") === "1";
     const policy = deps.policy();
     const all = await deps.store.listRequests({ state: pending ? "pending" : undefined, limit: 500 });
+    await audit(deps, c, "metadata", "ok", { what: "requests", pending, mine });
     const visible = all.filter((q) => {
       if (q.requesterSubject === c.principal.subject) return true;
       if (mine) return false;
@@ -90,6 +92,7 @@ export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router 
       throw new JitError("usage", `there is no request ${ctx.params.id} that you may see`, { hint: "jit requests", details: { status: 404 } });
     }
     const grant = q.grantId ? await deps.store.getGrant(q.grantId) : null;
+    await audit(deps, c, "metadata", "ok", { what: "request", request_id: q.id });
     return { request: requestView(q, grant) };
   }));
 
@@ -107,6 +110,7 @@ export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router 
     const all = ctx.url.searchParams.get("all") === "1";
     const now = deps.now();
     const grants = await deps.store.listGrants({ holderSubject: c.principal.subject, activeAt: all ? undefined : now });
+    await audit(deps, c, "metadata", "ok", { what: "grants", all });
     return { grants: grants.map((g) => grantView(g, now)) };
   }));
 

@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { JitError } from "../errors.ts";
-import type { BrokerDeps, Caller } from "./context.ts";
+import { audit, type BrokerDeps, type Caller } from "./context.ts";
 import { readJson, sendError, sendJson, type RouteContext } from "./http.ts";
 import { apiRoutes } from "./routes.ts";
 
@@ -22,19 +22,23 @@ const header = (req: IncomingMessage, name: string): string => {
 /** Builds the request handler (exported for tests that want no socket). */
 export function createBrokerHandler(deps: BrokerDeps, dev?: DevMount) {
   const authenticate = async (ctx: RouteContext): Promise<Caller> => {
-    const auth = header(ctx.req, "authorization");
-    const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/.exec(auth);
-    if (!m) throw new JitError("unauthenticated", "not signed in: the request carries no bearer token", { hint: "run: jit login" });
-    const principal = await deps.verifyToken(m[1]!);
-    return {
-      principal,
-      client: {
-        kind: header(ctx.req, "x-jit-client") || "http",
-        name: header(ctx.req, "x-jit-client-name").slice(0, 100),
-        version: header(ctx.req, "x-jit-client-version").slice(0, 40),
-        address: ctx.req.socket.remoteAddress ?? "",
-      },
+    const client = {
+      kind: header(ctx.req, "x-jit-client") || "http",
+      name: header(ctx.req, "x-jit-client-name").slice(0, 100),
+      version: header(ctx.req, "x-jit-client-version").slice(0, 40),
+      address: ctx.req.socket.remoteAddress ?? "",
     };
+    try {
+      const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/.exec(header(ctx.req, "authorization"));
+      if (!m) throw new JitError("unauthenticated", "not signed in: the request carries no bearer token", { hint: "run: jit login" });
+      return { principal: await deps.verifyToken(m[1]!), client };
+    } catch (err) {
+      // Refused sign-ins are part of the record (who keeps knocking, from where); the token itself never is.
+      if (err instanceof JitError && err.code === "unauthenticated") {
+        await audit(deps, { principal: null, client }, "authenticate", "denied", { method: ctx.req.method, path: ctx.url.pathname, why: err.message });
+      }
+      throw err;
+    }
   };
   const router = apiRoutes(deps, authenticate);
 

@@ -41,6 +41,17 @@ describe("tokens at the door", { timeout: 60_000 }, () => {
     assert.equal(err.error.code, "unauthenticated");
     assert.match(err.error.hint, /jit login/);
     assert.ok(!r.stderr.includes(forged), "the token is not echoed");
+
+    // The refused sign-in is on the record (for auditors), without the token.
+    assert.equal((await broker.login("dave")).code, 0);
+    const list = await runJit(["audit", "list", "--action", "authenticate", "--json"], broker.env("dave"));
+    assert.equal(list.code, 0, list.stderr);
+    const records = (JSON.parse(list.stdout) as { records: Array<{ actor: string; outcome: string; details: { path: string; why: string } }> }).records;
+    const refused = records.find((x) => x.details.path === "/v1/grants");
+    assert.ok(refused, list.stdout);
+    assert.equal(refused.actor, "anonymous");
+    assert.equal(refused.outcome, "denied");
+    assert.ok(!list.stdout.includes(forged.split(".")[2]!), "no token in the audit log");
   });
 
   test("a corrupt credentials entry is exit 3 with a way out", async () => {
