@@ -113,7 +113,7 @@ _jit() {
       case "$prev" in
 
       esac
-      COMPREPLY=($(compgen -W "--json --broker --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--anchor --json --broker --help" -- "$cur")); return ;;
     "audit export")
       case "$prev" in
         --format) COMPREPLY=($(compgen -W "jsonl" -- "$cur")); return ;;

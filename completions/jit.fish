@@ -114,6 +114,7 @@ complete -c jit -n '__fish_seen_subcommand_from replay' -l format -x -a 'table j
 complete -c jit -n '__fish_seen_subcommand_from replay' -l json
 complete -c jit -n '__fish_seen_subcommand_from replay' -l broker
 complete -c jit -n '__fish_seen_subcommand_from replay' -l help
+complete -c jit -n '__fish_seen_subcommand_from verify' -l anchor
 complete -c jit -n '__fish_seen_subcommand_from verify' -l json
 complete -c jit -n '__fish_seen_subcommand_from verify' -l broker
 complete -c jit -n '__fish_seen_subcommand_from verify' -l help

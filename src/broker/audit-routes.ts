@@ -16,6 +16,14 @@ const parseTime = (raw: string | null, name: string): number | undefined => {
   return t;
 };
 
+/** Parses "SEQ:HASH" (a head printed by an earlier `jit audit verify`). */
+function parseAnchor(raw: string | null): { seq: number; hash: string } | null {
+  if (raw === null) return null;
+  const m = /^([1-9][0-9]{0,15}):([0-9a-f]{64})$/.exec(raw);
+  if (!m) throw new JitError("usage", `--anchor must be SEQ:HASH as printed by jit audit verify, got "${raw}"`);
+  return { seq: Number(m[1]), hash: m[2]! };
+}
+
 /** Adds the audit routes to the API router. */
 export function auditRoutes(r: Router, deps: BrokerDeps, authed: Authed): void {
   const mayReadAll = (c: Caller) => isAuditor(deps.policy(), c.principal) || isAdmin(deps.policy(), c.principal);
@@ -43,9 +51,19 @@ export function auditRoutes(r: Router, deps: BrokerDeps, authed: Authed): void {
     return { records: filtered.map(auditView), next_after: records.length === limit ? records.at(-1)!.seq : null };
   }));
 
-  r.add("GET", "/v1/audit/verify", authed(async (_ctx, c) => {
+  r.add("GET", "/v1/audit/verify", authed(async (ctx, c) => {
     if (!mayReadAll(c)) throw new JitError("denied", "only auditors and admins may verify the audit log");
-    await audit(deps, c, "audit_read", "ok", { what: "verify" });
+    const anchor = parseAnchor(ctx.url.searchParams.get("anchor"));
+    await audit(deps, c, "audit_read", "ok", { what: "verify", anchor: anchor ?? undefined });
+    if (anchor) {
+      // A head recorded earlier (outside the broker) must still be in the chain, unchanged: this catches a
+      // truncated tail or a rewritten history, which the chain alone cannot.
+      const rec = await deps.store.getAudit(String(anchor.seq));
+      if (!rec || rec.hash !== anchor.hash) {
+        const message = rec ? `record #${anchor.seq} no longer has the anchored hash: history was rewritten` : `record #${anchor.seq} is gone: the log was truncated`;
+        return { ok: false, checked: 0, broken: { seq: anchor.seq, id: String(anchor.seq), problem: "anchor_mismatch", message } };
+      }
+    }
     let after = 0;
     let count = 0;
     let prev = undefined as AuditRecord | undefined;

@@ -75,6 +75,17 @@ describe("audit log end to end", { timeout: 150_000 }, () => {
       withDb(broker, (db) => db.prepare("UPDATE audit SET details = ? WHERE seq = 3").run(original));
       assert.equal((await runJit(["audit", "verify"], dave)).code, 0);
 
+      // Anchoring: a head recorded now catches a truncated tail later, which the chain alone cannot.
+      const head = JSON.parse((await runJit(["audit", "verify", "--json"], dave)).stdout) as { head: { seq: number; hash: string } };
+      const anchor = `${head.head.seq}:${head.head.hash}`;
+      assert.equal((await runJit(["audit", "verify", "--anchor", anchor], dave)).code, 0);
+      withDb(broker, (db) => db.prepare("DELETE FROM audit WHERE seq >= ?").run(head.head.seq));
+      const truncated = await runJit(["audit", "verify", "--anchor", anchor], dave);
+      assert.equal(truncated.code, 4, truncated.stderr);
+      // The verify call itself appends a record, which takes the freed sequence number: either way the anchor no longer holds.
+      assert.match(truncated.stderr, new RegExp(`record #${head.head.seq} (is gone|no longer has the anchored hash)`));
+      assert.equal((await runJit(["audit", "verify", "--anchor", "12:nothex"], dave)).code, 2);
+
       // Delete record 5: verify names the gap.
       withDb(broker, (db) => db.prepare("DELETE FROM audit WHERE seq = 5").run());
       const gap = await runJit(["audit", "verify"], dave);

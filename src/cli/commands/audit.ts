@@ -66,15 +66,17 @@ export async function auditReplayCommand(ctx: CliContext, id: string, opts: { fo
 }
 
 /** Verifies the hash chain; a broken chain exits 4 naming the first broken record. */
-export async function auditVerifyCommand(ctx: CliContext): Promise<void> {
+export async function auditVerifyCommand(ctx: CliContext, opts: { anchor?: string }): Promise<void> {
   const client = await ctx.client();
-  const res = await client.get<{ ok: boolean; checked: number; broken?: { seq: number; message: string } }>("/v1/audit/verify");
+  const query = opts.anchor ? `?anchor=${encodeURIComponent(opts.anchor)}` : "";
+  const res = await client.get<{ ok: boolean; checked: number; broken?: { seq: number; message: string }; head?: { seq: number; hash: string } | null }>(`/v1/audit/verify${query}`);
   if (!res.ok) {
     if (ctx.flags.json) printJson(ctx, res);
     throw new JitError("denied", `audit chain broken: ${res.broken!.message}`, { details: { broken: res.broken } });
   }
   if (ctx.flags.json) return printJson(ctx, res);
-  ctx.io.out(`Audit chain intact: ${res.checked} records verified.`);
+  ctx.io.out(`Audit chain intact: ${res.checked} records verified${opts.anchor ? ", anchor found unchanged" : ""}.`);
+  if (res.head) ctx.io.out(`Head: ${res.head.seq}:${res.head.hash}   (keep it; later: jit audit verify --anchor ${res.head.seq}:${res.head.hash})`);
 }
 
 /** Exports records as JSON Lines, paging through the whole log. */
