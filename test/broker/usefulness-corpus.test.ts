@@ -6,58 +6,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { cents, countBy, money } from "../fixtures/demo-data.ts";
 import { type CorpusBroker, demo, forbiddenStrings, indexForbidden, leaksIn, type QueryAnswer, startCorpusBroker } from "./corpus-harness.ts";
+import { SALES_ANALYTICS } from "../fixtures/analytics-queries.ts";
 
 const { customers, orders, employees } = demo;
 
 /** Typical analytics over orders and customers (alice) and HR (bob, marked `hr:`). */
 const CORPUS: Record<string, string> = {
-  revenue_by_city: "SELECT c.city, SUM(o.amount) AS revenue FROM `demo.sales.orders` o JOIN `demo.sales.customers` c ON c.id = o.customer_id WHERE o.status = 'completed' GROUP BY c.city ORDER BY revenue DESC",
-  revenue_by_month: "SELECT FORMAT_DATE('%Y-%m', DATE_TRUNC(DATE(created_at), MONTH)) AS month, SUM(amount) AS revenue, COUNT(*) AS orders FROM `demo.sales.orders` WHERE status = 'completed' GROUP BY month ORDER BY month",
-  revenue_by_city_month: "SELECT c.city, DATE_TRUNC(DATE(o.created_at), MONTH) AS month, ROUND(SUM(o.amount), 2) AS revenue FROM demo.sales.orders AS o INNER JOIN demo.sales.customers AS c ON o.customer_id = c.id GROUP BY 1, 2 ORDER BY 2, 3 DESC",
-  orders_per_month_ts: "SELECT FORMAT_TIMESTAMP('%Y-%m', created_at) AS month, COUNT(*) AS n FROM `demo`.`sales`.`orders` GROUP BY month ORDER BY month",
-  status_mix: "SELECT status, COUNT(*) AS n, ROUND(100 * COUNT(*) / SUM(COUNT(*)) OVER (), 2) AS pct FROM sales.orders GROUP BY status ORDER BY n DESC",
-  refund_rate: "SELECT SAFE_DIVIDE(COUNTIF(status = 'refunded'), COUNT(*)) AS refund_rate, COUNTIF(status = 'cancelled') AS cancelled FROM `demo.sales.orders`",
-  refund_rate_by_city: "SELECT c.city, SAFE_DIVIDE(COUNTIF(o.status = 'refunded'), COUNT(o.order_id)) AS refund_rate FROM `demo.sales.customers` c LEFT JOIN `demo.sales.orders` o ON o.customer_id = c.id GROUP BY c.city ORDER BY refund_rate DESC",
-  signup_cohorts: "SELECT FORMAT_DATE('%Y-%m', DATE_TRUNC(signup_date, MONTH)) AS cohort, COUNT(*) AS customers FROM `demo.sales.customers` GROUP BY cohort ORDER BY cohort",
-  cohort_retention: `WITH first_orders AS (
-      SELECT customer_id, MIN(created_at) AS first_at FROM \`demo.sales.orders\` GROUP BY customer_id
-    ), cohorts AS (
-      SELECT customer_id, DATE_TRUNC(DATE(first_at), MONTH) AS cohort FROM first_orders
-    )
-    SELECT c.cohort, DATE_DIFF(DATE_TRUNC(DATE(o.created_at), MONTH), c.cohort, MONTH) AS months_since,
-           COUNT(DISTINCT o.customer_id) AS active
-    FROM cohorts c JOIN \`demo.sales.orders\` o USING (customer_id)
-    GROUP BY 1, 2 ORDER BY 1, 2`,
-  top_customer_per_city: "SELECT c.city, c.id, SUM(o.amount) AS spent FROM `demo.sales.customers` c JOIN `demo.sales.orders` o ON o.customer_id = c.id WHERE o.status = 'completed' GROUP BY c.city, c.id QUALIFY ROW_NUMBER() OVER (PARTITION BY c.city ORDER BY SUM(o.amount) DESC, c.id) = 1 ORDER BY c.city",
-  latest_order_per_customer: "SELECT * FROM `demo.sales.orders` QUALIFY ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY created_at DESC) = 1",
-  rank_cities: "SELECT city, COUNT(*) AS n, RANK() OVER (ORDER BY COUNT(*) DESC) AS rnk, DENSE_RANK() OVER (ORDER BY COUNT(*) DESC) AS drnk FROM demo.sales.customers GROUP BY city",
-  except_pii: "SELECT * EXCEPT (ssn, card_number, phone) FROM `demo.sales.customers` ORDER BY id LIMIT 20",
-  except_alias: "SELECT c.* EXCEPT(ssn), o.amount FROM `demo.sales.customers` AS c JOIN `demo.sales.orders` AS o ON c.id = o.customer_id LIMIT 10",
-  running_total: "SELECT DATE(created_at) AS day, SUM(amount) AS revenue, SUM(SUM(amount)) OVER (ORDER BY DATE(created_at) ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running FROM `demo.sales.orders` GROUP BY day ORDER BY day",
-  moving_avg: "SELECT day, AVG(revenue) OVER (ORDER BY day ROWS BETWEEN 6 PRECEDING AND CURRENT ROW) AS avg7 FROM (SELECT DATE(created_at) AS day, SUM(amount) AS revenue FROM demo.sales.orders GROUP BY 1)",
-  lag_growth: "WITH m AS (SELECT DATE_TRUNC(DATE(created_at), MONTH) AS month, SUM(amount) AS revenue FROM `demo.sales.orders` GROUP BY 1) SELECT month, revenue, SAFE_DIVIDE(revenue - LAG(revenue) OVER (ORDER BY month), LAG(revenue) OVER (ORDER BY month)) AS growth FROM m ORDER BY month",
-  weekday_mix: "SELECT EXTRACT(DAYOFWEEK FROM created_at) AS dow, FORMAT_TIMESTAMP('%A', created_at) AS day_name, COUNT(*) AS n FROM `demo.sales.orders` GROUP BY 1, 2 ORDER BY 1",
-  hour_of_day: "SELECT EXTRACT(HOUR FROM created_at) AS hour, COUNT(*) AS n FROM `demo.sales.orders` GROUP BY hour ORDER BY hour",
-  days_to_first_order: "SELECT c.id, DATE_DIFF(DATE(MIN(o.created_at)), c.signup_date, DAY) AS days FROM `demo.sales.customers` c JOIN `demo.sales.orders` o ON o.customer_id = c.id GROUP BY c.id, c.signup_date ORDER BY c.id",
-  ifnull_left_join: "SELECT c.id, IFNULL(SUM(o.amount), 0) AS spent, COUNT(o.order_id) AS orders FROM `demo.sales.customers` c LEFT JOIN `demo.sales.orders` o ON o.customer_id = c.id GROUP BY c.id ORDER BY spent DESC LIMIT 25",
-  never_ordered: "SELECT COUNT(*) AS n FROM `demo.sales.customers` c WHERE NOT EXISTS (SELECT 1 FROM `demo.sales.orders` o WHERE o.customer_id = c.id)",
-  in_subquery: "SELECT city, COUNT(*) AS n FROM `demo.sales.customers` WHERE id IN (SELECT customer_id FROM `demo.sales.orders` WHERE amount > 500) GROUP BY city",
-  string_agg_statuses: "SELECT customer_id, STRING_AGG(DISTINCT status, ',' ORDER BY status) AS statuses FROM `demo.sales.orders` GROUP BY customer_id ORDER BY customer_id LIMIT 10",
-  array_agg_latest: "SELECT customer_id, ARRAY_AGG(order_id ORDER BY created_at DESC LIMIT 3) AS latest FROM `demo.sales.orders` GROUP BY customer_id ORDER BY customer_id",
-  array_agg_struct: "SELECT city, ARRAY_AGG(STRUCT(id AS id, full_name AS name) ORDER BY id LIMIT 2) AS people FROM demo.sales.customers GROUP BY city ORDER BY city",
-  unnest_array: "SELECT x, x * 2 AS doubled FROM UNNEST([1, 2, 3]) AS x ORDER BY x",
-  safe_cast: "SELECT SAFE_CAST('12x' AS INT64) AS bad, SAFE_CAST('12' AS INT64) AS good, CAST(amount AS FLOAT64) AS f, CAST(order_id AS STRING) AS s FROM `demo.sales.orders` LIMIT 3",
-  case_buckets: "SELECT CASE WHEN amount < 20 THEN 'small' WHEN amount < 100 THEN 'medium' ELSE 'large' END AS bucket, COUNT(*) AS n, AVG(amount) AS avg_amount FROM `demo.sales.orders` GROUP BY bucket ORDER BY n DESC",
-  quarter_revenue: "SELECT EXTRACT(YEAR FROM created_at) AS y, EXTRACT(QUARTER FROM created_at) AS q, SUM(amount) AS revenue FROM `demo.sales.orders` GROUP BY y, q ORDER BY y, q",
-  weekly_orders: "SELECT DATE_TRUNC(DATE(created_at), WEEK) AS week, COUNT(*) AS n FROM `demo.sales.orders` GROUP BY week ORDER BY week",
-  timestamp_trunc_day: "SELECT TIMESTAMP_TRUNC(created_at, DAY) AS day, COUNT(*) AS n FROM `demo.sales.orders` GROUP BY day ORDER BY day DESC LIMIT 7",
-  recent_window: "SELECT COUNT(*) AS n FROM `demo.sales.orders` WHERE created_at >= TIMESTAMP_SUB(TIMESTAMP '2025-12-31 00:00:00 UTC', INTERVAL 30 DAY)",
-  date_between: "SELECT COUNT(*) AS n FROM `demo.sales.customers` WHERE signup_date BETWEEN DATE '2024-01-01' AND DATE_SUB(DATE '2025-01-01', INTERVAL 1 DAY)",
-  union_distinct: "SELECT city FROM `demo.sales.customers` UNION DISTINCT SELECT 'Nowhere' ORDER BY city",
-  ntile_spend: "SELECT customer_id, spent, NTILE(4) OVER (ORDER BY spent) AS quartile FROM (SELECT customer_id, SUM(amount) AS spent FROM demo.sales.orders GROUP BY customer_id)",
-  percentile_like: "SELECT city, MIN(amount) AS lo, MAX(amount) AS hi, STDDEV(amount) AS sd FROM `demo.sales.orders` o JOIN `demo.sales.customers` c ON c.id = o.customer_id GROUP BY city HAVING COUNT(*) > 100",
-  concat_upper: "SELECT CONCAT(UPPER(SUBSTR(full_name, 1, 1)), '. ', city) AS label, LENGTH(full_name) AS len FROM `demo.sales.customers` ORDER BY id LIMIT 5",
-  current_date_diff: "SELECT DATE_DIFF(CURRENT_DATE(), MAX(signup_date), DAY) >= 0 AS ok FROM `demo.sales.customers`",
+  ...SALES_ANALYTICS,
   customer_contacts: "SELECT id, full_name, email, city FROM `demo.sales.customers` WHERE city = 'Boston' ORDER BY id",
   orders_with_customer: "SELECT o.order_id, o.amount, c.full_name, c.city FROM demo.sales.orders o JOIN demo.sales.customers c ON c.id = o.customer_id WHERE o.amount > 850 ORDER BY o.order_id",
   avg_order_by_status_city: "WITH j AS (SELECT c.city, o.status, o.amount FROM demo.sales.orders o JOIN demo.sales.customers c ON c.id = o.customer_id) SELECT city, status, COUNT(*) AS n, ROUND(AVG(amount), 2) AS avg_amount FROM j GROUP BY city, status ORDER BY city, status",
