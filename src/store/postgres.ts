@@ -3,7 +3,7 @@ import type { Pool, PoolClient } from "pg";
 import { GENESIS_HASH, recordHash } from "../audit/chain.ts";
 import { JitError } from "../errors.ts";
 import { checkSchemaName, createPool, describeTarget, rollbackAndRelease } from "./postgres-connect.ts";
-import { auditFromRow, grantFromRow, requestFromRow } from "./rows.ts";
+import { auditFromRow, grantFromRow, requestFromRow, undecidable } from "./rows.ts";
 import type {
   AccessRequest, Approval, ApproveResult, AuditQuery, AuditRecord, Grant, NewAuditRecord, NewRequest, RequestState, Store,
 } from "./types.ts";
@@ -99,9 +99,8 @@ class PostgresStore implements Store {
     return tx(this.#pool, async (c): Promise<ApproveResult> => {
       // The row lock makes concurrent approvals of one request (on any replica) take turns, so only one can reach min approvals.
       const req = await loadRequest(c, key, true);
-      if (!req) return { ok: false, reason: "not_found", request: null };
-      if (req.state !== "pending") return { ok: false, reason: "not_pending", request: req };
-      if (req.expiresAt <= a.at) return { ok: false, reason: "expired", request: req };
+      const refused = undecidable(req, a.at);
+      if (refused || !req) return refused!;
       if (req.approvals.some((x) => x.approverSubject === a.approverSubject)) {
         return { ok: false, reason: "already_approved_by_you", request: req };
       }
@@ -124,9 +123,8 @@ class PostgresStore implements Store {
     if (!key) return { ok: false, reason: "not_found", request: null };
     return tx(this.#pool, async (c): Promise<ApproveResult> => {
       const req = await loadRequest(c, key, true);
-      if (!req) return { ok: false, reason: "not_found", request: null };
-      if (req.state !== "pending") return { ok: false, reason: "not_pending", request: req };
-      if (req.expiresAt <= at) return { ok: false, reason: "expired", request: req };
+      const refused = undecidable(req, at);
+      if (refused || !req) return refused!;
       await c.query("UPDATE requests SET state = 'denied', decided_at = $1, decided_by = $2, decision_reason = $3 WHERE id = $4", [
         at, by, reason, key,
       ]);

@@ -1,5 +1,5 @@
 /** Row ↔ record mapping shared by the SQLite and PostgreSQL stores (same column names in both). */
-import type { AccessRequest, Approval, AuditRecord, Grant } from "./types.ts";
+import type { AccessRequest, Approval, ApproveResult, AuditRecord, Grant } from "./types.ts";
 
 type DbRow = Record<string, unknown>;
 
@@ -75,4 +75,12 @@ export function auditFromRow(row: DbRow): AuditRecord {
     prevHash: String(row.prev_hash),
     hash: String(row.hash),
   };
+}
+
+/** Why a request cannot be decided at `at` (gone, already decided, lapsed), or null when it can. Same rule in every store. */
+export function undecidable(req: AccessRequest | null, at: number): ApproveResult | null {
+  if (!req) return { ok: false, reason: "not_found", request: null };
+  if (req.state !== "pending") return { ok: false, reason: "not_pending", request: req };
+  if (req.expiresAt <= at) return { ok: false, reason: "expired", request: req };
+  return null;
 }

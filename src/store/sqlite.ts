@@ -4,7 +4,7 @@ import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { GENESIS_HASH, recordHash } from "../audit/chain.ts";
 import { JitError } from "../errors.ts";
-import { auditFromRow, grantFromRow, requestFromRow } from "./rows.ts";
+import { auditFromRow, grantFromRow, requestFromRow, undecidable } from "./rows.ts";
 import type {
   AccessRequest, Approval, ApproveResult, AuditQuery, AuditRecord, Grant, NewAuditRecord, NewRequest, RequestState, Store,
 } from "./types.ts";
@@ -149,9 +149,8 @@ class SqliteStore implements Store {
     if (key === null) return { ok: false, reason: "not_found", request: null };
     return immediate(this.#db, () => {
       const req = this.#request(key);
-      if (!req) return { ok: false, reason: "not_found", request: null } as const;
-      if (req.state !== "pending") return { ok: false, reason: "not_pending", request: req } as const;
-      if (req.expiresAt <= a.at) return { ok: false, reason: "expired", request: req } as const;
+      const refused = undecidable(req, a.at);
+      if (refused || !req) return refused!;
       if (req.approvals.some((x) => x.approverSubject === a.approverSubject)) {
         return { ok: false, reason: "already_approved_by_you", request: req } as const;
       }
@@ -174,9 +173,8 @@ class SqliteStore implements Store {
     if (key === null) return { ok: false, reason: "not_found", request: null };
     return immediate(this.#db, () => {
       const req = this.#request(key);
-      if (!req) return { ok: false, reason: "not_found", request: null } as const;
-      if (req.state !== "pending") return { ok: false, reason: "not_pending", request: req } as const;
-      if (req.expiresAt <= at) return { ok: false, reason: "expired", request: req } as const;
+      const refused = undecidable(req, at);
+      if (refused || !req) return refused!;
       this.#db
         .prepare("UPDATE requests SET state = 'denied', decided_at = ?, decided_by = ?, decision_reason = ? WHERE id = ?")
         .run(at, by, reason, Number(id));
