@@ -72,3 +72,20 @@ test("when the result record cannot be written, no row leaves the broker", async
     store.appendAudit = original;
   }
 });
+
+test("the replay kept with a query is capped: the first rows, and the record says how many of how many", async () => {
+  broker.deps.replayMaxRows = 3;
+  try {
+    const res = await call("/v1/query", { sql: "SELECT id, city FROM demo.sales.customers ORDER BY id LIMIT 10" });
+    const body = (await res.json()) as { row_count: number; audit_id: string; rows: Array<{ id: number }> };
+    assert.equal(body.row_count, 10);
+    const list = await fetch(`${broker.url}/v1/audit?mine=1&action=query.result&limit=1000`, { headers: { authorization: `Bearer ${token}` } });
+    const records = ((await list.json()) as { records: Array<{ details: { query_audit_id: string; row_count: number; replay_rows_kept: number; result: { rows: Array<{ id: number }> } } }> }).records;
+    const rec = records.find((r) => r.details.query_audit_id === body.audit_id)!;
+    assert.equal(rec.details.row_count, 10);
+    assert.equal(rec.details.replay_rows_kept, 3);
+    assert.deepEqual(rec.details.result.rows.map((r) => r.id), body.rows.slice(0, 3).map((r) => r.id));
+  } finally {
+    delete broker.deps.replayMaxRows;
+  }
+});

@@ -55,14 +55,27 @@ export async function auditShowCommand(ctx: CliContext, id: string): Promise<voi
 export async function auditReplayCommand(ctx: CliContext, id: string, opts: { format?: Format }): Promise<void> {
   const client = await ctx.client();
   const { record } = await client.get<{ record: AuditView }>(`/v1/audit/${encodeURIComponent(id)}`);
-  let result = record.details.result as QueryResult | undefined;
-  if (!result && record.action === "query") {
+  let done: AuditView | undefined = record.details.result ? record : undefined;
+  if (!done && record.action === "query") {
     const { records } = await client.get<{ records: AuditView[] }>(`/v1/audit?action=query.result&after=${record.seq}&limit=1000`);
-    const done = records.find((r) => r.details.query_audit_id === record.id);
-    result = done?.details.result as QueryResult | undefined;
+    done = records.find((r) => r.details.query_audit_id === record.id);
   }
-  if (!result) throw new JitError("usage", `audit record ${id} holds no query result to replay`, { hint: "jit audit list --action query" });
-  printResult(ctx, { ...result, row_count: result.rows.length } as QueryResult, opts.format ?? (ctx.flags.json ? "json" : ctx.io.isStdoutTTY ? "table" : "json"));
+  const d = done?.details as { result?: { columns: QueryResult["columns"]; rows: QueryResult["rows"]; truncated: boolean }; row_count: number; masked_cells: number; bytes_processed: number; query_audit_id: string } | undefined;
+  if (!d?.result) throw new JitError("usage", `audit record ${id} holds no query result to replay`, { hint: "jit audit list --action query" });
+  const kept = d.result.rows.length;
+  // Over the broker's replay cap only the first rows were kept: say so rather than pass them off as the whole answer.
+  if (kept < d.row_count && !ctx.flags.json) ctx.io.err(`note: the audit log kept the first ${kept} of the ${d.row_count} rows the caller received`);
+  const result: QueryResult = {
+    columns: d.result.columns,
+    rows: d.result.rows,
+    row_count: d.row_count,
+    truncated: d.result.truncated,
+    masked_cells: d.masked_cells,
+    bytes_processed: d.bytes_processed,
+    grant_id: null,
+    audit_id: d.query_audit_id,
+  };
+  printResult(ctx, result, opts.format ?? (ctx.flags.json ? "json" : ctx.io.isStdoutTTY ? "table" : "json"));
 }
 
 /** Verifies the hash chain; a broken chain exits 4 naming the first broken record. */
