@@ -1,5 +1,7 @@
 /** The broker's JSON API: one route per operation, each a thin adapter over access.ts, query.ts and metadata.ts. */
 import { JitError } from "../errors.ts";
+import type { Policy, Principal } from "../policy/types.ts";
+import type { AccessRequest } from "../store/types.ts";
 import { isAdmin, isAuditor } from "../policy/evaluate.ts";
 import { approvalRefusal, approveRequest, denyRequest, expireDue, fileRequest, fileStatementRequest, liveGrants, revokeGrant } from "./access.ts";
 import { audit, type BrokerDeps, type Caller } from "./context.ts";
@@ -21,6 +23,12 @@ import { explainQuery } from "./explain.ts";
 import { grantView, requestView } from "./views.ts";
 
 export type Authenticate = (ctx: RouteContext) => Promise<Caller>;
+
+/** Who may see a request: its requester, admins, whoever may decide it while pending, and whoever decided it. */
+function maySeeRequest(policy: Policy, p: Principal, q: AccessRequest): boolean {
+  if (q.requesterSubject === p.subject || isAdmin(policy, p) || q.decidedBy === p.username) return true;
+  return q.state === "pending" && approvalRefusal(policy, p, q) === null;
+}
 
 /** Builds the route table of the authenticated API. */
 export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router {
@@ -69,12 +77,7 @@ export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router 
     const policy = deps.policy();
     const all = await deps.store.listRequests({ state: pending ? "pending" : undefined, limit: 500 });
     await audit(deps, c, "metadata", "ok", { what: "requests", pending, mine });
-    const visible = all.filter((q) => {
-      if (q.requesterSubject === c.principal.subject) return true;
-      if (mine) return false;
-      if (isAdmin(policy, c.principal)) return true;
-      return q.state === "pending" ? approvalRefusal(policy, c.principal, q) === null : q.decidedBy === c.principal.username;
-    });
+    const visible = all.filter((q) => (mine ? q.requesterSubject === c.principal.subject : maySeeRequest(policy, c.principal, q)));
     return {
       requests: await Promise.all(visible.map(async (q) => ({
         ...requestView(q),
@@ -88,7 +91,7 @@ export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router 
     await expireDue(deps);
     const q = await deps.store.getRequest(ctx.params.id!);
     const policy = deps.policy();
-    if (!q || (q.requesterSubject !== c.principal.subject && !isAdmin(policy, c.principal) && approvalRefusal(policy, c.principal, q) !== null && q.decidedBy !== c.principal.username)) {
+    if (!q || !maySeeRequest(policy, c.principal, q)) {
       throw new JitError("usage", `there is no request ${ctx.params.id} that you may see`, { hint: "jit requests", details: { status: 404 } });
     }
     const grant = q.grantId ? await deps.store.getGrant(q.grantId) : null;
