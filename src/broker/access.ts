@@ -39,7 +39,7 @@ export interface FileRequestInput {
 
 /** Files a single-statement request: the exact SQL goes to the approvers, and its grant will run it once. */
 export async function fileStatementRequest(deps: BrokerDeps, caller: Caller, sql: string, reason: string) {
-  const { analyseStatement, statementHash } = await import("./query.ts");
+  const { analyseStatement, statementHash } = await import("./plan.ts");
   const policy = deps.policy();
   const p = caller.principal;
   if (!sql.trim()) throw new JitError("usage", "no SQL given for a single-statement request");

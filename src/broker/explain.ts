@@ -4,7 +4,7 @@ import { evaluateAccess, isAdmin, isAuditor } from "../policy/evaluate.ts";
 import type { Principal } from "../policy/types.ts";
 import { referencedTables } from "../sql/analyze.ts";
 import type { BrokerDeps, Caller } from "./context.ts";
-import { analyseStatement } from "./query.ts";
+import { analyseStatement } from "./plan.ts";
 
 /** Explains, without running anything, what the policy decides for `as` (username + groups) running `sql`. */
 export async function explainQuery(deps: BrokerDeps, caller: Caller, input: { as: string; groups: string[]; sql: string }) {

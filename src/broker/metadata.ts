@@ -4,7 +4,7 @@ import { evaluateAccess, maskRuleFor } from "../policy/evaluate.ts";
 import type { Field } from "../warehouse/types.ts";
 import { liveGrants, qualifyDataset } from "./access.ts";
 import { audit, type BrokerDeps, type Caller } from "./context.ts";
-import { warehouseError } from "./query.ts";
+import { warehouseError } from "./plan.ts";
 
 function visibleDataset(deps: BrokerDeps, c: Caller, dataset: string) {
   const decision = evaluateAccess(deps.policy(), c.principal, dataset);

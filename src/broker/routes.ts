@@ -7,7 +7,8 @@ import { approvalRefusal, approveRequest, denyRequest, expireDue, fileRequest, f
 import { audit, type BrokerDeps, type Caller } from "./context.ts";
 import { optString, readJson, Router, type RouteContext } from "./http.ts";
 import { describeTable, listDatasets, listTables } from "./metadata.ts";
-import { analyseStatement, runQuery } from "./query.ts";
+import { analyseStatement } from "./plan.ts";
+import { runQuery } from "./query.ts";
 
 /** What a single-statement request would read and return, under the current policy, for approvers to judge. */
 async function statementPreview(deps: BrokerDeps, sql: string) {
