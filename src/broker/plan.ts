@@ -4,7 +4,7 @@ import { JitError } from "../errors.ts";
 import { maskErrorMessage } from "../masking/row-masker.ts";
 import { evaluateAccess, maskRuleFor, strictestStyle } from "../policy/evaluate.ts";
 import type { ColumnMaskRule, MaskStyle, Policy, Principal } from "../policy/types.ts";
-import { analyze, passThrough, referencedTables } from "../sql/analyze.ts";
+import { analyze, expandWildcard, passThrough, referencedSources, referencedTables } from "../sql/analyze.ts";
 import { normalizeSql } from "../sql/normalize.ts";
 import type { Analysis, ColumnRef } from "../sql/types.ts";
 import type { Grant } from "../store/types.ts";
@@ -46,15 +46,23 @@ export async function analyseStatement(deps: BrokerDeps, sql: string): Promise<S
   const policy = deps.policy();
   const project = deps.warehouse.defaultProject;
   const refs = referencedTables(sql, project);
+  const sources = referencedSources(sql, project);
   const schemas = new Map<string, Field[]>();
-  for (const t of refs) {
-    try {
-      schemas.set(tableName(t), await deps.warehouse.tableSchema(t));
-    } catch (err) {
-      throw warehouseError(err, policy);
+  // Wildcard tables (`ds.events_*`) are expanded to the tables they match, each analysed with its own schema;
+  // INFORMATION_SCHEMA views carry fixed schemas in the analysis and need no lookup.
+  const wildcards = new Map<string, string[]>();
+  try {
+    const concrete = [...sources.tables];
+    for (const w of sources.wildcards) {
+      const matches = expandWildcard(w, await deps.warehouse.listTables(`${w.project}.${w.dataset}`));
+      wildcards.set(w.key, matches.map(tableName));
+      concrete.push(...matches);
     }
+    for (const t of concrete) if (!schemas.has(tableName(t))) schemas.set(tableName(t), await deps.warehouse.tableSchema(t));
+  } catch (err) {
+    throw warehouseError(err, policy);
   }
-  const analysis = analyze(sql, { defaultProject: project, schemas });
+  const analysis = analyze(sql, { defaultProject: project, schemas, wildcards });
   checkGuardrails(policy, analysis);
 
   const direct = passThrough(analysis);
@@ -76,7 +84,8 @@ export async function analyseStatement(deps: BrokerDeps, sql: string): Promise<S
   if (dry.statementType.toUpperCase() !== "SELECT" && analysis.kind === "query") {
     throw new JitError("denied", `the warehouse reads this statement as ${dry.statementType}, not a query; refused`);
   }
-  const analysed = new Set(refs.map(tableName));
+  // The warehouse may name a wildcard's matches or the wildcard itself: both are what the analysis read.
+  const analysed = new Set([...refs, ...analysis.tables].map(tableName));
   const unseen = dry.referencedTables.map(tableName).filter((t) => !analysed.has(t));
   if (unseen.length > 0) {
     throw new JitError("denied", `the warehouse says this statement reads ${unseen.join(", ")}, which the broker's analysis did not find; refused`, {

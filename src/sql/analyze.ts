@@ -6,7 +6,9 @@ import { parseSql, statementsOf } from "./parse.ts";
 import { newScope, type Ctx } from "./scope.ts";
 import { collectTables } from "./tables.ts";
 
-export { referencedTables } from "./tables.ts";
+export { referencedSources, referencedTables, type ReferencedSources } from "./tables.ts";
+export { expandWildcard, type WildcardRef } from "./wildcard.ts";
+export type { InfoSchemaRef } from "./information-schema.ts";
 
 const DIRECT = new WeakMap<Analysis, boolean[]>();
 
@@ -21,7 +23,13 @@ export function passThrough(analysis: Analysis): boolean[] {
 
 export interface AnalyzeOptions {
   defaultProject: string;
+  /** Schemas of every concrete table read, wildcard matches included. */
   schemas: SchemaMap;
+  /**
+   * Each wildcard table's matches: WildcardRef.key ("project.dataset.prefix*", lower-case) → the matching tables'
+   * "project.dataset.table" keys (lower-case), e.g. from expandWildcard. A wildcard missing here is refused.
+   */
+  wildcards?: Map<string, string[]>;
 }
 
 /**
@@ -38,6 +46,7 @@ export function analyze(sql: string, opts: AnalyzeOptions): Analysis {
   const ctx: Ctx = {
     defaultProject: opts.defaultProject,
     schemas: opts.schemas,
+    wildcards: opts.wildcards ?? new Map(),
     tables: new Map(),
     inference: new Map(),
     hoisted: new Set(),

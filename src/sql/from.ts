@@ -3,7 +3,9 @@ import { JitError } from "../errors.ts";
 import { exprSources, isQuery } from "./expr.ts";
 import { cannotAnalyse, isNode, lc, pathParts, type Node } from "./parse.ts";
 import { col, isVisibleName, note, union, wholeRow, type Env, type RangeVar } from "./scope.ts";
-import { qualifyTable, tableKey } from "./tables.ts";
+import { infoSchemaFields } from "./information-schema.ts";
+import { resolveTable, tableKey } from "./tables.ts";
+import { wildcardVar } from "./wildcard.ts";
 
 /** Adds the FROM items of a table expression to the scope being built. */
 export function addFrom(n: Node, env: Env): void {
@@ -94,15 +96,21 @@ function addItem(n: Node, alias: string | null, env: Env): void {
 }
 
 function tableVar(parts: string[], alias: string | null, env: Env): RangeVar {
-  const ref = qualifyTable(parts, env.ctx.defaultProject);
+  const source = resolveTable(parts, env.ctx.defaultProject);
+  if (source.kind === "wildcard") return wildcardVar(source.wildcard, alias, env);
+  const ref = source.ref;
   const key = tableKey(ref);
+  env.ctx.tables.set(key, ref);
+  if (source.kind === "info_schema") {
+    // Metadata of a dataset the caller holds a grant on: no column of it is a source column.
+    return { alias: alias ?? lc(source.view.view), columns: infoSchemaFields(source.view.view).map((f) => col(f.name, new Set())), opaque: null };
+  }
   const fields = env.ctx.schemas.get(key);
   if (!fields) {
     throw new JitError("denied", `the broker cannot analyse this SQL: no schema for table ${key}`, {
       hint: `check the table name with: jit tables ${ref.project}.${ref.dataset}`,
     });
   }
-  env.ctx.tables.set(key, ref);
   return {
     alias: alias ?? ref.table,
     columns: fields.map((f) => col(f.name, new Set([`${key}.${lc(f.name)}`]), true)),

@@ -34,8 +34,10 @@ function parseUncached(sql: string): Program {
     return parse(sql, { dialect: "bigquery", paramTypes: ["@name", "@`name`", "?"] }) as unknown as Program;
   } catch (err) {
     const first = (err instanceof Error ? err.message : String(err)).split("\n")[0] ?? "syntax error";
+    // The parser reads a wildcard table only in backticks (BigQuery's documented form).
+    const star = first.includes('Unexpected "*"');
     throw new JitError("denied", `the broker cannot analyse this SQL: ${first}`, {
-      hint: "simplify the query: one SELECT statement in BigQuery standard SQL",
+      hint: star ? "write a wildcard table in backticks: `dataset.prefix*`" : "simplify the query: one SELECT statement in BigQuery standard SQL",
     });
   }
 }

@@ -27,6 +27,8 @@ export interface RangeVar {
   columns: Col[];
   /** Set for UNNEST and array paths: any field of the element resolves to these sources. */
   opaque: Sources | null;
+  /** Pseudo columns (a wildcard's _TABLE_SUFFIX): found by name, never part of `*` or the whole row. */
+  pseudo?: Col[];
 }
 
 export interface Scope {
@@ -43,6 +45,8 @@ export interface Scope {
 export interface Ctx {
   defaultProject: string;
   schemas: SchemaMap;
+  /** Wildcard tables' matches: "project.dataset.prefix*" → "project.dataset.table" keys (AnalyzeOptions.wildcards). */
+  wildcards: Map<string, string[]>;
   tables: Map<string, TableRef>;
   inference: Map<string, InferenceUse>;
   /** WITH clauses already applied by an enclosing set operation. */
@@ -86,7 +90,8 @@ export function wholeRow(v: RangeVar): Sources {
 }
 
 function columnsNamed(v: RangeVar, key: string): Col[] {
-  return v.columns.filter((c) => c.key === key);
+  const cols = v.columns.filter((c) => c.key === key);
+  return cols.length || !v.pseudo ? cols : v.pseudo.filter((c) => c.key === key);
 }
 
 /** Records that `sources` were used in `clause` (deduplicated). */

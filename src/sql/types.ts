@@ -28,7 +28,10 @@ export interface Analysis {
   statementType: string;
   /** Every kind found anywhere in the input, most severe first (a script holding EXPORT DATA lists both). */
   kinds?: StatementKind[];
-  /** Every table read (CTE names excluded), fully qualified. */
+  /**
+   * Every table read (CTE names excluded), fully qualified: a wildcard's matching tables, and a dataset's
+   * INFORMATION_SCHEMA view as table "information_schema.<view>" of that dataset.
+   */
   tables: TableRef[];
   /** One entry per output column, in order. */
   outputs: OutputColumn[];

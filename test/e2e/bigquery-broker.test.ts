@@ -358,4 +358,32 @@ describe("CLI → broker → BigQuery REST (fake)", { timeout: 120_000 }, () => 
     while (Date.now() < end && !seenTo("POST", /\/cancel$/).some((c) => c.path === cancel)) await new Promise((res) => setTimeout(res, 100));
     assert.ok(seenTo("POST", /\/cancel$/).some((c) => c.path === cancel), "no jobs.cancel within 3 s of the client leaving");
   });
+  // Last: it adds tables to the fake, which the metadata test above would otherwise list.
+  test("a wildcard table is expanded to its shards: masked through every shard, inference on it refused, _TABLE_SUFFIX usable", async () => {
+    fake.addTable(PROJECT, "sales", "visits_2024", [{ name: "id", type: "INT64" }, { name: "email", type: "STRING" }, { name: "city", type: "STRING" }]);
+    fake.addTable(PROJECT, "sales", "visits_2025", [{ name: "id", type: "INT64" }, { name: "email", type: "STRING" }, { name: "city", type: "STRING" }]);
+    const sql = "SELECT id, email, _TABLE_SUFFIX AS year FROM `acme-analytics.sales.visits_*` WHERE _TABLE_SUFFIX >= '2025'";
+    fake.dryRun = () => ({
+      statementType: "SELECT",
+      referencedTables: [{ projectId: PROJECT, datasetId: "sales", tableId: "visits_2025" }],
+      totalBytesProcessed: 2048,
+      schema: [{ name: "id", type: "INT64" }, { name: "email", type: "STRING" }, { name: "year", type: "STRING" }],
+    });
+    fake.query = () => ({
+      schema: [{ name: "id", type: "INT64" }, { name: "email", type: "STRING" }, { name: "year", type: "STRING" }],
+      rows: [["1", "ada.lovelace@example.com", "2025"], ["2", "alan.turing@example.org", "2025"]],
+    });
+    const res = parsed<{ columns: Array<{ name: string; masked: boolean; mask?: string }>; rows: Array<Record<string, string>> }>(
+      await jit("alice", ["query", sql, "--format", "json"]));
+    assert.deepEqual(res.columns.map((c) => [c.name, c.masked]), [["id", false], ["email", true], ["year", false]]);
+    assert.deepEqual(res.rows.map((r) => r.email), ["XXXXX@example.com", "XXXXX@example.org"]);
+    assert.deepEqual(res.rows.map((r) => r.year), ["2025", "2025"]);
+
+    const probe = await jit("alice", ["query", "SELECT id FROM `acme-analytics.sales.visits_*` WHERE email LIKE 'ada%'", "--json"]);
+    assert.equal(probe.code, 4, probe.stderr);
+    assert.match(String(errorOf(probe).message), /email/);
+
+    const none = await jit("alice", ["query", "SELECT id FROM `acme-analytics.sales.nothing_*`", "--json"]);
+    assert.equal(none.code, 4, none.stderr);
+  });
 });

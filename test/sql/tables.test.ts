@@ -39,8 +39,8 @@ test("an alias equal to the project does not hide its own table", () => {
   assert.deepEqual(names("SELECT 1 FROM demo.sales.customers AS demo"), ["demo.sales.customers"]);
 });
 
-test("1-part table names, wildcard tables and 4-part paths are denied", () => {
-  for (const sql of ["SELECT 1 FROM customers", "SELECT 1 FROM `demo.sales.cust*`", "SELECT 1 FROM demo.sales.INFORMATION_SCHEMA.TABLES"]) {
+test("1-part table names and 4-part paths are denied (wildcards and INFORMATION_SCHEMA: see their own tests)", () => {
+  for (const sql of ["SELECT 1 FROM customers", "SELECT 1 FROM a.b.c.d"]) {
     assert.throws(() => names(sql), (e: unknown) => e instanceof JitError && e.code === "denied", sql);
   }
 });
