@@ -39,6 +39,8 @@ export interface StatementPlan {
   datasets: string[];
   columns: PlannedColumn[];
   bytesEstimate: number;
+  /** Whether any masked column is read (returned or tested): then warehouse error messages are withheld. */
+  readsMasked: boolean;
 }
 
 /** Analyses a statement under the current policy (guardrails, inference, masking, bytes), whoever runs it. */
@@ -64,6 +66,8 @@ export async function analyseStatement(deps: BrokerDeps, sql: string): Promise<S
   }
   const analysis = analyze(sql, { defaultProject: project, schemas, wildcards });
   checkGuardrails(policy, analysis);
+  const readsMasked = [...analysis.outputs.flatMap((o) => o.sources), ...analysis.inferenceUses.map((u) => u.column)]
+    .some((c) => maskRuleFor(policy, c) !== undefined);
 
   const direct = passThrough(analysis);
   const columns = analysis.outputs.map((o, i) => planColumn(policy, o.name, o.sources, direct[i] ?? false));
@@ -78,7 +82,7 @@ export async function analyseStatement(deps: BrokerDeps, sql: string): Promise<S
   try {
     dry = await deps.warehouse.dryRun(sql);
   } catch (err) {
-    throw warehouseError(err, policy);
+    throw warehouseError(err, policy, { readsMasked });
   }
   // Defence in depth: the warehouse's own reading of the statement must agree with ours.
   if (dry.statementType.toUpperCase() !== "SELECT" && analysis.kind === "query") {
@@ -100,7 +104,7 @@ export async function analyseStatement(deps: BrokerDeps, sql: string): Promise<S
       hint: "select fewer columns or filter on a partition",
     });
   }
-  return { analysis, schema: dry.schema, tables: refs.map(tableName), datasets: [...new Set(refs.map(datasetName))].sort(), columns, bytesEstimate };
+  return { analysis, schema: dry.schema, tables: refs.map(tableName), datasets: [...new Set(refs.map(datasetName))].sort(), columns, bytesEstimate, readsMasked };
 }
 
 /** Decides whether `principal` may run `sql`, and how its output is masked; throws `denied` with the reason when not. */
@@ -188,11 +192,19 @@ function checkGuardrails(policy: Policy, a: Analysis): void {
 }
 
 /** Turns a warehouse failure into a `query_failed` error whose message passed through the content detectors. */
-export function warehouseError(err: unknown, policy: Policy): JitError {
+export function warehouseError(err: unknown, policy: Policy, opts: { readsMasked?: boolean } = {}): JitError {
   if (err instanceof JitError) return err;
   if (err instanceof WarehouseQueryError) {
     const details = { ...(err.jobId ? { job_id: err.jobId } : {}), ...(err.reason ? { reason: err.reason } : {}) };
     if (err.reason === "brokerRefused") return new JitError("denied", err.message, { details });
+    if (opts.readsMasked && err.reason !== "unreachable") {
+      // Error messages echo values ("division by zero: 5301902025 / 0", a failed CAST, ERROR(x)), and a value
+      // computed from a masked column slips past the detectors; so nothing of the message goes back.
+      return new JitError("query_failed", "the warehouse rejected the query; its message is withheld because the query reads masked columns and messages can carry their values", {
+        hint: "fix the query on columns that are not masked first, or ask an auditor to look up the job",
+        details,
+      });
+    }
     if (err.reason === "unreachable") {
       return new JitError("unreachable", `the warehouse cannot be reached: ${maskErrorMessage(err.message, policy.masking.detectors)}`, {
         hint: "try again shortly; if it persists, the broker's operators must check its network path to BigQuery",

@@ -107,7 +107,7 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
     }
     result = await run.done();
   } catch (err) {
-    const e = warehouseError(err, policy);
+    const e = warehouseError(err, policy, { readsMasked: plan.readsMasked });
     rows = [];
     await audit(deps, caller, "query.result", e.code === "denied" ? "denied" : "failed", {
       query_audit_id: rec.id, error: { code: e.code, message: e.message, ...e.details }, duration_ms: deps.now() - started,

@@ -175,6 +175,15 @@ describe("CLI → broker → BigQuery REST (fake)", { timeout: 120_000 }, () => 
     assert.equal(dry.code, 6, dry.stderr);
     assert.doesNotMatch(dry.stderr, /234-56-7890/);
     assert.match(String(errorOf(dry).message), /^Could not cast literal/);
+
+    // A query that reads a masked column: the message may carry a value computed from it, so none of it comes back.
+    fake.dryRun = defaultDryRun;
+    fake.query = () => ({ schema: [], rows: [], error: { reason: "invalidQuery", message: "division by zero: 5301902025 / 0" } });
+    const masked = await jit("alice", ["query", "SELECT DIV(SAFE_CAST(REPLACE(ssn, '-', '') AS INT64) * 7, 0) AS d FROM acme-analytics.sales.customers", "--json"]);
+    assert.equal(masked.code, 6, masked.stderr);
+    assert.doesNotMatch(masked.stderr, /5301902025/);
+    assert.match(String(errorOf(masked).message), /withheld because the query reads masked columns/);
+    assert.equal(errorOf(masked).reason, "invalidQuery", masked.stderr);
   });
 
   test("rateLimitExceeded twice, then the query succeeds", async () => {
