@@ -7,6 +7,7 @@ import { parse, show } from "sql-parser-cst";
 import type { TableRef } from "./types.ts";
 import { WarehouseQueryError } from "./types.ts";
 import { extractPart, FUNCTIONS, type Call } from "./duckdb-functions.ts";
+import { formatSql } from "./duckdb-format.ts";
 import { literalText, opText, quoteIdent, replaceWith, showTrim, typeText, unsupported, type N } from "./duckdb-syntax.ts";
 
 export { quoteIdent };
@@ -29,7 +30,7 @@ export type TableResolver = (parts: string[]) => TableRef;
 
 /** Syntax and node types that mean the same in both dialects once their children are translated. */
 const PASS_THROUGH = new Set([
-  "select_stmt", "compound_select_stmt", "select_clause", "select_distinct", "select_all", "where_clause",
+  "compound_select_stmt", "select_clause", "select_distinct", "select_all", "where_clause",
   "group_by_clause", "group_by_rollup", "group_by_all", "having_clause", "qualify_clause", "order_by_clause",
   "limit_clause", "window_clause", "named_window", "with_clause", "common_table_expr", "join_on_specification",
   "join_using_specification", "paren_expr", "list_expr", "prefix_op_expr", "between_expr", "case_expr",
@@ -101,10 +102,23 @@ export function translateToDuckDB(sql: string, resolveTable: TableResolver): Tra
   const bareNames = new Set<string>();
   const rowNames = new Set<string>();
 
+  // Queries whose rows form a table (the statement, FROM subqueries, CTE bodies): SELECT AS STRUCT is refused there.
+  const tableQueries = new Set<N>();
+  const markTable = (n: N | undefined): void => {
+    if (!n) return;
+    if (n.type === "paren_expr") return markTable(n.expr);
+    tableQueries.add(n);
+    if (n.type === "compound_select_stmt") { markTable(n.left); markTable(n.right); }
+  };
+  markTable(root);
+
   const collectCtes = (node: unknown): void => {
     if (!node || typeof node !== "object") return;
     const n = node as N;
-    if (n.type === "common_table_expr") cteNames.add(String(n.table?.name ?? "").toLowerCase());
+    if (n.type === "common_table_expr") {
+      cteNames.add(String(n.table?.name ?? "").toLowerCase());
+      markTable(n.expr);
+    }
     for (const [key, value] of Object.entries(n)) if (key !== "leading" && key !== "trailing") collectCtes(value);
   };
   collectCtes(root);
@@ -156,6 +170,7 @@ export function translateToDuckDB(sql: string, resolveTable: TableResolver): Tra
         if (node.specification) visit(node.specification);
         return;
       case "alias":
+        if (node.expr.type === "unnest_with_offset_expr") return visitUnnestWithOffset(node, node.expr, node.alias.name);
         if (node.expr.type === "unnest_expr") {
           const name = quoteIdent(node.alias.name);
           visit(node.expr.expr);
@@ -167,15 +182,59 @@ export function translateToDuckDB(sql: string, resolveTable: TableResolver): Tra
         replaceWith(node.alias, quoteIdent(node.alias.name));
         return;
       case "paren_expr":
-        if (node.expr.type === "select_stmt" || node.expr.type === "compound_select_stmt") visit(node.expr);
-        else visitFrom(node.expr);
+        if (node.expr.type === "select_stmt" || node.expr.type === "compound_select_stmt") {
+          markTable(node.expr);
+          visit(node.expr);
+        } else visitFrom(node.expr);
         return;
       case "identifier": case "member_expr": case "bigquery_quoted_member_expr":
         return visitTable(node);
       case "unnest_expr": return unsupported("UNNEST in FROM without an alias (write UNNEST(x) AS name)");
-      case "unnest_with_offset_expr": return unsupported("UNNEST ... WITH OFFSET");
+      case "unnest_with_offset_expr": return visitUnnestWithOffset(node, node, "offset");
       default: return unsupported(`${node.type.replace(/_/g, " ")} in FROM`);
     }
+  };
+
+  /** UNNEST(a) AS v WITH OFFSET [AS o]: a lateral subquery numbering the elements from 0, as BigQuery does. */
+  let generated = 0; // names for generated aliases
+  const visitUnnestWithOffset = (node: N, withOffset: N, offsetName: string): void => {
+    const inner: N = withOffset.unnest;
+    if (inner.type !== "alias" || inner.expr.type !== "unnest_expr") return unsupported("UNNEST ... WITH OFFSET without an alias for the element (write UNNEST(x) AS name WITH OFFSET)");
+    visit(inner.expr.expr);
+    const u = quoteIdent(`__unnest_${generated++}`);
+    const sql = `(SELECT ${u}."v" AS ${quoteIdent(inner.alias.name)}, ${u}."o" - 1 AS ${quoteIdent(offsetName)} `
+      + `FROM unnest(${showTrim(inner.expr.expr)}) WITH ORDINALITY AS ${u}("v", "o")) AS ${u}`;
+    replaceWith(node, sql);
+  };
+
+  /** FORMAT compiles its literal format string; see duckdb-format.ts. */
+  const visitFormat = (node: N): void => {
+    const fargs: N | undefined = node.args?.expr;
+    const items: N[] = fargs?.args?.items ?? [];
+    if (node.over || fargs?.distinctKw || fargs?.orderBy || fargs?.limit || fargs?.nullHandlingKw) return unsupported("FORMAT with DISTINCT, ORDER BY, LIMIT or OVER");
+    if (items[0]?.type !== "string_literal") return unsupported("FORMAT's format string must be a string literal");
+    const fail = (message: string): never => unsupported(`FORMAT: ${message}`);
+    replaceWith(node, formatSql(String(items[0].value), items.slice(1), (n) => (visit(n), showTrim(n)), fail));
+  };
+
+  /**
+   * SELECT AS STRUCT in an expression subquery: each row becomes one STRUCT value, which is DuckDB's
+   * row-as-struct reference to a derived table. Fields need names: BigQuery's anonymous fields have no DuckDB twin.
+   */
+  const visitSelectAsStruct = (node: N, clause: N, at: number): void => {
+    if (tableQueries.has(node)) return unsupported("SELECT AS STRUCT outside an expression subquery such as ARRAY(SELECT AS STRUCT ...)");
+    const names = new Set<string>();
+    for (const item of clause.columns.items as N[]) {
+      if (item.type === "all_columns" || item.type === "except_columns" || item.type === "replace_columns" || item.property?.type === "all_columns") continue;
+      const name = item.type === "alias" ? item.alias.name : pathParts(item)?.at(-1);
+      if (!name) return unsupported("SELECT AS STRUCT fields without names (write expr AS name)");
+      if (names.has(String(name).toLowerCase())) return unsupported(`SELECT AS STRUCT with the field ${name} twice`);
+      names.add(String(name).toLowerCase());
+    }
+    clause.modifiers.splice(at, 1);
+    visitChildren(node);
+    const row = quoteIdent(`__struct_${generated++}`);
+    replaceWith(node, `SELECT ${row} FROM (${showTrim(node)}) AS ${row}`);
   };
 
   const visitFunc = (node: N): void => {
@@ -210,6 +269,12 @@ export function translateToDuckDB(sql: string, resolveTable: TableResolver): Tra
         const arg = items[i];
         if (arg?.type !== "string_literal") return unsupported(`${name} argument ${i + 1} must be a string literal`);
         return String(arg.value);
+      },
+      interval(i) {
+        const arg = items[i];
+        if (arg?.type !== "interval_literal" || arg.unit?.type !== "interval_unit") return unsupported(`${name} argument ${i + 1} must be an interval such as INTERVAL 1 DAY`);
+        visit(arg.value);
+        return { value: showTrim(arg.value), unit: opText(arg.unit.unitKw) };
       },
       fail: (message) => unsupported(`${name}: ${message}`),
     };
@@ -294,7 +359,7 @@ export function translateToDuckDB(sql: string, resolveTable: TableResolver): Tra
       case "join_expr": return unsupported("a join outside FROM");
       case "func_call": {
         const name = pathParts(node.name)?.join(".").toUpperCase();
-        return name === "ARRAY_AGG" ? visitArrayAgg(node) : visitFunc(node);
+        return name === "ARRAY_AGG" ? visitArrayAgg(node) : name === "FORMAT" ? visitFormat(node) : visitFunc(node);
       }
       case "binary_expr": {
         const op = opText(node.operator);
@@ -354,6 +419,11 @@ export function translateToDuckDB(sql: string, resolveTable: TableResolver): Tra
           return replaceWith(node, `struct_pack(${fields.join(", ")})`);
         }
         return unsupported(`typed ${kw} constructors`);
+      }
+      case "select_stmt": {
+        const clause = (node.clauses as N[]).find((c) => c.type === "select_clause");
+        const at = (clause?.modifiers as N[] | undefined)?.findIndex((m) => m.type === "select_as_struct") ?? -1;
+        return at >= 0 ? visitSelectAsStruct(node, clause!, at) : visitChildren(node);
       }
       default:
         if (!PASS_THROUGH.has(node.type)) return unsupported(node.type.replace(/_/g, " "));

@@ -1,4 +1,7 @@
 /** BigQuery functions the demo warehouse understands, as DuckDB SQL. Anything not listed here is refused. */
+import { FORMAT_MACROS } from "./duckdb-format.ts";
+import { arity } from "./duckdb-syntax.ts";
+import { TEXT_FUNCTIONS, TEXT_MACROS } from "./duckdb-text-functions.ts";
 
 /** One BigQuery function call being translated; its arguments are translated on demand. */
 export interface Call {
@@ -11,6 +14,8 @@ export interface Call {
   part(i: number): string;
   /** Argument i read as a string literal. */
   str(i: number): string;
+  /** Argument i read as an interval literal (`INTERVAL n DAY`): its value translated, its unit upper-case. */
+  interval(i: number): { value: string; unit: string };
   fail(message: string): never;
 }
 
@@ -24,13 +29,23 @@ export const MACROS: readonly string[] = [
   "CREATE MACRO safe_add(a, b) AS a + b",
   "CREATE MACRO safe_subtract(a, b) AS a - b",
   "CREATE MACRO safe_negate(a) AS -a",
+  // BigQuery's DIV truncates INT64s towards zero and fails on a zero divisor, where DuckDB's // returns NULL.
+  `CREATE MACRO bq_div(x, y) AS CASE
+    WHEN NOT (typeof(x) IN ('"NULL"', 'TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT') AND typeof(y) IN ('"NULL"', 'TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT'))
+      THEN error('Not supported by the demo warehouse (DuckDB): DIV of ' || typeof(x) || ' and ' || typeof(y) || ' (INT64 only)')
+    WHEN y = 0 THEN error('division by zero: ' || CAST(x AS VARCHAR) || ' / 0')
+    ELSE x // y END`,
+  // Stepping by months from after the 28th clamps, and how BigQuery steps from there is not pinned down here.
+  `CREATE MACRO bq_generate_date_array(s, e, n, months) AS CASE
+    WHEN n = 0 THEN error('Sequence step cannot be 0.')
+    WHEN months AND day(s) > 28 THEN error('Not supported by the demo warehouse (DuckDB): GENERATE_DATE_ARRAY stepping by months from after the 28th')
+    ELSE CAST(generate_series(CAST(s AS TIMESTAMP), CAST(e AS TIMESTAMP), CASE WHEN months THEN to_months(CAST(n AS INTEGER)) ELSE to_days(CAST(n AS INTEGER)) END) AS DATE[]) END`,
+  ...TEXT_MACROS,
+  ...FORMAT_MACROS,
 ];
 
 const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
-function arity(c: Call, min: number, max = min): void {
-  if (c.argc < min || c.argc > max) c.fail(`${c.name} expects ${min === max ? min : `${min} to ${max}`} arguments, got ${c.argc}`);
-}
 
 function utcOnly(c: Call, i: number): void {
   if (c.argc > i && c.str(i).toUpperCase() !== "UTC") c.fail(`${c.name} with a time zone other than "UTC" is not supported`);
@@ -152,6 +167,15 @@ function nullStrict(fn: string) {
   };
 }
 
+const DATE_STEPS: Record<string, [number, boolean]> = { DAY: [1, false], WEEK: [7, false], MONTH: [1, true], QUARTER: [3, true], YEAR: [12, true] };
+
+function generateDateArray(c: Call): string {
+  arity(c, 2, 3);
+  const step = c.argc === 3 ? c.interval(2) : { value: "1", unit: "DAY" };
+  const [factor, months] = DATE_STEPS[step.unit] ?? c.fail(`GENERATE_DATE_ARRAY steps by DAY, WEEK, MONTH, QUARTER or YEAR, not ${step.unit}`);
+  return `bq_generate_date_array(CAST(${c.sql(0)} AS DATE), CAST(${c.sql(1)} AS DATE), (${step.value}) * ${factor}, ${months})`;
+}
+
 function args(c: Call): string[] {
   return Array.from({ length: c.argc }, (_, i) => c.sql(i));
 }
@@ -170,6 +194,7 @@ export const FUNCTIONS: Record<string, Handler> = {
   // Conditionals and maths.
   COALESCE: "coalesce", IFNULL: "ifnull", NULLIF: "nullif", IF: "if",
   ABS: "abs", SIGN: "sign", ROUND: "round", CEIL: "ceil", CEILING: "ceil", FLOOR: "floor", TRUNC: "trunc",
+  DIV: (c) => (arity(c, 2), `bq_div(${c.sql(0)}, ${c.sql(1)})`),
   SQRT: "sqrt", POW: "pow", POWER: "pow", EXP: "exp", LN: "ln", LOG10: "log10", MOD: "mod", RAND: "random",
   SAFE_DIVIDE: "safe_divide", SAFE_MULTIPLY: "safe_multiply", SAFE_ADD: "safe_add",
   SAFE_SUBTRACT: "safe_subtract", SAFE_NEGATE: "safe_negate",
@@ -186,15 +211,14 @@ export const FUNCTIONS: Record<string, Handler> = {
   RPAD: (c) => (arity(c, 2, 3), `rpad(${c.sql(0)}, ${c.sql(1)}, ${c.argc === 3 ? c.sql(2) : "' '"})`),
   SPLIT: (c) => (arity(c, 1, 2), `string_split(${c.sql(0)}, ${c.argc === 2 ? c.sql(1) : "','"})`),
   REGEXP_REPLACE: (c) => (arity(c, 3), `regexp_replace(${c.sql(0)}, ${c.sql(1)}, ${c.sql(2)}, 'g')`),
-  TO_HEX: (c) => (arity(c, 1), `lower(hex(${c.sql(0)}))`),
   GENERATE_UUID: (c) => (arity(c, 0), "CAST(uuid() AS VARCHAR)"),
+  ...TEXT_FUNCTIONS,
   // Arrays and JSON.
   ARRAY: (c) => (arity(c, 1), `ARRAY(${c.sql(0)})`),
   ARRAY_LENGTH: "len", ARRAY_TO_STRING: "array_to_string", ARRAY_REVERSE: "list_reverse",
   ARRAY_CONCAT: (c) => args(c).reduce((acc, a) => `list_concat(${acc}, ${a})`),
-  GENERATE_ARRAY: "generate_series",
+  GENERATE_ARRAY: "generate_series", GENERATE_DATE_ARRAY: generateDateArray,
   TO_JSON_STRING: (c) => (arity(c, 1), `CAST(to_json(${c.sql(0)}) AS VARCHAR)`),
-  JSON_VALUE: "json_extract_string", JSON_EXTRACT_SCALAR: "json_extract_string",
   // Dates and times. DuckDB runs in UTC, as BigQuery does by default.
   CURRENT_DATE: noArgs("current_date"),
   CURRENT_TIMESTAMP: noArgs("current_timestamp"),

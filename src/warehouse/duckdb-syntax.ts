@@ -11,6 +11,11 @@ export function unsupported(message: string): never {
   throw new WarehouseQueryError(`Not supported by the demo warehouse (DuckDB): ${message}`, { reason: "invalidQuery" });
 }
 
+/** Fails a function call whose argument count is outside min..max. */
+export function arity(c: { name: string; argc: number; fail(message: string): never }, min: number, max = min): void {
+  if (c.argc < min || c.argc > max) c.fail(`${c.name} expects ${min === max ? min : `${min} to ${max}`} arguments, got ${c.argc}`);
+}
+
 /** Double-quotes one identifier part for DuckDB. */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -44,7 +49,7 @@ export function literalText(node: N): string | undefined {
       return /[.eE]/.test(text) ? `CAST(${text} AS DOUBLE)` : undefined;
     }
     case "blob_literal":
-      return `'${(node.value as number[]).map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join("")}'::BLOB`;
+      return `'${bytesOfLiteral(String(node.text)).map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join("")}'::BLOB`;
     case "numeric_literal": return `CAST(${sqlString(node.string.value)} AS DECIMAL(38,9))`;
     case "date_literal": return `DATE ${sqlString(node.string.value)}`;
     case "time_literal": return `TIME ${sqlString(node.string.value)}`;
@@ -53,6 +58,30 @@ export function literalText(node: N): string | undefined {
     case "json_literal": return `CAST(${sqlString(node.string.value)} AS JSON)`;
     default: return unsupported(node.type.replace(/_/g, " "));
   }
+}
+
+const SIMPLE_ESCAPES: Record<string, number> = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11, "\\": 92, "?": 63, '"': 34, "'": 39, "`": 96 };
+
+/**
+ * The bytes of a BigQuery bytes literal (b'...', rb"...", b"""..."""). Read here because the parser takes \xAB
+ * for the character U+00AB and stores its two UTF-8 bytes, where BYTES mean the one byte 0xAB.
+ */
+export function bytesOfLiteral(text: string): number[] {
+  const m = /^([bB][rR]?|[rR][bB])('''|"""|'|")([\s\S]*)\2$/.exec(text);
+  if (!m) return unsupported(`the bytes literal ${text}`);
+  const body = m[3]!;
+  if (/r/i.test(m[1]!)) return [...Buffer.from(body, "utf8")];
+  const out: number[] = [];
+  for (let i = 0; i < body.length; i++) {
+    const ch = String.fromCodePoint(body.codePointAt(i)!);
+    if (ch !== "\\") { out.push(...Buffer.from(ch, "utf8")); i += ch.length - 1; continue; }
+    const next = body[++i] ?? "";
+    if (next in SIMPLE_ESCAPES) out.push(SIMPLE_ESCAPES[next]!);
+    else if (/[xX]/.test(next) && /^[0-9a-fA-F]{2}$/.test(body.slice(i + 1, i + 3))) { out.push(parseInt(body.slice(i + 1, i + 3), 16)); i += 2; }
+    else if (/^[0-3][0-7]{2}$/.test(body.slice(i, i + 3))) { out.push(parseInt(body.slice(i, i + 3), 8)); i += 2; }
+    else return unsupported(`the escape \\${next} in the bytes literal ${text}`);
+  }
+  return out;
 }
 
 const TYPE_NAMES: Record<string, string> = {

@@ -82,11 +82,76 @@ function intervalText(v: { months: number; days: number; micros: bigint }): stri
   return `${sign(v.months)}${Math.floor(months / 12)}-${months % 12} ${v.days} ${sign(v.micros)}${time}`;
 }
 
+/**
+ * JSON text as BigQuery returns a JSON value: compact, object keys sorted (BigQuery's JSON type keeps no key
+ * order), the first of duplicate keys kept. Integers keep their exact digits; other numbers print as doubles.
+ */
+export function canonicalJson(text: string): string {
+  let i = 0;
+  const space = (): void => { while (/\s/.test(text[i] ?? "")) i++; };
+  const value = (): string => {
+    space();
+    const ch = text[i];
+    if (ch === "{") {
+      i++;
+      const entries = new Map<string, string>();
+      space();
+      if (text[i] === "}") { i++; return "{}"; }
+      for (;;) {
+        space();
+        const key = JSON.parse(stringToken()) as string;
+        space();
+        if (text[i++] !== ":") throw new SyntaxError("expected :");
+        const v = value();
+        if (!entries.has(key)) entries.set(key, v);
+        space();
+        if (text[i] === ",") { i++; continue; }
+        if (text[i++] !== "}") throw new SyntaxError("expected }");
+        break;
+      }
+      return `{${[...entries.keys()].sort().map((k) => `${JSON.stringify(k)}:${entries.get(k)}`).join(",")}}`;
+    }
+    if (ch === "[") {
+      i++;
+      const items: string[] = [];
+      space();
+      if (text[i] === "]") { i++; return "[]"; }
+      for (;;) {
+        items.push(value());
+        space();
+        if (text[i] === ",") { i++; continue; }
+        if (text[i++] !== "]") throw new SyntaxError("expected ]");
+        break;
+      }
+      return `[${items.join(",")}]`;
+    }
+    if (ch === '"') return JSON.stringify(JSON.parse(stringToken()));
+    const m = /^(?:true|false|null|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)/.exec(text.slice(i));
+    if (!m) throw new SyntaxError(`unexpected ${ch}`);
+    i += m[0].length;
+    return /^-?\d+$/.test(m[0]) || !Number.isFinite(Number(m[0])) ? m[0] : String(Number(m[0]));
+  };
+  const stringToken = (): string => {
+    const m = /^"(?:[^"\\]|\\.)*"/.exec(text.slice(i));
+    if (!m) throw new SyntaxError("expected a string");
+    i += m[0].length;
+    return m[0];
+  };
+  try {
+    const out = value();
+    space();
+    return i === text.length ? out : text;
+  } catch {
+    return text; // not JSON after all: show what DuckDB gave
+  }
+}
+
 /** One DuckDB value as jit emits it (see SPEC.md): INT64 beyond 2^53 and NUMERIC as strings, TIMESTAMP RFC 3339, BYTES base64. */
 export function jsonValue(value: DuckDBValue, type: DuckDBType, names: TypeIdNames): unknown {
   if (value === null || value === undefined) return null;
   const id = names[type.typeId] ?? "UNKNOWN";
   if (INT_TYPES.has(id)) return typeof value === "bigint" ? int64(value) : value;
+  if (id === "VARCHAR" && type.alias === "JSON") return canonicalJson(String(value));
   if (TIMESTAMP_TYPES.has(id)) {
     const micros = timestampMicros(value as object);
     return micros === undefined ? String(value) : rfc3339(micros);

@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { statementTypeOf, translateToDuckDB } from "../../src/warehouse/duckdb-dialect.ts";
+import { captureGroups } from "../../src/warehouse/duckdb-text-functions.ts";
+import { bytesOfLiteral } from "../../src/warehouse/duckdb-syntax.ts";
 import { WarehouseQueryError, type TableRef } from "../../src/warehouse/types.ts";
 
 const KNOWN = new Set(["sales.customers", "sales.orders", "hr.employees"]);
@@ -114,11 +116,88 @@ test("anything without a faithful translation fails with a clear error", () => {
   rejects("SELECT SAFE.SUBSTR(s, 1)", /function SAFE\.SUBSTR/);
   rejects("SELECT 1 ^ 2", /operator \^/);
   rejects("SELECT AS STRUCT 1 a", /AS STRUCT/);
-  rejects("SELECT x FROM UNNEST([1]) AS x WITH OFFSET", /WITH OFFSET/);
+  rejects("SELECT * FROM UNNEST([1]) WITH OFFSET", /WITH OFFSET without an alias/);
   rejects("SELECT STRING_AGG(x LIMIT 2)", /LIMIT inside STRING_AGG/);
   rejects("DELETE FROM demo.sales.orders WHERE TRUE", /only queries run here, not DELETE/);
   rejects("SELECT 1; SELECT 2", /scripts/);
   rejects("SELEC 1", /Syntax Error/);
+});
+
+test("UNNEST ... WITH OFFSET numbers elements from 0 in a lateral subquery; the offset is named offset by default", () => {
+  assert.equal(
+    tr("SELECT x, o FROM sales.customers c, UNNEST(SPLIT(c.ssn, '-')) AS x WITH OFFSET AS o").sql,
+    `SELECT "x", "o" FROM "demo"."sales"."customers" "c", (SELECT "__unnest_0"."v" AS "x", "__unnest_0"."o" - 1 AS "o" FROM unnest((string_split("c"."ssn", '-'))) WITH ORDINALITY AS "__unnest_0"("v", "o")) AS "__unnest_0"`,
+  );
+  assert.match(tr("SELECT x FROM UNNEST([1]) AS x WITH OFFSET").sql, /- 1 AS "offset" FROM/);
+});
+
+test("SELECT AS STRUCT in an expression subquery reads each row as one STRUCT; elsewhere it is refused", () => {
+  assert.equal(
+    tr("SELECT ARRAY(SELECT AS STRUCT id, c.city AS town FROM sales.customers c ORDER BY id LIMIT 2) AS a").sql,
+    `SELECT ARRAY(SELECT "__struct_0" FROM (SELECT "id", "c"."city" AS "town" FROM "demo"."sales"."customers" "c" ORDER BY "id" LIMIT 2) AS "__struct_0") AS "a"`,
+  );
+  assert.match(tr("SELECT (SELECT AS STRUCT * FROM sales.orders LIMIT 1) AS s").sql, /^SELECT \(SELECT "__struct_0" FROM \(SELECT \* FROM/);
+  rejects("SELECT AS STRUCT 1 AS a", /SELECT AS STRUCT outside an expression subquery/);
+  rejects("SELECT * FROM (SELECT AS STRUCT 1 AS a)", /outside an expression subquery/);
+  rejects("WITH t AS (SELECT AS STRUCT 1 AS a) SELECT * FROM t", /outside an expression subquery/);
+  rejects("SELECT 1 AS a UNION ALL SELECT AS STRUCT 2 AS a", /outside an expression subquery/);
+  rejects("SELECT ARRAY(SELECT AS STRUCT id + 1 FROM sales.orders) AS a", /fields without names/);
+  rejects("SELECT ARRAY(SELECT AS STRUCT id, c.id FROM sales.customers c) AS a", /the field id twice/);
+  rejects("SELECT ARRAY(SELECT AS VALUE 1) AS a", /AS VALUE/);
+});
+
+test("FORMAT compiles a literal format string; what it cannot mirror is refused before running", () => {
+  assert.equal(tr("SELECT FORMAT('no specifiers, 100%%') AS f").sql, `SELECT ('no specifiers, 100%') AS "f"`);
+  const sql = tr("SELECT FORMAT('%s-%05d', city, id) AS f FROM sales.customers").sql;
+  assert.match(sql, /typeof\(__format_0\) IN \('"NULL"', 'VARCHAR'\)/);
+  assert.match(sql, /printf\('%05d', __format_1\)/);
+  assert.equal(
+    tr("SELECT FORMAT('%T', STRUCT(email)) AS f FROM sales.customers").sql,
+    `SELECT (('STRUCT(' || list_transform(["email"], lambda __format_0: bq_format_value(__format_0, true))[1] || ')')) AS "f" FROM "demo"."sales"."customers"`,
+  );
+  rejects("SELECT FORMAT(fmt, 1) AS f", /format string must be a string literal/);
+  rejects("SELECT FORMAT('%s %s', 'a') AS f", /fewer arguments/);
+  rejects("SELECT FORMAT('%s', 'a', 'b') AS f", /2 arguments after the format string, but the format string uses 1/);
+  rejects("SELECT FORMAT('%*d', 5, 1) AS f", /\* width or precision/);
+  rejects("SELECT FORMAT(\"%'d\", 1) AS f", /grouping flag/);
+  rejects("SELECT FORMAT('%u', 1) AS f", /format specifier %u/);
+  rejects("SELECT FORMAT('%05s', 'a') AS f", /%s with the flags "0"/);
+  rejects("SELECT FORMAT('50%', 1) AS f", /invalid format specifier/);
+});
+
+test("REGEXP_EXTRACT, JSON_VALUE, JSON_OBJECT, GENERATE_DATE_ARRAY, DIV and friends translate or refuse clearly", () => {
+  const one = (expr: string) => tr(`SELECT ${expr} AS v`).sql.replace(/^SELECT (.*) AS "v"$/, "$1");
+  assert.equal(one("REGEXP_EXTRACT(email, r'@(.+)$')"), `bq_regexp_extract("email", '@(.+)$', 1)`);
+  assert.equal(one("REGEXP_EXTRACT_ALL(phone, r'\\d+')"), `regexp_extract_all("phone", '\\d+', 0)`);
+  assert.equal(one("JSON_VALUE(j, '$.a[0].b')"), `bq_json_value("j", '$.a[0].b')`);
+  assert.equal(one("JSON_OBJECT('k', email, 'n', 1)"), `json_object('k', "email", 'n', 1)`);
+  assert.equal(one("GENERATE_DATE_ARRAY(d, e, INTERVAL 2 WEEK)"), `bq_generate_date_array(CAST("d" AS DATE), CAST("e" AS DATE), (2) * 7, false)`);
+  assert.equal(one("DIV(a, b)"), `bq_div("a", "b")`);
+  assert.equal(one("SHA256(s)"), `unhex(sha256("s"))`);
+  assert.equal(one("FROM_HEX(h)"), `bq_from_hex("h")`);
+  rejects("SELECT REGEXP_EXTRACT(s, '(a)(b)')", /more than 1 capturing group/);
+  rejects("SELECT REGEXP_EXTRACT(s, 'a', 2)", /position or occurrence/);
+  rejects("SELECT REGEXP_EXTRACT(s, re)", /must be a string literal/);
+  rejects("SELECT JSON_VALUE(j, '$[\"a\"]')", /JSON path/);
+  rejects("SELECT JSON_VALUE(j, '$.*')", /JSON path/);
+  rejects("SELECT JSON_OBJECT('k', 1, 'k', 2)", /key "k" twice/);
+  rejects("SELECT JSON_OBJECT(['k'], [1])", /JSON_OBJECT argument 1 must be a string literal/);
+  rejects("SELECT JSON_OBJECT('k')", /key, value pairs/);
+  rejects("SELECT GENERATE_DATE_ARRAY(d, e, INTERVAL 1 HOUR)", /not HOUR/);
+  rejects("SELECT SHA512(s)", /function SHA512/);
+});
+
+test("capture groups are counted as RE2 does; bytes literals keep \\xNN as one byte", () => {
+  assert.equal(captureGroups("a(b)c"), 1);
+  assert.equal(captureGroups("(?:a)(?i)b"), 0);
+  assert.equal(captureGroups("(?P<x>a)[(]\\(b"), 1);
+  assert.equal(captureGroups("[^]()](a)"), 1);
+  assert.equal(captureGroups("(a)|(b)"), 2);
+  assert.deepEqual(bytesOfLiteral("b'\\xab\\x01é'"), [0xab, 0x01, 0xc3, 0xa9]);
+  assert.deepEqual(bytesOfLiteral("rb'\\x'"), [0x5c, 0x78]);
+  assert.deepEqual(bytesOfLiteral('B"""a\\n\\101"""'), [0x61, 0x0a, 0x41]);
+  assert.equal(tr("SELECT b'\\xde\\xad' AS v").sql, `SELECT '\\xde\\xad'::BLOB AS "v"`);
+  rejects("SELECT b'\\u00e9' AS v", /escape \\u/);
 });
 
 test("statementTypeOf names the BigQuery statement type", () => {
