@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { cents, countBy, money } from "../fixtures/demo-data.ts";
+import { cents, countBy, money, expectedRevenueByCity, expectedTopCustomerPerCity } from "../fixtures/demo-data.ts";
 import { type CorpusBroker, demo, forbiddenStrings, indexForbidden, leaksIn, type QueryAnswer, startCorpusBroker } from "./corpus-harness.ts";
 import { SALES_ANALYTICS } from "../fixtures/analytics-queries.ts";
 
@@ -51,9 +51,7 @@ describe("usefulness corpus through the broker", { timeout: 60_000 }, () => {
   });
 
   test("revenue by city matches the CSV, highest first", () => {
-    const city = new Map(customers.map((c) => [c.id, c.city!]));
-    const expected = new Map<string, number>();
-    for (const o of orders) if (o.status === "completed") expected.set(city.get(o.customer_id)!, (expected.get(city.get(o.customer_id)!) ?? 0) + cents(o.amount!));
+    const expected = expectedRevenueByCity();
     assert.deepEqual(new Map(rows("revenue_by_city").map((r) => [r.city, r.revenue])), new Map([...expected].map(([k, v]) => [k, money(v)])));
     assert.equal(rows("revenue_by_city")[0]!.city, [...expected].sort((a, b) => b[1] - a[1])[0]![0]);
     assert.equal(answers.get("revenue_by_city")!.body.masked_cells, 0);
@@ -84,16 +82,7 @@ describe("usefulness corpus through the broker", { timeout: 60_000 }, () => {
   });
 
   test("QUALIFY with ROW_NUMBER picks the top customer per city", () => {
-    const spent = new Map<string, number>();
-    for (const o of orders) if (o.status === "completed") spent.set(o.customer_id!, (spent.get(o.customer_id!) ?? 0) + cents(o.amount!));
-    const best = new Map<string, { id: number; c: number }>();
-    for (const c of customers) {
-      const s = spent.get(c.id!);
-      if (s === undefined) continue;
-      const cur = best.get(c.city!);
-      if (!cur || s > cur.c || (s === cur.c && Number(c.id) < cur.id)) best.set(c.city!, { id: Number(c.id), c: s });
-    }
-    assert.deepEqual(rows("top_customer_per_city"), [...best].sort(([a], [b]) => (a < b ? -1 : 1)).map(([city, { id, c }]) => ({ city, id, spent: money(c) })));
+    assert.deepEqual(rows("top_customer_per_city"), expectedTopCustomerPerCity());
   });
 
   test("window ranks over city sizes match the CSV", () => {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openDemoWarehouse } from "../../src/warehouse/duckdb.ts";
 import { WarehouseQueryError, type Field, type Row, type Warehouse } from "../../src/warehouse/types.ts";
-import { cents, countBy, DATA_DIR, demo, money } from "../fixtures/demo-data.ts";
+import { countBy, DATA_DIR, demo, money, expectedRevenueByCity, expectedTopCustomerPerCity } from "../fixtures/demo-data.ts";
 import { SALES_ANALYTICS } from "../fixtures/analytics-queries.ts";
 
 const GENERATOR = fileURLToPath(new URL("../../scripts/generate-demo-data.ts", import.meta.url));
@@ -107,9 +107,7 @@ test(`a corpus of ${Object.keys(CORPUS).length} typical BigQuery analytics queri
 });
 
 test("revenue by city matches the CSV", async () => {
-  const city = new Map(customers.map((c) => [c.id, c.city!]));
-  const expected = new Map<string, number>();
-  for (const o of orders) if (o.status === "completed") expected.set(city.get(o.customer_id)!, (expected.get(city.get(o.customer_id)!) ?? 0) + cents(o.amount!));
+  const expected = expectedRevenueByCity();
   const { rows, schema } = await all(CORPUS.revenue_by_city!);
   assert.deepEqual(schema.map((f) => f.type), ["STRING", "NUMERIC"]);
   assert.deepEqual(new Map(rows.map((r) => [r.city as string, r.revenue])), new Map([...expected].map(([k, v]) => [k, money(v)])));
@@ -135,17 +133,8 @@ test("SAFE_DIVIDE and COUNTIF give the refund rate; NOT EXISTS finds customers w
 });
 
 test("QUALIFY with ROW_NUMBER picks the top customer per city", async () => {
-  const spent = new Map<string, number>();
-  for (const o of orders) if (o.status === "completed") spent.set(o.customer_id!, (spent.get(o.customer_id!) ?? 0) + cents(o.amount!));
-  const best = new Map<string, { id: number; c: number }>();
-  for (const c of customers) {
-    const s = spent.get(c.id!);
-    if (s === undefined) continue;
-    const cur = best.get(c.city!);
-    if (!cur || s > cur.c || (s === cur.c && Number(c.id) < cur.id)) best.set(c.city!, { id: Number(c.id), c: s });
-  }
   const { rows } = await all(CORPUS.top_customer_per_city!);
-  assert.deepEqual(rows, [...best].sort(([a], [b]) => (a < b ? -1 : 1)).map(([city, { id, c }]) => ({ city, id, spent: money(c) })));
+  assert.deepEqual(rows, expectedTopCustomerPerCity());
 });
 
 test("EXTRACT(DAYOFWEEK) counts Sunday as 1; DATE_TRUNC(…, WEEK) starts weeks on Sunday", async () => {
