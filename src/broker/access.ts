@@ -1,7 +1,7 @@
 /** The grant lifecycle on the broker: file a request, approve, deny, revoke, expire. Policy decides; the store commits. */
 import { JitError } from "../errors.ts";
-import { canApprove, evaluateAccess, globMatch, isAdmin } from "../policy/evaluate.ts";
-import type { AccessDecision, AccessRule, Policy, Principal } from "../policy/types.ts";
+import { canApprove, evaluateAccess, findAccessRule, globMatch, isAdmin } from "../policy/evaluate.ts";
+import type { AccessDecision, Policy, Principal } from "../policy/types.ts";
 import { formatDuration } from "../policy/duration.ts";
 import type { AccessRequest, Grant } from "../store/types.ts";
 import { appendOrRefuse, audit, type BrokerDeps, type Caller, type LifecycleEvent } from "./context.ts";
@@ -23,12 +23,6 @@ const MAX_REASON = 1000;
 /** Reasons are shown to approvers and kept in the audit log: bounded, so nobody files a novel. */
 export function checkReason(reason: string): void {
   if (reason.length > MAX_REASON) throw new JitError("usage", `the reason is ${reason.length} characters; at most ${MAX_REASON}`);
-}
-
-/** Finds an access rule by id in the current policy. */
-export function findRule(policy: Policy, id: string): AccessRule | undefined {
-  for (const d of policy.datasets) for (const a of d.access) if (a.id === id) return a;
-  return undefined;
 }
 
 export interface FileRequestInput {
@@ -161,7 +155,7 @@ function decisionsDetail(decisions: AccessDecision[]) {
 export function approvalRefusal(policy: Policy, approver: Principal, req: AccessRequest): string | null {
   if (approver.subject === req.requesterSubject) return "nobody approves their own request";
   for (const id of req.ruleIds) {
-    const rule = findRule(policy, id);
+    const rule = findAccessRule(policy, id);
     if (!rule) return `the policy changed since request ${req.id} was filed (rule ${id} is gone); ask the requester to file it again`;
     if (rule.approval === "auto") continue;
     const verdict = canApprove(policy, approver, rule, req.requester);
