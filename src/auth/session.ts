@@ -1,5 +1,6 @@
 /** The signed-in session for one broker: read from the credential store, refreshed silently before it expires. */
 import { JitError } from "../errors.ts";
+import { isLoopbackHttp } from "../net/loopback.ts";
 import type { CredentialStore } from "./credential-store.ts";
 import type { TokenSet } from "./device-login.ts";
 
@@ -16,12 +17,6 @@ export interface StoredSession {
 
 /** Refresh this long before expiry, so a token never expires between the check and the broker's verification. */
 const REFRESH_MARGIN_S = 60;
-
-/** True for http URLs on loopback, the only place plain http is accepted (dev broker and dev IdP). */
-export function isLoopbackHttp(url: string): boolean {
-  const u = new URL(url);
-  return u.protocol === "http:" && (u.hostname === "localhost" || u.hostname === "[::1]" || /^127\./.test(u.hostname));
-}
 
 /** Builds the stored form of a fresh token set. */
 export function sessionFromTokens(tokens: TokenSet, issuer: string, clientId: string, previous?: StoredSession): StoredSession {

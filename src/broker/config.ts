@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { JitError } from "../errors.ts";
+import { isLoopbackHost } from "../net/loopback.ts";
 import { tryParseDuration } from "../policy/duration.ts";
 import type { BigQueryConfig } from "../warehouse/bigquery-config.ts";
 
@@ -40,8 +41,7 @@ function httpsUrl(v: unknown, path: string, issues: ConfigIssue[]): string | und
   if (typeof v !== "string") return void issues.push({ path, message: "must be a URL" });
   try {
     const u = new URL(v);
-    const loopback = u.hostname === "localhost" || u.hostname === "[::1]" || /^127\./.test(u.hostname);
-    if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) return void issues.push({ path, message: "must use https (plain http only on loopback)" });
+    if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopbackHost(u.hostname))) return void issues.push({ path, message: "must use https (plain http only on loopback)" });
     return v.replace(/\/+$/, "");
   } catch {
     return void issues.push({ path, message: `"${v}" is not a URL` });

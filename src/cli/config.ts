@@ -1,3 +1,4 @@
+import { isLoopbackHost } from "../net/loopback.ts";
 import { mkdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
@@ -67,12 +68,6 @@ export function resolveBrokerUrl(flag: string | undefined, env: NodeJS.ProcessEn
   if (env.JIT_BROKER) return normaliseBrokerUrl(env.JIT_BROKER);
   if (cfg.broker !== undefined) return normaliseBrokerUrl(cfg.broker);
   return undefined;
-}
-
-/** True for hosts whose traffic never leaves the machine, the only ones allowed plain http. */
-function isLoopbackHost(hostname: string): boolean {
-  // WHATWG URL parsing has already canonicalised IPv4 forms (127.1, 0x7f.1) and IPv6 ([0:0::1] → [::1]).
-  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 /**

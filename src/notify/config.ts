@@ -1,4 +1,5 @@
 /** The `notify` section of broker.yaml: webhook targets, which events each gets, timeout and retries. */
+import { isLoopbackHost } from "../net/loopback.ts";
 import { tryParseDuration } from "../policy/duration.ts";
 import { didYouMean } from "../policy/issues.ts";
 
@@ -24,11 +25,6 @@ const MAX_TIMEOUT_MS = 60_000;
 const MAX_RETRIES = 10;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-/** True for hosts where plain http never leaves the machine. */
-export function isLoopbackHost(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
 
 /**
  * The part of a webhook URL that may be logged: its origin. A Slack webhook URL's path is its secret

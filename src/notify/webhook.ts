@@ -6,7 +6,7 @@
 import { type NotifyConfig, type NotifyKind, NOTIFY_KINDS, safeOrigin } from "./config.ts";
 import { type NotifyEvent, slackPayload } from "./slack.ts";
 
-export { isLoopbackHost, NOTIFY_KINDS, safeOrigin, validateNotifyConfig } from "./config.ts";
+export { NOTIFY_KINDS, safeOrigin, validateNotifyConfig } from "./config.ts";
 export type { NotifyConfig, NotifyIssue, NotifyKind } from "./config.ts";
 export { slackEscape, slackPayload } from "./slack.ts";
 export type { NotifyEvent } from "./slack.ts";

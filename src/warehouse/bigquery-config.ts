@@ -1,5 +1,6 @@
 /** The BigQuery warehouse's configuration and its validation (every problem reported at once). */
 import { readFileSync } from "node:fs";
+import { isLoopbackHost } from "../net/loopback.ts";
 
 export interface BigQueryConfig {
   /** Project whose datasets jit lists and describes. */
@@ -36,7 +37,6 @@ const SERVICE_ACCOUNT = /^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9][a-z0-9.:-]*\.iam
 const LOCATION = /^[A-Za-z][A-Za-z0-9-]{0,62}$/;
 const CREDENTIAL_TYPES = new Set(["service_account", "authorized_user", "external_account", "impersonated_service_account", "external_account_authorized_user"]);
 const MAX_TIMEOUT_MS = 6 * 3600_000;
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -49,7 +49,7 @@ function checkEndpoint(value: unknown, path: string, issues: ConfigIssue[]): voi
   }
   if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) {
     issues.push({ path, message: "must be an http(s) URL" });
-  } else if (url.protocol === "http:" && !LOOPBACK.has(url.hostname)) {
+  } else if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
     // The bearer token would travel in clear text.
     issues.push({ path, message: "must use https (plain http is allowed only on loopback)" });
   }

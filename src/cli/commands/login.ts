@@ -1,6 +1,7 @@
 /** `jit login` (OIDC device flow against the broker's identity provider) and `jit logout`. */
 import { JitError } from "../../errors.ts";
-import { isLoopbackHttp, loadSession, sessionFromTokens } from "../../auth/session.ts";
+import { loadSession, sessionFromTokens } from "../../auth/session.ts";
+import { isLoopbackHttp } from "../../net/loopback.ts";
 import { loadConfig, saveConfig } from "../config.ts";
 import type { CliContext } from "../context.ts";
 import { printJson } from "./util.ts";
