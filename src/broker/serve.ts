@@ -1,8 +1,6 @@
 /** `jit broker serve`: the production broker from broker.yaml: real IdP, BigQuery, SQLite or PostgreSQL, policy reloads. */
 import { readFileSync, statSync, watch, type FSWatcher } from "node:fs";
-import { createServer as createHttpsServer } from "node:https";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { JitError } from "../errors.ts";
 import { loadPolicyFile } from "../policy/load.ts";
 import type { Policy } from "../policy/types.ts";
@@ -94,19 +92,8 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
   };
   // No DevMount: the dev IdP and /dev/device/approve never exist in serve mode.
   const handler = createBrokerHandler(deps);
-  let server: Server;
-  let url: string;
-  if (cfg.tls) {
-    server = createHttpsServer({ cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) }, (req, res) => void handler(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(cfg.listen.port, cfg.listen.host, () => resolve());
-    });
-    const addr = server.address() as AddressInfo;
-    url = `https://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`;
-  } else {
-    ({ server, url } = await listen(handler, cfg.listen.host, cfg.listen.port));
-  }
+  const tls = cfg.tls ? { cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) } : undefined;
+  const { server, url } = await listen(handler, cfg.listen.host, cfg.listen.port, tls);
   let watcher: FSWatcher | undefined;
   let debounce: NodeJS.Timeout | undefined;
   try {

@@ -1,5 +1,6 @@
 /** The broker's HTTP server: authenticates callers, dispatches to the API, and in dev mode mounts the embedded IdP. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { JitError } from "../errors.ts";
 import { audit, type BrokerDeps, type Caller } from "./context.ts";
@@ -63,9 +64,15 @@ export function createBrokerHandler(deps: BrokerDeps, dev?: DevMount) {
   };
 }
 
-/** Starts the broker on host:port (port 0 picks a free one) and resolves once it listens. */
-export async function listen(handler: ReturnType<typeof createBrokerHandler>, host: string, port: number): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => void handler(req, res));
+/** Starts the broker on host:port (port 0 picks a free one), over TLS when given a certificate, and resolves once it listens. */
+export async function listen(
+  handler: ReturnType<typeof createBrokerHandler>,
+  host: string,
+  port: number,
+  tls?: { cert: Buffer; key: Buffer },
+): Promise<{ server: Server; url: string }> {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => void handler(req, res);
+  const server: Server = tls ? createHttpsServer(tls, onRequest) : createServer(onRequest);
   server.headersTimeout = 30_000;
   server.requestTimeout = 0; // queries may stream for long; the warehouse timeout bounds them
   await new Promise<void>((resolve, reject) => {
@@ -77,5 +84,5 @@ export async function listen(handler: ReturnType<typeof createBrokerHandler>, ho
   });
   const addr = server.address() as AddressInfo;
   const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  return { server, url: `http://${shownHost}:${addr.port}` };
+  return { server, url: `${tls ? "https" : "http"}://${shownHost}:${addr.port}` };
 }
