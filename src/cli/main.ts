@@ -60,6 +60,11 @@ export async function main(argv: string[], io: IO): Promise<number> {
 
 /** The process entry used by bin/jit.js: the only place that sets the exit code. */
 export async function run(): Promise<void> {
+  // `jit query ... | head` closes the pipe early: that is the reader's choice, not an error to print a stack for.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    throw err;
+  });
   const io = processIO();
   const code = await main(process.argv.slice(2), io);
   // Flush what is buffered for a pipe before leaving: a reader of `jit query --format csv | ...` gets every byte.

@@ -158,6 +158,20 @@ describe("backbone end to end", { timeout: 120_000 }, () => {
     assert.match(down.stderr, /jit broker dev/);
   });
 
+  test("a reader that closes the pipe early (jit whoami | head) ends jit quietly: no stack trace, exit 0", async () => {
+    const { spawn } = await import("node:child_process");
+    const { JIT_BIN } = await import("./harness.ts");
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [JIT_BIN, "whoami"], { env: broker.env("alice"), stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      child.stdout.destroy(); // the reader is gone before jit writes, as when head has already exited
+      child.on("close", (code) => resolve({ code, stderr }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /EPIPE|\n\s+at /);
+  });
+
   test("logout deletes the tokens; the next command exits 3", async () => {
     const env = broker.env("alice");
     const out = await runJit(["logout"], env);
