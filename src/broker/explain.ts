@@ -2,31 +2,44 @@
 import { JitError } from "../errors.ts";
 import { evaluateAccess, isAdmin, isAuditor } from "../policy/evaluate.ts";
 import type { Principal } from "../policy/types.ts";
-import { referencedTables } from "../sql/analyze.ts";
 import type { BrokerDeps, Caller } from "./context.ts";
-import { analyseStatement } from "./plan.ts";
+import { analyseStatement, noRuleError, statementDatasets } from "./plan.ts";
 
 /** Explains, without running anything, what the policy decides for `as` (username + groups) running `sql`. */
 export async function explainQuery(deps: BrokerDeps, caller: Caller, input: { as: string; groups: string[]; sql: string }) {
   const policy = deps.policy();
+  const privileged = isAdmin(policy, caller.principal) || isAuditor(policy, caller.principal);
   const self = input.as === caller.principal.username;
-  if (!self && !isAdmin(policy, caller.principal) && !isAuditor(policy, caller.principal)) {
+  if (!self && !privileged) {
     throw new JitError("denied", "only admins and auditors may explain decisions for someone else", { hint: `jit policy explain --as ${caller.principal.username} ...` });
   }
-  const who: Principal = { subject: `explain:${input.as}`, username: input.as, groups: input.groups };
-  const datasets = [...new Set(referencedTables(input.sql, deps.warehouse.defaultProject).map((t) => `${t.project}.${t.dataset}`.toLowerCase()))].sort();
+  // Everyone else explains as who they are: their groups come from their verified token, never from the request.
+  const sameGroups = input.groups.length === 0 || [...input.groups].sort().join("\n") === [...caller.principal.groups].sort().join("\n");
+  if (!privileged && !sameGroups) {
+    throw new JitError("denied", "only admins and auditors may explain decisions for other groups than their own", {
+      hint: `jit policy explain --as ${caller.principal.username} --groups ${caller.principal.groups.join(",")} ...`,
+    });
+  }
+  const who: Principal = privileged
+    ? { subject: `explain:${input.as}`, username: input.as, groups: input.groups }
+    : caller.principal;
+  const datasets = statementDatasets(input.sql, deps.warehouse.defaultProject);
   const access = datasets.map((d) => {
     const a = evaluateAccess(policy, who, d);
     return { dataset: d, outcome: a.outcome, rule: a.rule?.id ?? null, matched_rules: a.matched ?? [], approvers: a.rule?.approvers ?? [], reasons: a.reasons };
   });
   let statement: Record<string, unknown>;
   try {
+    // Access before knowledge: for a dataset no rule gives this person, nothing about its tables is looked up or said.
+    const noRule = access.filter((a) => a.outcome === "denied").map((a) => a.dataset);
+    if (noRule.length > 0) throw noRuleError(noRule);
     const s = await analyseStatement(deps, input.sql);
     statement = {
       allowed: true,
       kind: s.analysis.kind,
       tables: s.tables,
       bytes_estimate: s.bytesEstimate,
+      masked_columns_read: s.maskedRead,
       columns: s.columns.map((c) => ({
         name: c.name,
         masked: c.style !== null,

@@ -4,9 +4,9 @@ import { JitError } from "../errors.ts";
 import { maskErrorMessage } from "../masking/row-masker.ts";
 import { evaluateAccess, maskRuleFor, strictestStyle } from "../policy/evaluate.ts";
 import type { ColumnMaskRule, MaskStyle, Policy, Principal } from "../policy/types.ts";
-import { analyze, expandWildcard, passThrough, referencedSources, referencedTables } from "../sql/analyze.ts";
+import { analyze, expandWildcard, referencedSources, referencedTables, statementKind } from "../sql/analyze.ts";
 import { normalizeSql } from "../sql/normalize.ts";
-import type { Analysis, ColumnRef } from "../sql/types.ts";
+import type { Analysis, ColumnRef, OutputColumn, StatementKind } from "../sql/types.ts";
 import type { Grant } from "../store/types.ts";
 import { type Field, type TableRef, WarehouseQueryError } from "../warehouse/types.ts";
 import { expireDue, liveGrants } from "./access.ts";
@@ -16,6 +16,8 @@ export interface PlannedColumn {
   name: string;
   sources: ColumnRef[];
   style: MaskStyle | null;
+  /** The source column a projected masked output carries ("project.dataset.table.column"; a wildcard's, comma-joined): its hash key's name. */
+  source: string | null;
   rules: string[];
 }
 
@@ -39,14 +41,26 @@ export interface StatementPlan {
   datasets: string[];
   columns: PlannedColumn[];
   bytesEstimate: number;
+  /** Every masked column the statement reads, in any position ("project.dataset.table.column"): what an approver must see. */
+  maskedRead: string[];
   /** Whether any masked column is read (returned or tested): then warehouse error messages are withheld. */
   readsMasked: boolean;
 }
 
-/** Analyses a statement under the current policy (guardrails, inference, masking, bytes), whoever runs it. */
+/** The datasets a statement names ("project.dataset", sorted), from its syntax alone: what access is decided on. */
+export function statementDatasets(sql: string, defaultProject: string): string[] {
+  return [...new Set(referencedTables(sql, defaultProject).map(datasetName))].sort();
+}
+
+/**
+ * Analyses a statement under the current policy (guardrails, opacity of masked columns, masking, bytes), whoever runs
+ * it. Callers decide access first (planQuery, explain): this looks up the schemas of every table the SQL names.
+ */
 export async function analyseStatement(deps: BrokerDeps, sql: string): Promise<StatementPlan> {
   const policy = deps.policy();
   const project = deps.warehouse.defaultProject;
+  // The statement kind comes from the SQL alone: a DROP of a missing table is refused as DDL, not "Not found".
+  checkKind(policy, statementKind(sql).kind);
   const refs = referencedTables(sql, project);
   const sources = referencedSources(sql, project);
   const schemas = new Map<string, Field[]>();
@@ -65,12 +79,14 @@ export async function analyseStatement(deps: BrokerDeps, sql: string): Promise<S
     throw warehouseError(err, policy);
   }
   const analysis = analyze(sql, { defaultProject: project, schemas, wildcards });
-  checkGuardrails(policy, analysis);
-  const readsMasked = [...analysis.outputs.flatMap((o) => o.sources), ...analysis.inferenceUses.map((u) => u.column)]
-    .some((c) => maskRuleFor(policy, c) !== undefined);
+  checkKind(policy, analysis.kind);
+  checkOpacity(policy, analysis);
+  const maskedRead = [...new Set([...analysis.outputs.flatMap((o) => o.sources), ...analysis.uses.map((u) => u.column)]
+    .filter((c) => maskRuleFor(policy, c) !== undefined)
+    .map((c) => `${c.table}.${c.column}`))].sort();
+  const readsMasked = maskedRead.length > 0;
 
-  const direct = passThrough(analysis);
-  const columns = analysis.outputs.map((o, i) => planColumn(policy, o.name, o.sources, direct[i] ?? false));
+  const columns = analysis.outputs.map((o) => planColumn(policy, o));
   const seen = new Set<string>();
   for (const c of columns) {
     const key = c.name.toLowerCase();
@@ -104,19 +120,25 @@ export async function analyseStatement(deps: BrokerDeps, sql: string): Promise<S
       hint: "select fewer columns or filter on a partition",
     });
   }
-  return { analysis, schema: dry.schema, tables: refs.map(tableName), datasets: [...new Set(refs.map(datasetName))].sort(), columns, bytesEstimate, readsMasked };
+  return {
+    analysis, schema: dry.schema, tables: refs.map(tableName), datasets: [...new Set(refs.map(datasetName))].sort(), columns, bytesEstimate,
+    maskedRead, readsMasked,
+  };
 }
 
-/** Decides whether `principal` may run `sql`, and how its output is masked; throws `denied` with the reason when not. */
+/**
+ * Decides whether `principal` may run `sql`, and how its output is masked; throws `denied` with the reason when not.
+ * Access is decided before anything about a table is looked up: the statement kind and the datasets come from the
+ * SQL alone, and a person without a rule or a grant for a dataset gets the same answer whether the tables and
+ * columns they name exist or not.
+ */
 export async function planQuery(deps: BrokerDeps, principal: Principal, sql: string): Promise<QueryPlan> {
   const policy = deps.policy();
-  const datasets = [...new Set(referencedTables(sql, deps.warehouse.defaultProject).map(datasetName))].sort();
+  checkKind(policy, statementKind(sql).kind);
+  const datasets = statementDatasets(sql, deps.warehouse.defaultProject);
   const decisions = new Map(datasets.map((d) => [d, evaluateAccess(policy, principal, d)]));
-  for (const [d, decision] of decisions) {
-    if (decision.outcome === "denied") throw new JitError("denied", decision.reasons.join("; "), { details: { dataset: d } });
-  }
-  // Guardrails and inference first: a DELETE is refused as DML, not as "no grant", whoever sends it.
-  const stmt = await analyseStatement(deps, sql);
+  const noRule = datasets.filter((d) => decisions.get(d)!.outcome === "denied");
+  if (noRule.length > 0) throw noRuleError(noRule);
   await expireDue(deps);
   const grants = await liveGrants(deps, principal);
   const hash = statementHash(sql);
@@ -147,19 +169,57 @@ export async function planQuery(deps: BrokerDeps, principal: Principal, sql: str
       details: { missing_datasets: missing },
     });
   }
+  // Only now, with access decided, are schemas looked up, columns resolved and the dry run made.
+  const stmt = await analyseStatement(deps, sql);
   return { ...stmt, grants: [...new Set(used)] };
 }
 
-/** Styles that leave part of the value visible: safe on the column itself, not on an expression over it. */
-const PARTIAL_STYLES = new Set<MaskStyle>(["last4", "first4", "email", "year"]);
+/** The refusal for datasets no rule of the policy gives this person: it names neither the rules nor who has access. */
+export function noRuleError(datasets: string[]): JitError {
+  return new JitError("denied", `no rule of the policy gives you access to ${datasets.join(", ")}`, {
+    hint: "jit datasets lists what you may use; ask the data's owners if you need more",
+    details: { denied_datasets: datasets },
+  });
+}
 
-function planColumn(policy: Policy, name: string, sources: ColumnRef[], direct: boolean): PlannedColumn {
-  const rules = sources.map((s) => maskRuleFor(policy, s)).filter((r): r is ColumnMaskRule => r !== undefined);
-  let style = rules.length ? strictestStyle(rules.map((r) => r.style)) : null;
-  // A partial mask on a computed value lets the query choose which part stays visible
-  // (CONCAT('xxxxx', SUBSTR(ssn, 1, 3)) would show the first digits), so computed outputs are hashed whole.
-  if (style !== null && !direct && PARTIAL_STYLES.has(style)) style = "hash";
-  return { name, sources, style, rules: [...new Set(rules.map((r) => r.id))] };
+/**
+ * How an output column is masked. A masked column may only be projected (OutputColumn.direct): then the output takes
+ * its style, partial ones included. Deriving anything else from one is refused (checkOpacity names the construct;
+ * this catches whole-row values and anything else it did not). Under `inference: allow`, a derived output is still
+ * masked, with a constant: a keyed hash or partial mask of a value the query computed would let it choose what is
+ * shown, or hash its own guesses with the column's key.
+ */
+function planColumn(policy: Policy, out: OutputColumn): PlannedColumn {
+  const masked = out.sources.map((s) => ({ source: s, rule: maskRuleFor(policy, s) })).filter((x): x is { source: ColumnRef; rule: ColumnMaskRule } => x.rule !== undefined);
+  const base = { name: out.name, sources: out.sources, source: null, rules: [...new Set(masked.map((m) => m.rule.id))] };
+  if (masked.length === 0) return { ...base, style: null };
+  // A projection; several sources only through a wildcard table (the same column of each matching table).
+  if (out.direct) {
+    return { ...base, style: strictestStyle(masked.map((m) => m.rule.style)), source: out.sources.map((c) => `${c.table}.${c.column}`).join(",") };
+  }
+  const opaque = masked.find((m) => m.rule.inference === "deny");
+  if (opaque) throw opacityError(opaque.source, "a computed value or whole row", opaque.rule, out.name);
+  const strictest = strictestStyle(masked.map((m) => m.rule.style));
+  return { ...base, style: strictest === "null" || strictest === "default" ? strictest : "redact" };
+}
+
+/** Refuses every use of a masked column (inference: deny) other than projecting it, naming the first in query order. */
+function checkOpacity(policy: Policy, a: Analysis): void {
+  for (const use of a.uses) {
+    const rule = maskRuleFor(policy, use.column);
+    if (rule && rule.inference === "deny") throw opacityError(use.column, use.construct, rule);
+  }
+}
+
+function opacityError(column: ColumnRef, construct: string, rule: ColumnMaskRule, output?: string): JitError {
+  const name = `${column.table}.${column.column}`;
+  return new JitError("denied",
+    `${name} is masked: it may only be selected as it is, and this query uses it in ${construct}${output ? ` (output ${output})` : ""}, ` +
+    "so the answer would depend on its hidden value", {
+    hint: "select the column unchanged (it comes back masked) and filter, join, group and sort on columns that are not masked; " +
+      "if its owners accept inference, the policy can say `inference: allow` for it",
+    details: { column: name, construct, rule: rule.id },
+  });
 }
 
 const KIND_LABEL: Record<string, string> = {
@@ -168,26 +228,17 @@ const KIND_LABEL: Record<string, string> = {
   script: "scripts and multi-statement input",
   export: "EXPORT DATA",
   external_query: "EXTERNAL_QUERY",
+  other: "this kind of statement",
 };
 
-function checkGuardrails(policy: Policy, a: Analysis): void {
-  if (a.kind !== "query") {
-    const denied = a.kind === "other" || (policy.guardrails.deny as string[]).includes(a.kind);
-    if (denied) {
-      throw new JitError("denied", `${KIND_LABEL[a.kind] ?? `${a.statementType} statements`} are refused by the policy's guardrails`, {
-        hint: "jit runs read-only queries: send a single SELECT",
-        details: { statement_kind: a.kind },
-      });
-    }
-  }
-  for (const use of a.inferenceUses) {
-    const rule = maskRuleFor(policy, use.column);
-    if (rule && rule.inference === "deny") {
-      throw new JitError("denied", `${use.column.table}.${use.column.column} is a masked column and may not be used in ${use.clause}: its value could be inferred from the result`, {
-        hint: "filter, join, group and sort on columns that are not masked",
-        details: { column: `${use.column.table}.${use.column.column}`, clause: use.clause, rule: rule.id },
-      });
-    }
+/** The statement-kind guardrail: decided from the SQL alone, before any lookup. */
+function checkKind(policy: Policy, kind: StatementKind): void {
+  if (kind === "query") return;
+  if (kind === "other" || (policy.guardrails.deny as string[]).includes(kind)) {
+    throw new JitError("denied", `${KIND_LABEL[kind]} ${kind === "other" ? "is" : "are"} refused by the policy's guardrails`, {
+      hint: "jit runs read-only queries: send a single SELECT",
+      details: { statement_kind: kind },
+    });
   }
 }
 

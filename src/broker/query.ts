@@ -14,6 +14,20 @@ function columnsView(plan: QueryPlan, schema: Field[]) {
   }));
 }
 
+/** Refuses the answer when any grant the plan relied on was revoked or has run out since the query started. */
+async function checkStillGranted(deps: BrokerDeps, plan: QueryPlan): Promise<void> {
+  const now = deps.now();
+  for (const g of plan.grants) {
+    const current = await deps.store.getGrant(g.id);
+    if (!current || current.revokedAt !== null || current.expiresAt <= now) {
+      throw new JitError("denied", `grant ${g.id} was ${current?.revokedAt != null ? "revoked" : "ended"} while the query ran, so its result is withheld`, {
+        hint: `ask for access again: jit request ${g.datasets.join(" ")} --reason "..."`,
+        details: { grant_id: g.id },
+      });
+    }
+  }
+}
+
 /** Runs (or dry-runs) a query for a caller and returns SPEC's JSON shape; every outcome is audited. */
 export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: string; maxRows?: number; dryRun?: boolean; signal?: AbortSignal }) {
   const policy = deps.policy();
@@ -39,7 +53,8 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
     return { grant_id: g.id, request_id: g.requestId, approved_by: r?.approvals.map((a) => a.approver) ?? [] };
   }));
   const decision = {
-    sql, tables: plan.tables, datasets: plan.datasets, grant_ids: grantIds, masked_columns: maskedColumns, statement_kind: plan.analysis.kind,
+    sql, tables: plan.tables, datasets: plan.datasets, grant_ids: grantIds, masked_columns: maskedColumns, masked_columns_read: plan.maskedRead,
+    statement_kind: plan.analysis.kind,
     ...(approvals.length ? { single_statement_approvals: approvals } : {}),
   };
 
@@ -51,6 +66,7 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
       datasets: plan.datasets,
       columns: columnsView(plan, plan.schema),
       masked_columns: maskedColumns.map((m) => m.name),
+      masked_columns_read: plan.maskedRead,
       bytes_estimate: plan.bytesEstimate,
       grant_id: grantIds[0] ?? null,
       grant_ids: grantIds,
@@ -96,7 +112,7 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
       });
     }
     const mask = createRowMasker({
-      columns: plan.columns.map((c, i) => ({ name: schema[i]!.name, type: schema[i]!.type, style: c.style ?? undefined })),
+      columns: plan.columns.map((c, i) => ({ name: schema[i]!.name, type: schema[i]!.type, style: c.style ?? undefined, source: c.source ?? undefined })),
       detectors: policy.masking.detectors,
       hashKey: deps.hashKey,
     });
@@ -106,6 +122,8 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
       rows.push(masked.row);
     }
     result = await run.done();
+    // A grant revoked (or run out) while the query ran no longer covers what it returned: nothing leaves the broker.
+    await checkStillGranted(deps, plan);
   } catch (err) {
     const e = warehouseError(err, policy, { readsMasked: plan.readsMasked });
     rows = [];

@@ -10,6 +10,11 @@
  *   BigQuery returns the digest in the column's type; jit renders it as lowercase hex (BYTES: base64 bytes).
  * - `null`, `default` and `redact` replace an ARRAY/STRUCT/JSON value as a whole; the other styles mask each
  *   leaf value inside it, keeping the shape.
+ * - A masked value keeps its column's type, so typed clients do not break: where a style does not apply to a type
+ *   (a hash of an INT64, last4 of a DATE, `redact` of a NUMERIC), the value becomes BigQuery's default masking value
+ *   for that type, as BigQuery does for rules that do not fit the column.
+ * - The keyed `hash` uses a key of the column's own (columnHashKey): equal values hash alike within one column, and
+ *   nothing hashed for another column (or a value a query made up) can be compared with them.
  */
 import { createHash, createHmac } from "node:crypto";
 import type { MaskStyle } from "../policy/types.ts";
@@ -29,26 +34,33 @@ const DEFAULTS: Record<FieldType, unknown> = {
   GEOGRAPHY: "POINT(0 0)", JSON: null, ARRAY: [], STRUCT: null, INTERVAL: "0-0 0 0:0:0",
 };
 
-/** Masks one value. NULL stays NULL under every style. */
+// The types each value-keeping style applies to; on any other type the value becomes the type's default.
+const APPLIES: Partial<Record<MaskStyle, ReadonlySet<FieldType>>> = {
+  redact: new Set(["STRING"]),
+  hash: new Set(["STRING", "BYTES", "ARRAY", "STRUCT", "JSON"]),
+  sha256: new Set(["STRING", "BYTES", "ARRAY", "STRUCT", "JSON"]),
+  last4: new Set(["STRING", "ARRAY", "STRUCT", "JSON"]),
+  first4: new Set(["STRING", "ARRAY", "STRUCT", "JSON"]),
+  email: new Set(["STRING", "ARRAY", "STRUCT", "JSON"]),
+  year: new Set(["DATE", "DATETIME", "TIMESTAMP", "STRING", "ARRAY", "STRUCT", "JSON"]),
+};
+
+/** Masks one value, keeping its type. NULL stays NULL under every style. */
 export function maskValue(style: MaskStyle, value: unknown, type: FieldType, opts: MaskOptions): unknown {
   if (value === null || value === undefined) return null;
-  switch (style) {
-    case "null":
-      return null;
-    case "default":
-      return structuredClone(DEFAULTS[type] ?? null);
-    case "redact":
-      return REDACTED;
-    default:
-      return mapLeaves(value, (leaf, leafType) => maskLeaf(style, leaf, leafType, opts), type);
-  }
+  if (style === "null") return null;
+  if (style === "default" || !(APPLIES[style]?.has(type) ?? false)) return structuredClone(DEFAULTS[type] ?? null);
+  if (style === "redact") return REDACTED;
+  if (type === "BYTES" && style === "hash") return createHmac("sha256", opts.hashKey).update(Buffer.from(String(value), "base64")).digest("base64");
+  return mapLeaves(value, (leaf, leafType) => maskLeaf(style, leaf, leafType, opts), type);
 }
 
-/** The type a column reports after masking (string styles turn other types into STRING). */
-export function maskedType(style: MaskStyle, type: FieldType): FieldType {
-  if (style === "null" || style === "default" || style === "year" || type === "ARRAY" || type === "STRUCT") return type;
-  if (style === "sha256" && type === "BYTES") return "BYTES";
-  return type === "JSON" ? "JSON" : "STRING";
+/**
+ * The `hash` key of one source column ("project.dataset.table.column"), derived from the broker's secret: no value
+ * hashed for one column can be matched against another column's hashes.
+ */
+export function columnHashKey(brokerKey: Buffer, source: string): Buffer {
+  return createHmac("sha256", brokerKey).update(`jit column hash key v1\0${source.toLowerCase()}`, "utf8").digest();
 }
 
 function mapLeaves(value: unknown, fn: (leaf: unknown, type: FieldType) => unknown, type: FieldType): unknown {

@@ -1,6 +1,6 @@
-/** Entry point of SQL analysis: statement kind, tables, per-output lineage and inference uses. */
-import type { Analysis, ColumnRef, SchemaMap } from "./types.ts";
-import { classify } from "./kind.ts";
+/** Entry point of SQL analysis: statement kind, tables, per-output lineage and every non-projection use of a column. */
+import type { Analysis, ColumnRef, SchemaMap, StatementKind } from "./types.ts";
+import { classify, type KindInfo } from "./kind.ts";
 import { resolveQuery } from "./lineage.ts";
 import { parseSql, statementsOf } from "./parse.ts";
 import { newScope, type Ctx } from "./scope.ts";
@@ -10,16 +10,12 @@ export { referencedSources, referencedTables, type ReferencedSources } from "./t
 export { expandWildcard, type WildcardRef } from "./wildcard.ts";
 export type { InfoSchemaRef } from "./information-schema.ts";
 
-const DIRECT = new WeakMap<Analysis, boolean[]>();
-
-/**
- * Per output column: true when it returns one source column's value unchanged (through aliases, subqueries, CTEs,
- * `*`, and set operations whose every branch is such a reference). A partial mask (last4, email, year) keeps
- * part of the value it is given, so it is only safe on these; on anything derived the query chooses that part.
- */
-export function passThrough(analysis: Analysis): boolean[] {
-  return DIRECT.get(analysis) ?? analysis.outputs.map(() => false);
+/** The statement kind of `sql`, from its syntax alone (no schema): what guardrails decide before anything is looked up. */
+export function statementKind(sql: string): KindInfo {
+  return classify(parseSql(sql));
 }
+
+export type { KindInfo, StatementKind };
 
 export interface AnalyzeOptions {
   defaultProject: string;
@@ -41,32 +37,33 @@ export function analyze(sql: string, opts: AnalyzeOptions): Analysis {
   const program = parseSql(sql);
   const { kind, statementType, kinds } = classify(program);
   if (kind !== "query") {
-    return { kind, statementType, kinds, tables: collectTables(program, opts.defaultProject), outputs: [], inferenceUses: [] };
+    return { kind, statementType, kinds, tables: collectTables(program, opts.defaultProject), outputs: [], uses: [] };
   }
   const ctx: Ctx = {
     defaultProject: opts.defaultProject,
     schemas: opts.schemas,
     wildcards: opts.wildcards ?? new Map(),
     tables: new Map(),
-    inference: new Map(),
+    uses: new Map(),
     hoisted: new Set(),
     query: (node, env) => resolveQuery(node, env),
   };
   const rel = resolveQuery(statementsOf(program)[0]!, { ctx, scope: newScope(null), ctes: new Map() });
-  const analysis: Analysis = {
+  return {
     kind,
     statementType,
     kinds,
     tables: [...ctx.tables.values()],
-    outputs: rel.columns.map((c) => ({ name: c.name, sources: [...c.sources].sort().map(toRef) })),
-    inferenceUses: [...ctx.inference.values()].sort((a, b) => rank(a.clause) - rank(b.clause)),
+    outputs: rel.columns.map((c) => ({ name: c.name, sources: [...c.sources].sort().map(toRef), direct: c.direct === true })),
+    uses: [...ctx.uses.values()].sort((a, b) => rank(a.construct) - rank(b.construct)),
   };
-  DIRECT.set(analysis, rel.columns.map((c) => c.direct === true));
-  return analysis;
 }
 
 // Query clauses first, so the first use a caller reports is the one a person recognises ("WHERE", not "comparison").
-const CLAUSE_ORDER = ["WHERE", "JOIN ON", "JOIN USING", "GROUP BY", "HAVING", "QUALIFY", "ORDER BY", "WINDOW PARTITION BY", "WINDOW ORDER BY"];
+const CLAUSE_ORDER = [
+  "WHERE", "JOIN ON", "JOIN USING", "GROUP BY", "HAVING", "QUALIFY", "ORDER BY", "LIMIT", "DISTINCT", "UNION DISTINCT",
+  "INTERSECT DISTINCT", "EXCEPT DISTINCT", "UNION ALL", "UNNEST", "WINDOW PARTITION BY", "WINDOW ORDER BY",
+];
 const rank = (clause: string): number => {
   const i = CLAUSE_ORDER.indexOf(clause);
   return i === -1 ? CLAUSE_ORDER.length : i;

@@ -1,7 +1,9 @@
 /**
  * Expression lineage: the sources of an expression are every column it mentions, through any function,
- * operator, CASE branch or subquery. Tested positions (conditions, LIKE, window ordering...) are also
- * recorded as inference uses. A node type the analyser does not know is refused, never skipped.
+ * operator, CASE branch or subquery. Every node that does more than pass a value on (a function, an operator,
+ * a cast, a constructor, a subquery) records its sources as used in that construct: a masked column may reach
+ * the caller only as a projection, so any such use of one is refused by the broker. A node type the analyser
+ * does not know is refused, never skipped.
  */
 import { cannotAnalyse, childNodes, isNode, lc, pathParts, type Node } from "./parse.ts";
 import { addAll, note, resolvePath, union, type Env, type Sources } from "./scope.ts";
@@ -17,27 +19,19 @@ const LEAF = new Set([
   "struct_type_param", "modified_data_type", "interval_data_type", "time_data_type", "array_bounds",
 ]);
 
-// Nodes whose sources are the union of their children's.
-const TRANSPARENT = new Set([
-  "list_expr", "prefix_op_expr", "postfix_op_expr", "cast_arg", "cast_format", "cast_format_timezone",
-  "extract_expr", "extract_from", "array_expr", "struct_expr", "typed_expr", "array_literal_expr",
-  "interval_literal", "array_subscript", "array_subscript_specifier",
-  "array_slice_specifier", "sort_specification", "frame_clause", "frame_between", "frame_bound_preceding",
-  "frame_bound_following", "unnest_expr", "quantifier_expr", "week_expr", "limit_clause", "group_by_rollup",
-  "group_by_cube", "group_by_grouping_sets",
-]);
+// Nodes whose sources are the union of their children's, and the construct each is named by in a refusal
+// (null: the node passes its children's values on unchanged, and its parent names the use).
+const COMPOSITE: Record<string, string | null> = {
+  list_expr: null, sort_specification: null, cast_arg: null, case_when: null, case_else: null,
+  prefix_op_expr: "operator", postfix_op_expr: "operator", cast_format: "CAST FORMAT", cast_format_timezone: "CAST FORMAT",
+  extract_expr: "EXTRACT", extract_from: "EXTRACT", array_expr: "ARRAY", array_literal_expr: "ARRAY", struct_expr: "STRUCT",
+  typed_expr: "STRUCT", interval_literal: "INTERVAL", array_subscript: "array subscript",
+  array_subscript_specifier: "array subscript", array_slice_specifier: "array subscript", frame_clause: "window frame",
+  frame_between: "window frame", frame_bound_preceding: "window frame", frame_bound_following: "window frame",
+  unnest_expr: "UNNEST", quantifier_expr: "ANY/SOME/ALL", week_expr: "WEEK", limit_clause: "LIMIT",
+  group_by_rollup: "GROUP BY", group_by_cube: "GROUP BY", group_by_grouping_sets: "GROUP BY",
+};
 
-const COMPARISON = new Set(["=", "!=", "<>", "<", ">", "<=", ">=", "IS", "IS NOT", "IS DISTINCT FROM", "IS NOT DISTINCT FROM"]);
-const PATTERN = new Set(["LIKE", "NOT LIKE"]);
-const MEMBERSHIP = new Set(["IN", "NOT IN"]);
-
-// Functions whose arguments are tested rather than returned.
-const TESTS = new Set([
-  "starts_with", "ends_with", "regexp_contains", "regexp_instr", "contains_substr", "search", "strpos", "instr",
-  "nullif", "countif", "logical_and", "logical_or",
-]);
-// Functions that raise an error carrying their argument: what they see can leave through the error message.
-const RAISES = new Set(["error", "parse_date", "parse_datetime", "parse_time", "parse_timestamp", "parse_numeric", "parse_bignumeric", "parse_json"]);
 const NAMESPACES = new Set(["safe", "net", "keys", "aead", "hll_count", "kll_quantiles", "deterministic_encrypt"]);
 const DATE_PARTS = new Set([
   "microsecond", "millisecond", "second", "minute", "hour", "day", "dayofweek", "dayofyear", "week", "isoweek",
@@ -45,8 +39,20 @@ const DATE_PARTS = new Set([
   "thursday", "friday", "saturday",
 ]);
 
-/** The source columns an expression derives from; records inference uses as a side effect. */
+/**
+ * The source columns an expression derives from. As a side effect, records them as used in this node's construct
+ * unless the node only passes a value on (a column reference, parentheses, a label, a projecting ANY_VALUE).
+ */
 export function exprSources(n: Node, env: Env): Sources {
+  const sources = sourcesOf(n, env);
+  if (sources.size > 0) {
+    const construct = constructOf(n);
+    if (construct !== null) note(env.ctx, sources, construct);
+  }
+  return sources;
+}
+
+function sourcesOf(n: Node, env: Env): Sources {
   switch (n.type) {
     case "identifier":
       return identifier(n, env);
@@ -61,13 +67,12 @@ export function exprSources(n: Node, env: Env): Sources {
     case "func_call":
       return funcCall(n, env);
     case "binary_expr":
-      return binary(n, env);
+      return union(exprSources(n.left, env), exprSources(n.right, env));
     case "between_expr":
-      return tested(children(n, env), env, "BETWEEN");
     case "case_expr":
-      return caseExpr(n, env);
+      return children(n, env);
     case "cast_expr":
-      return cast(n, env);
+      return exprSources(n.args.expr as Node, env);
     case "alias":
       return exprSources(n.expr, env); // STRUCT(x AS name): the name is a label, not a column
     case "named_arg":
@@ -76,9 +81,55 @@ export function exprSources(n: Node, env: Env): Sources {
       throw cannotAnalyse("* is only allowed in the select list and COUNT(*)");
     default:
       if (LEAF.has(n.type)) return new Set();
-      if (TRANSPARENT.has(n.type)) return children(n, env);
+      if (n.type in COMPOSITE) return children(n, env);
       throw cannotAnalyse(`unsupported construct ${n.type}`);
   }
+}
+
+/** How a refusal names the construct `n` uses its sources in; null where `n` passes a value on unchanged. */
+function constructOf(n: Node): string | null {
+  switch (n.type) {
+    case "identifier":
+    case "bigquery_quoted_member_expr":
+    case "alias":
+    case "named_arg":
+      return null;
+    case "member_expr":
+      return pathParts(n) ? null : "field access";
+    case "paren_expr":
+      return isQuery(n.expr) ? "subquery" : null;
+    case "select_stmt":
+    case "compound_select_stmt":
+      return "subquery";
+    case "func_call":
+      return projectingAggregate(n) ? null : `${(pathParts(n.name) ?? ["function"]).join(".").toUpperCase()}()`;
+    case "binary_expr":
+    case "prefix_op_expr":
+    case "postfix_op_expr":
+      return `operator ${operatorName(n.operator)}`;
+    case "between_expr":
+      return "BETWEEN";
+    case "case_expr":
+      return "CASE";
+    case "cast_expr":
+      return String(n.castKw?.name ?? "CAST").toUpperCase();
+    default:
+      return n.type in COMPOSITE ? COMPOSITE[n.type]! : n.type;
+  }
+}
+
+/**
+ * ANY_VALUE(x) with nothing else: it returns one row's x unchanged (BigQuery picks the row without looking at the
+ * value beyond NULL, which stays visible as NULL in a masked cell), so it projects x like a bare reference.
+ */
+export function projectingAggregate(n: Node): Node | null {
+  if (n.type !== "func_call" || isNode(n.over) || isNode(n.filter)) return null;
+  const parts = pathParts(n.name);
+  if (!parts || parts.length !== 1 || lc(parts[0]!) !== "any_value") return null;
+  const fargs = isNode(n.args) ? (n.args.expr as Node) : null;
+  if (!fargs || fargs.type !== "func_args" || fargs.distinctKw || fargs.orderBy || fargs.limit || fargs.having) return null;
+  const items = fargs.args.items as Node[];
+  return items.length === 1 ? items[0]! : null;
 }
 
 /** True for a node that is a query (a subquery when in expression position). */
@@ -135,44 +186,6 @@ function operatorName(op: unknown): string {
   return "?";
 }
 
-function binary(n: Node, env: Env): Sources {
-  const op = operatorName(n.operator);
-  const out = union(exprSources(n.left, env), exprSources(n.right, env));
-  if (PATTERN.has(op)) note(env.ctx, out, "LIKE");
-  else if (MEMBERSHIP.has(op)) note(env.ctx, out, "IN");
-  else if (COMPARISON.has(op)) note(env.ctx, out, "comparison");
-  return out;
-}
-
-function caseExpr(n: Node, env: Env): Sources {
-  const out = new Set<string>();
-  if (isNode(n.expr)) addAll(out, tested(exprSources(n.expr, env), env, "CASE WHEN"));
-  for (const c of n.clauses as Node[]) {
-    if (c.type === "case_when") {
-      addAll(out, tested(exprSources(c.condition, env), env, "CASE WHEN"));
-      addAll(out, exprSources(c.result, env));
-    } else if (c.type === "case_else") {
-      addAll(out, exprSources(c.result, env));
-    } else {
-      throw cannotAnalyse(`unsupported construct ${c.type}`);
-    }
-  }
-  return out;
-}
-
-const NEVER_FAILS = new Set(["string", "bytes"]);
-
-function cast(n: Node, env: Env): Sources {
-  const arg = n.args.expr as Node;
-  const out = exprSources(arg, env);
-  // A failed CAST quotes the value in its error message; SAFE_CAST returns NULL instead. A CAST to STRING or
-  // BYTES cannot fail on the value (STRING → BYTES is always valid UTF-8; other source types do not compile).
-  const safe = lc(n.castKw.name) === "safe_cast";
-  const target = arg.dataType?.type === "data_type_name" ? lc(String(arg.dataType.name?.name ?? "")) : "";
-  if (!safe && !NEVER_FAILS.has(target)) note(env.ctx, out, "CAST");
-  return out;
-}
-
 function funcCall(n: Node, env: Env): Sources {
   const parts = pathParts(n.name);
   if (!parts) throw cannotAnalyse("unsupported function name");
@@ -182,24 +195,19 @@ function funcCall(n: Node, env: Env): Sources {
     throw cannotAnalyse(`user-defined function ${parts.join(".")} is not supported (its body is not visible to the broker)`);
   }
   if (fname === "external_query") throw cannotAnalyse("EXTERNAL_QUERY is not a query on BigQuery data");
-  const safe = names[0] === "safe";
   const out = new Set<string>();
   const fargs = isNode(n.args) ? (n.args.expr as Node) : null;
   if (fargs && fargs.type !== "func_args") throw cannotAnalyse(`unsupported function arguments ${fargs.type}`);
   const items: Node[] = fargs ? (fargs.args.items as Node[]) : [];
-  items.forEach((arg, i) => {
+  items.forEach((arg) => {
     if (arg.type === "all_columns") {
       if (fname !== "count") throw cannotAnalyse(`${parts.join(".")}(*) is not supported`);
       return;
     }
-    const s = exprSources(arg, env);
-    addAll(out, s);
-    if ((fname === "if" || fname === "iif") && i === 0) note(env.ctx, s, "IF condition");
-    if (TESTS.has(fname)) note(env.ctx, s, fname.toUpperCase());
-    if (RAISES.has(fname) && !safe) note(env.ctx, s, fname === "error" ? "ERROR" : fname.toUpperCase());
+    addAll(out, exprSources(arg, env));
   });
   if (fargs?.orderBy) addAll(out, tested(orderItems(fargs.orderBy, env), env, "AGGREGATE ORDER BY"));
-  if (fargs?.limit) addAll(out, exprSources(fargs.limit, env));
+  if (fargs?.limit) addAll(out, tested(exprSources(fargs.limit, env), env, "AGGREGATE LIMIT"));
   if (fargs?.having) addAll(out, tested(exprSources(fargs.having.expr, env), env, `HAVING ${operatorName(fargs.having.minMaxKw)}`));
   if (isNode(n.filter)) addAll(out, tested(exprSources(n.filter.where.expr.expr, env), env, "FILTER"));
   if (isNode(n.over)) addAll(out, windowSources(n.over.window, env));

@@ -55,8 +55,11 @@ function addItem(n: Node, alias: string | null, env: Env): void {
       if (cte) {
         vars.push({ alias: alias ?? last, columns: cte.columns.map((c) => ({ ...c })), opaque: null });
       } else if (parts.length >= 2 && isVisibleName(parts[0]!, env.scope)) {
-        // `FROM t, t.items`: an implicit UNNEST of an array reached from a range variable.
-        vars.push({ alias: alias ?? last, columns: [], opaque: exprSources(n, env) });
+        // `FROM t, t.items`: an implicit UNNEST of an array reached from a range variable; how many rows it makes
+        // depends on the array's value.
+        const sources = exprSources(n, env);
+        note(env.ctx, sources, "UNNEST");
+        vars.push({ alias: alias ?? last, columns: [], opaque: sources });
       } else {
         vars.push(tableVar(parts, alias, env));
       }
@@ -70,9 +73,13 @@ function addItem(n: Node, alias: string | null, env: Env): void {
         addFrom(n.expr, env);
       }
       return;
-    case "unnest_expr":
-      vars.push({ alias, columns: [], opaque: exprSources(n.expr, env) });
+    case "unnest_expr": {
+      // Rows made from a value (UNNEST(GENERATE_ARRAY(1, x)) has x rows): the row count carries the value.
+      const sources = exprSources(n.expr, env);
+      note(env.ctx, sources, "UNNEST");
+      vars.push({ alias, columns: [], opaque: sources });
       return;
+    }
     case "unnest_with_offset_expr": {
       const before = vars.length;
       addFrom(n.unnest, env);
@@ -86,7 +93,7 @@ function addItem(n: Node, alias: string | null, env: Env): void {
       return;
     case "for_system_time_as_of_expr":
       addFrom(n.left, env);
-      exprSources(n.expr, env);
+      note(env.ctx, exprSources(n.expr, env), "FOR SYSTEM_TIME AS OF");
       return;
     case "func_call":
       throw cannotAnalyse(`table function ${pathParts(n.name)?.join(".") ?? ""} is not supported`);

@@ -1,5 +1,5 @@
 /** Query lineage: the output columns of a query and the source columns each derives from. */
-import { exprSources, isQuery, windowSources } from "./expr.ts";
+import { exprSources, isQuery, projectingAggregate, windowSources } from "./expr.ts";
 import { cannotAnalyse, isNode, lc, pathParts, type Node } from "./parse.ts";
 import { addFrom } from "./from.ts";
 import { addAll, col, newScope, note, pathColumn, union, type Col, type Env, type RangeVar, type Relation, type Sources } from "./scope.ts";
@@ -41,13 +41,30 @@ function resolveCompound(node: Node, env: Env): Relation {
   if (left.columns.length !== r.columns.length) {
     throw cannotAnalyse(`the two sides of ${opName(node.operator)} have different numbers of columns`);
   }
-  const rel: Relation = {
-    columns: left.columns.map((c, i) => ({
-      name: c.name, key: c.key, sources: union(c.sources, r.columns[i]!.sources), direct: c.direct === true && r.columns[i]!.direct === true,
-    })),
-  };
+  const op = setOperator(node.operator);
+  const rel: Relation = { columns: left.columns.map((c, i) => combine(c, r.columns[i]!, op, e)) };
   applyTail(rightTail, rel, e);
   return rel;
+}
+
+/**
+ * One output column of a set operation. UNION ALL keeps a projected column projected when both branches supply the
+ * same source column (or one supplies NULL): its rows are each branch's own rows. Any other combination is a use:
+ * INTERSECT, EXCEPT and UNION DISTINCT compare values to decide which rows survive, and a UNION ALL of a masked
+ * column with a literal or another column would mask a value the query chose as if it were the column's.
+ */
+function combine(l: Col, r: Col, op: string, env: Env): Col {
+  const sources = union(l.sources, r.sources);
+  const same = l.sources.size === 1 && r.sources.size === 1 && [...l.sources][0] === [...r.sources][0];
+  const direct = op === "UNION ALL" &&
+    ((l.direct === true && r.direct === true && same) || (l.direct === true && r.nullLiteral === true) || (l.nullLiteral === true && r.direct === true));
+  if (!direct) note(env.ctx, sources, op);
+  return { name: l.name, key: l.key, sources, direct, nullLiteral: l.nullLiteral === true && r.nullLiteral === true };
+}
+
+// "UNION ALL", "UNION DISTINCT", "INTERSECT DISTINCT", "EXCEPT DISTINCT" (BigQuery requires the quantifier).
+function setOperator(op: unknown): string {
+  return [op].flat().map((k) => (isNode(k) ? String(k.name).toUpperCase() : "")).filter(Boolean).join(" ") || "set operation";
 }
 
 function opName(op: unknown): string {
@@ -122,11 +139,18 @@ function resolveSelect(node: Node, env: Env, skipTail: boolean): Relation {
   }
   const modifiers = select.modifiers as Node[];
   for (const m of modifiers) {
+    // DISTINCT compares the values of every output to decide which rows survive; AS STRUCT/AS VALUE wrap them.
+    const construct = MODIFIERS[m.type];
+    if (construct === undefined) throw cannotAnalyse(`unsupported modifier ${m.type}`);
+    if (construct !== null) note(env.ctx, union(...outputs.map((o) => o.sources)), construct);
     if (m.type === "select_as_value") outputs = [{ name: outputs[0]?.name ?? "f0_", key: "f0_", sources: union(...outputs.map((o) => o.sources)), direct: false }];
-    else if (!["select_distinct", "select_all", "select_as_struct"].includes(m.type)) throw cannotAnalyse(`unsupported modifier ${m.type}`);
   }
   return { columns: outputs };
 }
+
+const MODIFIERS: Record<string, string | null> = {
+  select_all: null, select_distinct: "DISTINCT", select_as_struct: "SELECT AS STRUCT", select_as_value: "SELECT AS VALUE",
+};
 
 const KNOWN_CLAUSES = new Set([
   "select_clause", "from_clause", "where_clause", "group_by_clause", "having_clause", "window_clause",
@@ -226,24 +250,38 @@ function selectList(select: Node, env: Env): Col[] {
       }
       case "alias":
         if (item.columnAliases) throw cannotAnalyse("unsupported column alias list");
-        out.push(col(item.alias.name, exprSources(item.expr, env), isDirect(item.expr, env)));
+        out.push(output(item.alias.name, item.expr, env));
         break;
       default: {
         if (item.type === "member_expr" && isNode(item.property) && item.property.type === "all_columns") {
           out.push(...expand(item, env));
           break;
         }
-        const name = implicitName(item) ?? `f${anonymous++}_`;
-        out.push(col(name, exprSources(item, env), isDirect(item, env)));
+        out.push(output(implicitName(item) ?? `f${anonymous++}_`, item, env));
       }
     }
   }
   return out;
 }
 
-// A bare column reference passes its column's value through unchanged; any expression around it does not.
+function output(name: string, expr: Node, env: Env): Col {
+  const c = col(name, exprSources(expr, env), isDirect(expr, env));
+  if (unwrap(expr).type === "null_literal") c.nullLiteral = true;
+  return c;
+}
+
+// Parentheses around a value change nothing.
+function unwrap(expr: Node): Node {
+  return expr.type === "paren_expr" && !isQuery(expr.expr) ? unwrap(expr.expr) : expr;
+}
+
+// A bare column reference (or a projecting ANY_VALUE of one) passes its column's value through unchanged; any
+// expression around it does not.
 function isDirect(expr: Node, env: Env): boolean {
-  const parts = expr.type === "identifier" || expr.type === "member_expr" || expr.type === "bigquery_quoted_member_expr" ? pathParts(expr) : null;
+  const e = unwrap(expr);
+  const arg = projectingAggregate(e);
+  if (arg) return isDirect(arg, env);
+  const parts = e.type === "identifier" || e.type === "member_expr" || e.type === "bigquery_quoted_member_expr" ? pathParts(e) : null;
   return parts !== null && pathColumn(parts, env.scope)?.direct === true;
 }
 

@@ -1,7 +1,7 @@
 /** Name resolution for the lineage analyser: range variables, columns, correlated scopes. */
 import { JitError } from "../errors.ts";
 import type { TableRef } from "../warehouse/types.ts";
-import type { InferenceUse, SchemaMap } from "./types.ts";
+import type { ColumnUse, SchemaMap } from "./types.ts";
 import type { Node } from "./parse.ts";
 
 /** Source columns as "project.dataset.table.column" keys (lower-case). */
@@ -15,6 +15,8 @@ export interface Col {
   sources: Sources;
   /** True when the value is a source column's own value, unchanged (a table column, or a bare reference to one). */
   direct?: boolean;
+  /** True for a NULL literal: a UNION ALL branch may supply NULL beside a projected column and keep it projected. */
+  nullLiteral?: boolean;
 }
 
 export interface Relation {
@@ -48,7 +50,8 @@ export interface Ctx {
   /** Wildcard tables' matches: "project.dataset.prefix*" → "project.dataset.table" keys (AnalyzeOptions.wildcards). */
   wildcards: Map<string, string[]>;
   tables: Map<string, TableRef>;
-  inference: Map<string, InferenceUse>;
+  /** Every non-projection use of a source column, keyed "source|construct" (see note()). */
+  uses: Map<string, ColumnUse>;
   /** WITH clauses already applied by an enclosing set operation. */
   hoisted: Set<Node>;
   /** Resolves a query in an environment (set by the lineage module; breaks an import cycle). */
@@ -94,13 +97,13 @@ function columnsNamed(v: RangeVar, key: string): Col[] {
   return cols.length || !v.pseudo ? cols : v.pseudo.filter((c) => c.key === key);
 }
 
-/** Records that `sources` were used in `clause` (deduplicated). */
-export function note(ctx: Ctx, sources: Iterable<string>, clause: string): void {
+/** Records that `sources` were used in `construct` rather than projected (deduplicated). */
+export function note(ctx: Ctx, sources: Iterable<string>, construct: string): void {
   for (const s of sources) {
-    const id = `${s}|${clause}`;
-    if (ctx.inference.has(id)) continue;
+    const id = `${s}|${construct}`;
+    if (ctx.uses.has(id)) continue;
     const dot = s.lastIndexOf(".");
-    ctx.inference.set(id, { column: { table: s.slice(0, dot), column: s.slice(dot + 1) }, clause });
+    ctx.uses.set(id, { column: { table: s.slice(0, dot), column: s.slice(dot + 1) }, construct });
   }
 }
 

@@ -14,12 +14,23 @@ export interface OutputColumn {
   name: string;
   /** Every source column this output is derived from (through any expression). */
   sources: ColumnRef[];
+  /**
+   * True when the output is one source column's own value, projected unchanged (through aliases, CTEs, derived
+   * tables, `*`, ANY_VALUE, and UNION ALL branches that all supply that same column or NULL). Only such an output
+   * may carry a masked column: any other output that derives from one lets the query choose what it reveals.
+   */
+  direct: boolean;
 }
 
-/** A source column used where its value can be inferred rather than returned (WHERE, JOIN ON, ORDER BY, ...). */
-export interface InferenceUse {
+/**
+ * A source column used other than by projecting it: as a function or operator argument, in a predicate, grouping,
+ * ordering or window, in FROM (UNNEST), in DISTINCT or a set operation, in a subquery's value. The answer (its
+ * values, its row count, whether it fails) may then depend on the column's value.
+ */
+export interface ColumnUse {
   column: ColumnRef;
-  clause: string;
+  /** Where, as a person reads it: "WHERE", "JOIN ON", "CONCAT()", "operator =", "UNNEST", "INTERSECT", ... */
+  construct: string;
 }
 
 export interface Analysis {
@@ -35,7 +46,8 @@ export interface Analysis {
   tables: TableRef[];
   /** One entry per output column, in order. */
   outputs: OutputColumn[];
-  inferenceUses: InferenceUse[];
+  /** Every use of a source column other than projecting it, query clauses first. */
+  uses: ColumnUse[];
 }
 
 /** Table schemas by fully qualified lower-case "project.dataset.table". */

@@ -176,10 +176,14 @@ describe("CLI → broker → BigQuery REST (fake)", { timeout: 120_000 }, () => 
     assert.doesNotMatch(dry.stderr, /234-56-7890/);
     assert.match(String(errorOf(dry).message), /^Could not cast literal/);
 
-    // A query that reads a masked column: the message may carry a value computed from it, so none of it comes back.
+    // Computing on a masked column is refused before BigQuery sees it: its failure would be an oracle on the value.
     fake.dryRun = defaultDryRun;
+    const computed = await jit("alice", ["query", "SELECT DIV(SAFE_CAST(REPLACE(ssn, '-', '') AS INT64) * 7, 0) AS d FROM acme-analytics.sales.customers", "--json"]);
+    assert.equal(computed.code, 4, computed.stderr);
+    assert.equal(errorOf(computed).column, "acme-analytics.sales.customers.ssn");
+    // A query that projects a masked column: whatever its message says, none of it comes back.
     fake.query = () => ({ schema: [], rows: [], error: { reason: "invalidQuery", message: "division by zero: 5301902025 / 0" } });
-    const masked = await jit("alice", ["query", "SELECT DIV(SAFE_CAST(REPLACE(ssn, '-', '') AS INT64) * 7, 0) AS d FROM acme-analytics.sales.customers", "--json"]);
+    const masked = await jit("alice", ["query", "SELECT id, ssn FROM acme-analytics.sales.customers", "--json"]);
     assert.equal(masked.code, 6, masked.stderr);
     assert.doesNotMatch(masked.stderr, /5301902025/);
     assert.match(String(errorOf(masked).message), /withheld because the query reads masked columns/);
@@ -220,7 +224,8 @@ describe("CLI → broker → BigQuery REST (fake)", { timeout: 120_000 }, () => 
     assert.equal((await fetch(`${broker.url}/healthz`)).status, 200);
     assert.equal((await jit("alice", ["datasets", "--json"])).code, 0);
 
-    // A broker whose BigQuery endpoint is a closed port.
+    // A broker whose BigQuery endpoint is a closed port (access is decided first: alice holds a grant there too).
+    assert.equal((await jit("alice@dead", ["request", "acme-analytics.sales", "--reason", "quarterly numbers", "--json"])).code, 0);
     const q = await jit("alice@dead", ["query", "SELECT city FROM acme-analytics.sales.customers", "--json"]);
     assert.equal(q.code, 7, q.stderr);
     assert.match(String(errorOf(q).message), /warehouse cannot be reached: BigQuery is unreachable/);

@@ -76,3 +76,36 @@ test("JSON text after leading blanks is still parsed and masked leaf by leaf", (
   assert.deepEqual(mask({ j: ' \n\t{"k": "078-05-1120", "e": "a\\u0040example.com"}' }).row, { j: '{"k":"[SSN]","e":"[EMAIL]"}' });
   assert.deepEqual(mask({ j: "  plain 078-05-1120" }).row, { j: "  plain [SSN]" });
 });
+
+test("detectors follow the column's type: numbers stay numbers, an INT64 is only checked as a whole card number", () => {
+  const mask = createRowMasker({
+    columns: [
+      { name: "avg", type: "FLOAT64" }, { name: "sum", type: "NUMERIC" }, { name: "n", type: "INT64" }, { name: "card", type: "INT64" },
+      { name: "s", type: "STRING" }, { name: "b", type: "BYTES" }, { name: "a", type: "ARRAY" }, { name: "d", type: "DATE" },
+    ],
+    detectors: ["credit_card", "us_ssn", "email"],
+    hashKey,
+  });
+  const { row, maskedCells } = mask({
+    avg: 166.4111111111111, sum: "4111111111111111.25", n: 522136041, card: "4111111111111111",
+    s: "ssn 123-45-6789", b: Buffer.from("mail a@b.com").toString("base64"), a: ["x@y.com", 522136041, 4111111111111111], d: "2021-05-03",
+  });
+  assert.deepEqual(row, {
+    avg: 166.4111111111111, sum: "4111111111111111.25", n: 522136041, card: null,
+    s: "ssn [SSN]", b: Buffer.from("mail [EMAIL]").toString("base64"), a: ["[EMAIL]", 522136041, null], d: "2021-05-03",
+  });
+  assert.equal(maskedCells, 4);
+});
+
+test("a hashed column uses its source column's key: equal values in two columns hash apart, and a sourceless one is per masker", () => {
+  const cols = [
+    { name: "a", type: "STRING" as const, style: "hash" as const, source: "demo.sales.customers.ssn" },
+    { name: "b", type: "STRING" as const, style: "hash" as const, source: "demo.hr.employees.ssn" },
+    { name: "c", type: "STRING" as const, style: "hash" as const },
+  ];
+  const one = createRowMasker({ columns: cols, detectors: [], hashKey })({ a: "x", b: "x", c: "x" }).row;
+  const two = createRowMasker({ columns: cols, detectors: [], hashKey })({ a: "x", b: "x", c: "x" }).row;
+  assert.notEqual(one.a, one.b);
+  assert.equal(one.a, two.a, "stable within a column, across queries");
+  assert.notEqual(one.c, two.c, "no stable key for a value without a source column");
+});

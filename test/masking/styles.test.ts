@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, createHmac } from "node:crypto";
-import { keyedHash, maskedType, maskValue, REDACTED } from "../../src/masking/styles.ts";
+import { columnHashKey, keyedHash, maskValue, REDACTED } from "../../src/masking/styles.ts";
 import type { MaskStyle } from "../../src/policy/types.ts";
 
 const hashKey = Buffer.from("broker-secret");
@@ -27,9 +27,12 @@ test("values of 4 characters or fewer are hashed, with the broker key", () => {
   assert.notEqual(maskValue("last4", "1234", "STRING", opts), createHash("sha256").update("1234").digest("hex"));
 });
 
-test("non-string values are stringified first", () => {
-  assert.equal(maskValue("last4", 4111111111111111, "INT64", opts), "XXXXX1111");
-  assert.equal(maskValue("hash", 42, "INT64", opts), hmac("42"));
+test("a masked value keeps its column's type: where a style does not fit the type, BigQuery's default value", () => {
+  assert.equal(maskValue("last4", 4111111111111111, "INT64", opts), 0);
+  assert.equal(maskValue("hash", 42, "INT64", opts), 0);
+  assert.equal(maskValue("email", "2021-05-03", "DATE", opts), "1970-01-01");
+  assert.equal(maskValue("redact", "166.50", "NUMERIC", opts), "0");
+  assert.equal(maskValue("hash", Buffer.from("abc").toString("base64"), "BYTES", opts), createHmac("sha256", hashKey).update("abc").digest("base64"));
 });
 
 test("email keeps the domain; a non-email is hashed", () => {
@@ -65,13 +68,14 @@ test("year truncates DATE, DATETIME and TIMESTAMP (in UTC) to the start of the y
   assert.equal(maskValue("year", "2021-01-01T02:00:00+05:00", "TIMESTAMP", opts), "2020-01-01T00:00:00Z");
   assert.equal(maskValue("year", "2021-06-01 10:00:00 UTC", "TIMESTAMP", opts), "2021-01-01T00:00:00Z");
   assert.equal(maskValue("year", "not a date", "STRING", opts), null);
-  assert.equal(maskValue("year", 12345, "INT64", opts), null);
+  assert.equal(maskValue("year", 12345, "INT64", opts), 0);
 });
 
-test("null and redact replace the value; redact is the same for every type", () => {
+test("null and redact replace the value; redact is text on STRING and the type's default elsewhere", () => {
   assert.equal(maskValue("null", "x", "STRING", opts), null);
-  assert.equal(maskValue("redact", 5, "INT64", opts), REDACTED);
-  assert.equal(maskValue("redact", ["a", "b"], "ARRAY", opts), REDACTED);
+  assert.equal(maskValue("redact", "x", "STRING", opts), REDACTED);
+  assert.equal(maskValue("redact", 5, "INT64", opts), 0);
+  assert.deepEqual(maskValue("redact", ["a", "b"], "ARRAY", opts), []);
 });
 
 test("ARRAY, STRUCT and JSON values are masked leaf by leaf, keeping their shape", () => {
@@ -80,10 +84,11 @@ test("ARRAY, STRUCT and JSON values are masked leaf by leaf, keeping their shape
   assert.deepEqual(maskValue("default", ["a"], "ARRAY", opts), []);
 });
 
-test("maskedType reports STRING where a string style replaces another type", () => {
-  assert.equal(maskedType("hash", "INT64"), "STRING");
-  assert.equal(maskedType("null", "INT64"), "INT64");
-  assert.equal(maskedType("year", "DATE"), "DATE");
-  assert.equal(maskedType("sha256", "BYTES"), "BYTES");
-  assert.equal(maskedType("last4", "ARRAY"), "ARRAY");
+test("each column hashes with its own key, derived from the broker's: no value hashed for one matches another's", () => {
+  const ssn = columnHashKey(hashKey, "demo.sales.customers.ssn");
+  const email = columnHashKey(hashKey, "demo.sales.customers.email");
+  assert.notDeepEqual(ssn, email);
+  assert.deepEqual(ssn, columnHashKey(hashKey, "DEMO.sales.customers.SSN"), "column names are case-insensitive");
+  assert.notDeepEqual(ssn, columnHashKey(Buffer.from("another broker"), "demo.sales.customers.ssn"));
+  assert.notEqual(maskValue("hash", "x", "STRING", { hashKey: ssn }), maskValue("hash", "x", "STRING", { hashKey: email }));
 });

@@ -34,7 +34,7 @@ export function lineage(a: Analysis): Record<string, string[]> {
   return out;
 }
 
-/** "clause: table.column" strings for the inference uses. */
+/** "construct: table.column" strings for the non-projection uses. */
 export function uses(a: Analysis): string[] {
-  return a.inferenceUses.map((u) => `${u.clause}: ${u.column.table.replace(/^demo\./, "")}.${u.column.column}`);
+  return a.uses.map((u) => `${u.construct}: ${u.column.table.replace(/^demo\./, "")}.${u.column.column}`);
 }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { passThrough, referencedSources, referencedTables } from "../../src/sql/analyze.ts";
+import { referencedSources, referencedTables } from "../../src/sql/analyze.ts";
 import { INFO_SCHEMA_VIEWS, infoSchemaFields } from "../../src/sql/information-schema.ts";
 import { JitError } from "../../src/errors.ts";
 import { lineage, run, uses } from "./demo-schemas.ts";
@@ -28,7 +28,7 @@ test("metadata columns derive from no source column and are not inference uses",
     WHERE table_name = 'customers' AND column_name LIKE '%ssn%' ORDER BY ordinal_position`);
   assert.deepEqual(lineage(a), { table_name: [], column_name: [], data_type: [] });
   assert.deepEqual(uses(a), []);
-  assert.deepEqual(passThrough(a), [false, false, false]);
+  assert.deepEqual(a.outputs.map((o) => o.direct), [false, false, false]);
   assert.deepEqual(a.tables, [{ project: "demo", dataset: "sales", table: "information_schema.columns" }]);
 });
 
@@ -51,10 +51,10 @@ test("view_definition and option_value are ordinary strings (the broker's conten
   });
 });
 
-test("real tables next to a metadata view keep their lineage and inference uses", () => {
+test("real tables next to a metadata view keep their lineage and uses", () => {
   const a = run("SELECT c.column_name, x.ssn FROM sales.INFORMATION_SCHEMA.COLUMNS c JOIN sales.customers x ON x.ssn = c.column_name");
   assert.deepEqual(lineage(a), { column_name: [], ssn: ["sales.customers.ssn"] });
-  assert.deepEqual(uses(a), ["JOIN ON: sales.customers.ssn", "comparison: sales.customers.ssn"]);
+  assert.deepEqual(uses(a), ["JOIN ON: sales.customers.ssn", "operator =: sales.customers.ssn"]);
   assert.deepEqual(lineage(run("SELECT COUNT(*) AS n FROM sales.customers WHERE 'ssn' IN (SELECT column_name FROM sales.INFORMATION_SCHEMA.COLUMNS)")), { n: [] });
 });
 

@@ -105,7 +105,7 @@ test("harmless analytics queries touch no sensitive column", () => {
   for (const sql of harmless) {
     const a = run(sql);
     for (const o of a.outputs) for (const s of o.sources) assert.ok(!SENSITIVE.has(`${s.table}.${s.column}`), `${sql}: ${o.name} <- ${s.column}`);
-    for (const u of a.inferenceUses) assert.ok(!SENSITIVE.has(`${u.column.table}.${u.column.column}`), `${sql}: ${u.clause} ${u.column.column}`);
+    for (const u of a.uses) assert.ok(!SENSITIVE.has(`${u.column.table}.${u.column.column}`), `${sql}: ${u.construct} ${u.column.column}`);
   }
 });
 

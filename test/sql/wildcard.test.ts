@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { analyze, expandWildcard, passThrough, referencedSources, referencedTables } from "../../src/sql/analyze.ts";
+import { analyze, expandWildcard, referencedSources, referencedTables } from "../../src/sql/analyze.ts";
 import { JitError } from "../../src/errors.ts";
 import type { Analysis } from "../../src/sql/types.ts";
 import type { Field } from "../../src/warehouse/types.ts";
@@ -66,7 +66,7 @@ test("a column read through a wildcard derives from that column of every match t
     [`${D1}.amount`, `${D2}.amount`],
   ]);
   // Still the sensitive t.ssn of each shard: the policy's rules on those tables apply to the output.
-  assert.deepEqual(passThrough(a), [true, true, false]);
+  assert.deepEqual(a.outputs.map((o) => o.direct), [true, true, false]);
   assert.deepEqual(a.tables.map((t) => t.table).sort(), ["events_20240101", "events_20240102", "events_old"]);
 });
 
@@ -80,7 +80,7 @@ test("_TABLE_SUFFIX derives from nothing, is usable anywhere, and is not part of
   const a = run("SELECT _TABLE_SUFFIX AS day, e._table_suffix AS d2, COUNT(*) AS n FROM `sales.events_*` e WHERE _TABLE_SUFFIX BETWEEN '20240101' AND '20240131' GROUP BY 1, 2 ORDER BY _TABLE_SUFFIX");
   assert.deepEqual(lineage(a), { day: [], d2: [], n: [] });
   assert.deepEqual(uses(a), []);
-  assert.deepEqual(passThrough(a), [false, false, false]);
+  assert.deepEqual(a.outputs.map((o) => o.direct), [false, false, false]);
   assert.ok(!run("SELECT * FROM `sales.events_*`").outputs.some((o) => o.name.toLowerCase() === "_table_suffix"));
   assert.deepEqual(lineage(run("SELECT x FROM (SELECT _TABLE_SUFFIX AS x FROM `sales.events_*`)")), { x: [] });
 });
@@ -96,7 +96,7 @@ test("* expands to the union of the matches' columns, first seen first", () => {
   assert.deepEqual(a.outputs.map((o) => o.name), ["event_id", "user_id", "ssn", "amount", "channel", "legacy_code"]);
   assert.deepEqual(lineage(a).event_id, ["sales.events_20240101.event_id", "sales.events_20240102.event_id", "sales.events_old.event_id"]);
   assert.deepEqual(lineage(a).legacy_code, ["sales.events_old.legacy_code"]);
-  assert.ok(passThrough(a).every(Boolean));
+  assert.ok(a.outputs.map((o) => o.direct).every(Boolean));
   assert.deepEqual(run("SELECT e.* EXCEPT (ssn) FROM `sales.events_2024*` e").outputs.map((o) => o.name), ["event_id", "user_id", "amount", "channel"]);
 });
 
