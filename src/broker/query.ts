@@ -6,8 +6,9 @@ import { audit, type BrokerDeps, type Caller } from "./context.ts";
 import { planQuery, type QueryPlan, warehouseError } from "./plan.ts";
 
 function columnsView(plan: QueryPlan, schema: Field[]) {
+  // The warehouse's names, as the rows carry them (`SELECT SsN` may come back as `ssn`); the analysis matched them by position.
   return plan.columns.map((c, i) => ({
-    name: c.name,
+    name: schema?.[i]?.name ?? c.name,
     type: schema?.[i]?.type ?? null,
     masked: c.style !== null,
     ...(c.style ? { mask: c.style } : {}),

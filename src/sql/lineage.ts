@@ -243,9 +243,13 @@ function selectList(select: Node, env: Env): Col[] {
         break;
       }
       case "replace_columns": {
-        const repl = new Map<string, Sources>();
-        for (const a of item.columns.expr.items as Node[]) repl.set(lc(a.alias.name), exprSources(a.expr, env));
-        out.push(...expand(item.expr, env).map((c) => (repl.has(c.key) ? { ...c, sources: repl.get(c.key)!, direct: false } : c)));
+        // `* REPLACE (expr AS name)`: the named column now holds expr, a projection only when expr is one.
+        const repl = new Map<string, Col>();
+        for (const a of item.columns.expr.items as Node[]) repl.set(lc(a.alias.name), output(a.alias.name, a.expr, env));
+        out.push(...expand(item.expr, env).map((c) => {
+          const r = repl.get(c.key);
+          return r ? { ...c, sources: r.sources, direct: r.direct, nullLiteral: r.nullLiteral } : c;
+        }));
         break;
       }
       case "alias":

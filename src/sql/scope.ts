@@ -197,10 +197,12 @@ function resolveIn(keys: string[], s: Scope): { definite: Sources | null; opaque
     hit = true;
     wholeRowOnly = false;
   }
-  // An UNNEST of STRUCTs exposes fields we cannot list: any name may be one of them.
+  // An UNNEST of STRUCTs exposes fields we cannot list: any unqualified name may be one of them. A qualified name
+  // whose head is a range variable here (`c.id`) is that variable's column, never such a field.
   let opaque: Sources | null = null;
+  const qualifiedByVar = rest.length > 0 && s.vars.some((v) => v.alias === head);
   for (const v of s.vars) {
-    if (v.opaque && v.alias !== head) opaque = addAll(opaque ?? new Set(), v.opaque);
+    if (v.opaque && v.alias !== head && !qualifiedByVar) opaque = addAll(opaque ?? new Set(), v.opaque);
   }
   const alias = s.aliases?.filter((a) => a.key === head) ?? [];
   if (alias.length) {

@@ -121,3 +121,11 @@ test("a whole row is not a projection of its masked fields", () => {
   assert.equal(a.outputs[0]!.direct, false);
   assert.ok(a.outputs[0]!.sources.some((s) => s.column === "ssn"));
 });
+
+test("a qualified name of a table next to an UNNEST is that table's column, not a field of the UNNEST's rows", () => {
+  const found = uses(run("SELECT c.id, COUNT(*) AS n FROM sales.customers c, UNNEST(SPLIT(c.ssn, '')) AS ch GROUP BY c.id"));
+  assert.ok(found.includes(`UNNEST: ${SSN}`), JSON.stringify(found));
+  assert.ok(!found.includes(`GROUP BY: ${SSN}`), JSON.stringify(found));
+  // An unqualified name may still be a field of the unnested rows (fail closed).
+  assert.ok(uses(run("SELECT c.id FROM sales.customers c, UNNEST([STRUCT(c.ssn AS s)]) AS u WHERE s = 'x'")).includes(`WHERE: ${SSN}`));
+});
