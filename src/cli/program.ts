@@ -127,6 +127,14 @@ export function buildProgram(ctx: CliContext): Command {
     .addHelpText("after", examples("jit mcp config --client vscode > .vscode/mcp.json", "jit mcp config --client claude-code"))
     .action(lazy(ctx, async () => (await import("./commands/mcp.ts")).mcpConfigCommand));
 
+  sub("proxy", "BigQuery's REST API on 127.0.0.1 as you, for unmodified BigQuery clients and MCP servers (see docs/proxy.md)")
+    .argument("[command...]", "after --: run this command with BIGQUERY_EMULATOR_HOST and GOOGLE_APPLICATION_CREDENTIALS set, and exit with its status")
+    .option("--port <port>", "port on 127.0.0.1 (default 9050; with a command, a free port)")
+    .option("--env", "start in the background and print export lines: eval \"$(jit proxy --env)\"")
+    .addOption(new Option("--serve-detached").hideHelp())
+    .addHelpText("after", examples("jit proxy", 'eval "$(jit proxy --env)"', "jit proxy -- node report.js", "jit proxy -- npx @toolbox-sdk/server --tools-file tools.yaml --stdio"))
+    .action(lazy(ctx, async () => (await import("./commands/proxy.ts")).proxyCommand));
+
   const audit = sub("audit", "the audit log: list, show, replay, verify, export (auditors and admins)")
     .addHelpText("after", examples("jit audit list --user carol --outcome denied", "jit audit verify"));
   const auditSub = (name: string, description: string) => sub(name, description, audit);
