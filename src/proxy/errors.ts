@@ -65,6 +65,12 @@ export function bigQueryErrorFrom(err: unknown, op: Operation): BigQueryError {
     case "unauthenticated":
       return new BigQueryError(401, "authError", withHint(err));
     case "denied":
+      // The broker refuses SQL it cannot analyse with `denied`; to a BigQuery client that is a bad query, not a missing right.
+      // (It says so only in its message today: a details field would be sturdier.)
+      if (op === "query" && (err.details.reason === "unanalysable" || /^the broker cannot analyse this SQL/.test(err.message))) {
+        return new BigQueryError(400, "invalidQuery", withHint(err));
+      }
+      return new BigQueryError(403, "accessDenied", withHint(err));
     case "pending":
       return new BigQueryError(403, "accessDenied", withHint(err));
     case "usage":
