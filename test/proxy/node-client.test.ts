@@ -248,6 +248,30 @@ describe("jit proxy with @google-cloud/bigquery", { timeout: 180_000 }, () => {
     assert.equal(legacy.status, 400);
   });
 
+  test("a query not done within timeoutMs answers jobComplete: false, then getQueryResults waits; jobs.cancel ends a running job", async () => {
+    const token = await proxyToken(alice.credentials);
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    const start = async () => {
+      const res = await fetch(`${alice.url}/projects/demo/queries`, { method: "POST", headers, body: JSON.stringify({ query: "SELECT order_id FROM demo.sales.orders ORDER BY order_id LIMIT 3", timeoutMs: 0 }) });
+      return (await res.json()) as { jobComplete: boolean; jobReference: { jobId: string; location: string } };
+    };
+    const pending = await start();
+    assert.equal(pending.jobComplete, false);
+    const done = await fetch(`${alice.url}/projects/demo/queries/${pending.jobReference.jobId}?timeoutMs=10000&location=US`, { headers });
+    const body = (await done.json()) as { jobComplete: boolean; totalRows: string; rows: unknown[] };
+    assert.equal(body.jobComplete, true);
+    assert.equal(body.totalRows, "3");
+    const running = await start();
+    const cancel = await fetch(`${alice.url}/projects/demo/jobs/${running.jobReference.jobId}/cancel`, { method: "POST", headers });
+    assert.equal(cancel.status, 200);
+    const job = (await (await fetch(`${alice.url}/projects/demo/jobs/${running.jobReference.jobId}`, { headers })).json()) as { status: { state: string; errorResult?: { reason: string } } };
+    assert.deepEqual([job.status.state, job.status.errorResult?.reason], ["DONE", "stopped"]);
+    const results = await fetch(`${alice.url}/projects/demo/queries/${running.jobReference.jobId}`, { headers });
+    assert.equal(results.status, 400, "a cancelled job has no results");
+    const unknown = await fetch(`${alice.url}/projects/demo/jobs/no_such_job`, { headers });
+    assert.equal(unknown.status, 404);
+  });
+
   test("audit records mark the client as proxy with the calling tool's user agent", async () => {
     const list = JSON.parse((await runJit(["audit", "list", "--json", "--user", "alice", "--action", "query", "--limit", "200"], broker.env("dave"))).stdout) as {
       records: Array<{ details: { client: { kind: string; name: string } } }>;
