@@ -122,9 +122,10 @@ export function buildProgram(ctx: CliContext): Command {
   const mcp = sub("mcp", "an MCP server on stdio acting as you (for AI agents); needs jit login first")
     .addHelpText("after", examples("jit mcp", "jit mcp config --client claude-desktop"))
     .action(lazy(ctx, async () => (await import("./commands/mcp.ts")).mcpCommand));
-  sub("config", "print the config snippet that adds jit to an MCP client", mcp)
+  sub("config", "print the config snippet that adds jit to an MCP client (or, after --, another BigQuery MCP server under jit proxy)", mcp)
+    .argument("[server...]", "after --: a BigQuery MCP server's command, run as jit proxy -- SERVER")
     .addOption(new Option("--client <name>", "the MCP client").choices(["claude-desktop", "cursor", "vscode", "claude-code"]).makeOptionMandatory())
-    .addHelpText("after", examples("jit mcp config --client vscode > .vscode/mcp.json", "jit mcp config --client claude-code"))
+    .addHelpText("after", examples("jit mcp config --client vscode > .vscode/mcp.json", "jit mcp config --client claude-code", "jit mcp config --client cursor -- npx -y @toolbox-sdk/server --config tools.yaml --stdio"))
     .action(lazy(ctx, async () => (await import("./commands/mcp.ts")).mcpConfigCommand));
 
   sub("proxy", "BigQuery's REST API on 127.0.0.1 as you, for unmodified BigQuery clients and MCP servers (see docs/proxy.md)")

@@ -121,7 +121,7 @@ describe("jit proxy with @google-cloud/bigquery", { timeout: 180_000 }, () => {
     const all: unknown[] = [];
     let page: Record<string, unknown> | null = { maxResults: 7, autoPaginate: false };
     for (let calls = 0; page && calls < 10; calls++) {
-      const [rows, nextQuery]: [unknown[], Record<string, unknown> | null] = await job.getQueryResults({ ...page, maxResults: 7, autoPaginate: false });
+      const [rows, nextQuery] = (await job.getQueryResults({ ...page, maxResults: 7, autoPaginate: false })) as unknown as [unknown[], Record<string, unknown> | null];
       all.push(...rows);
       page = nextQuery;
     }
@@ -133,7 +133,7 @@ describe("jit proxy with @google-cloud/bigquery", { timeout: 180_000 }, () => {
     assert.deepEqual(meta.jobReference, { projectId: "demo", jobId: "proxy_test_paging", location: "US" });
     assert.deepEqual(meta.configuration.labels, { team: "qa" });
     const [cancelled] = await job.cancel();
-    assert.equal(cancelled.job.status.state, "DONE");
+    assert.equal(cancelled.job?.status?.state, "DONE");
     const dup = await rejection(bq.createQueryJob({ query: "SELECT 1", jobId: "proxy_test_paging" }));
     assertRefusal(dup, 409, "duplicate");
   });
