@@ -132,7 +132,6 @@ export function buildProgram(ctx: CliContext): Command {
     .argument("[command...]", "after --: run this command with BIGQUERY_EMULATOR_HOST and GOOGLE_APPLICATION_CREDENTIALS set, and exit with its status")
     .option("--port <port>", "port on 127.0.0.1 (default 9050; with a command, a free port)")
     .option("--env", "start in the background and print export lines: eval \"$(jit proxy --env)\"")
-    .addOption(new Option("--serve-detached").hideHelp())
     .addHelpText("after", examples("jit proxy", 'eval "$(jit proxy --env)"', "jit proxy -- node report.js", "jit proxy -- npx @toolbox-sdk/server --tools-file tools.yaml --stdio"))
     .action(lazy(ctx, async () => (await import("./commands/proxy.ts")).proxyCommand));
 

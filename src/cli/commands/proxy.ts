@@ -13,9 +13,10 @@ import { intFlag } from "./util.ts";
 interface ProxyOpts {
   port?: string;
   env?: boolean;
-  /** Internal: the background child of --env; prints one JSON line when ready, then nothing on stdout. */
-  serveDetached?: boolean;
 }
+
+/** Set (to "1") by `--env` for its background child, which prints one JSON line when ready, then nothing on stdout. */
+const DETACHED_VAR = "JIT_PROXY_SERVE_DETACHED";
 
 const DEFAULT_PORT = 9050;
 
@@ -66,16 +67,17 @@ const exportLine = (k: string, v: string) => `export ${k}=${/^[A-Za-z0-9_\/.:@%+
 
 /** Runs the proxy in one of its three forms. */
 export async function proxyCommand(ctx: CliContext, command: string[], opts: ProxyOpts): Promise<void> {
+  const detached = ctx.io.env[DETACHED_VAR] === "1";
   const portFlag = intFlag(opts.port, "port");
   if (portFlag !== undefined && portFlag > 65535) throw new JitError("usage", "--port must be between 0 and 65535");
   if (opts.env && command.length) throw new JitError("usage", "--env starts a background proxy; it takes no command", { hint: "jit proxy -- COMMAND ARGS, or eval \"$(jit proxy --env)\"" });
-  if (opts.env && !opts.serveDetached) return startInBackground(ctx, portFlag ?? DEFAULT_PORT);
+  if (opts.env && !detached) return startInBackground(ctx, portFlag ?? DEFAULT_PORT);
   ctx.brokerUrl(); // a usage error before anything listens
   if (command.length) return runUnder(ctx, command, portFlag ?? 0);
 
   const proxy = await startProxy(ctx, portFlag ?? DEFAULT_PORT);
   try {
-    if (opts.serveDetached) {
+    if (detached) {
       // The parent reads one line and leaves: later writes to its closed pipes must not end this process.
       ctx.io.stderr.on("error", () => {});
       ctx.io.stdout.on("error", () => {});
@@ -142,10 +144,10 @@ async function runUnder(ctx: CliContext, command: string[], port: number): Promi
 /** `--env`: starts the proxy as a detached child, prints `export` lines once it listens, and returns. */
 async function startInBackground(ctx: CliContext, port: number): Promise<void> {
   const { jitBinPath } = await import("../../mcp/config-snippet.ts");
-  const args = [jitBinPath(), "proxy", "--port", String(port), "--env", "--serve-detached"];
+  const args = [jitBinPath(), "proxy", "--port", String(port), "--env"];
   const broker = ctx.flags.broker;
   if (broker) args.push("--broker", broker);
-  const child = spawn(process.execPath, args, { env: ctx.io.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const child = spawn(process.execPath, args, { env: { ...ctx.io.env, [DETACHED_VAR]: "1" }, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let out = "";
   let err = "";
   const ready = await new Promise<{ url: string; credentials: string; pid: number }>((resolve, reject) => {
