@@ -243,6 +243,8 @@ export function createApi(jobs = new JobTable()) {
       job = jobs.start({ projectId: p, jobId: `jit_tabledata_${newJobId().slice(4)}`, location: DEFAULT_LOCATION, sql, labels: {} }, () => brokerQuery(call.broker, sql));
     }
     await job.done;
+    // A table the broker has no schema for reads, to a BigQuery client, as a table that is not there.
+    if (job.error?.status === 400 && job.error.reason === "invalidQuery") throw tableNotFound(p, d, t);
     const page = finishedPage(job, call, {
       maxResults: intParam(call.query.get("maxResults"), "maxResults"),
       start: token ? readPageToken(token, job.jobId) : (intParam(call.query.get("startIndex"), "startIndex") ?? 0),
@@ -287,7 +289,13 @@ export function createApi(jobs = new JobTable()) {
       const m = pattern.exec(call.path);
       if (!m) continue;
       if (method !== call.method) break;
-      return fn(call, ...m.slice(1).map((s) => decodeURIComponent(s)));
+      let params: string[];
+      try {
+        params = m.slice(1).map((s) => decodeURIComponent(s));
+      } catch {
+        throw new BigQueryError(400, "invalid", `jit proxy: malformed path ${call.path.slice(0, 200)}`);
+      }
+      return fn(call, ...params);
     }
     throw unsupported(`${call.method} ${call.path}`, call.method !== "GET" && call.method !== "HEAD");
   };

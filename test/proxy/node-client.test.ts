@@ -141,6 +141,10 @@ describe("jit proxy with @google-cloud/bigquery", { timeout: 180_000 }, () => {
   test("getDatasets, getTables, table.getMetadata() and table.getRows()", async () => {
     const [datasets] = await bq.getDatasets();
     assert.deepEqual(datasets.map((d) => d.id).sort(), ["hr", "sales"]);
+    const [ds] = await bq.dataset("sales").getMetadata();
+    assert.deepEqual(ds.datasetReference, { projectId: "demo", datasetId: "sales" });
+    assertRefusal(await rejection(bq.dataset("sales").table("nope").getRows()), 404, "notFound");
+    assertRefusal(await rejection(bq.dataset("nope").getMetadata()), 404, "notFound");
     const [tables] = await bq.dataset("sales").getTables();
     assert.deepEqual(tables.map((t) => t.id).sort(), ["customers", "orders"]);
     const [meta] = await bq.dataset("sales").table("customers").getMetadata();
