@@ -4,9 +4,6 @@
  * (INTEGER, FLOAT, BOOLEAN, ...), and TIMESTAMP follows the caller's format options: int64
  * microseconds (what Google's Node and Go clients ask for), an ISO string, or float seconds (the API's default).
  */
-import { maskedType } from "../masking/styles.ts";
-import type { MaskStyle } from "../policy/types.ts";
-import type { FieldType } from "../warehouse/types.ts";
 
 /** A column as the broker describes it (query results, dry runs, table descriptions). */
 export interface BrokerColumn {
@@ -33,12 +30,12 @@ const REST_TYPE: Record<string, string> = {
 };
 
 /**
- * The REST field for a broker column. A masked column reports the type its masked values have (last4 of
- * an INT64 is text); ARRAY and STRUCT arrive without their element types, so they travel as JSON text.
+ * The REST field for a broker column. Masks keep the column's type (a style that cannot apply to a type
+ * gives the type's default); should a value still not fit, resultSchema sends the column as STRING.
+ * ARRAY and STRUCT arrive without their element types, so they travel as JSON text.
  */
 export function restField(col: BrokerColumn, opts: { describeMask?: boolean } = {}): RestField {
-  let type = (col.type ?? "STRING").toUpperCase();
-  if (col.masked && col.mask && type in REST_TYPE) type = maskedType(col.mask as MaskStyle, type as FieldType);
+  const type = (col.type ?? "STRING").toUpperCase();
   const field: RestField = { name: col.name, type: REST_TYPE[type] ?? "STRING", mode: "NULLABLE" };
   const notes: string[] = [];
   if (!(type in REST_TYPE)) notes.push(`a ${type} value, sent by jit as JSON text`);

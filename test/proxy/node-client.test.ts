@@ -179,7 +179,7 @@ describe("jit proxy with @google-cloud/bigquery", { timeout: 180_000 }, () => {
     assertRefusal(await rejection(bq.query("SELECT full_name FROM demo.hr.employees")), 403, "accessDenied", /jit query --wait-approval/);
     const dry = await rejection(c.createQueryJob({ query: "SELECT city FROM demo.sales.customers", dryRun: true }));
     assertRefusal(dry, 403, "accessDenied", /jit request demo\.sales/);
-    assertRefusal(await rejection(bq.query("SELECT ssn FROM demo.sales.customers WHERE ssn = '1'")), 403, "accessDenied", /masked column/);
+    assertRefusal(await rejection(bq.query("SELECT ssn FROM demo.sales.customers WHERE ssn = '1'")), 403, "accessDenied", /ssn is masked/);
     assertRefusal(await rejection(bq.query("SELEC nonsense FROM")), 400, "invalidQuery");
   });
 

@@ -30,12 +30,13 @@ describe("BigQuery value encoding", () => {
     assert.equal(encodeCell("DATETIME", "2024-01-01 10:00:00", "int64"), "2024-01-01T10:00:00");
   });
 
-  test("REST type names; masked columns take their masked type and say how they are masked", () => {
+  test("REST type names; masked columns keep their type and say how they are masked", () => {
     assert.deepEqual(restField({ name: "n", type: "INT64" }), { name: "n", type: "INTEGER", mode: "NULLABLE" });
     assert.equal(restField({ name: "b", type: "BOOL" }).type, "BOOLEAN");
-    const card = restField({ name: "card", type: "INT64", masked: true, mask: "last4" });
-    assert.equal(card.type, "STRING", "last4 of a number is text");
+    const card = restField({ name: "card", type: "STRING", masked: true, mask: "last4" });
+    assert.equal(card.type, "STRING");
     assert.match(card.description!, /masked by jit \(last4\).*WHERE/);
+    assert.equal(restField({ name: "n", type: "INT64", masked: true, mask: "last4" }).type, "INTEGER", "masks keep the column's type");
     assert.equal(restField({ name: "salary", type: "NUMERIC", masked: true, mask: "null" }).type, "NUMERIC");
     assert.doesNotMatch(restField({ name: "e", type: "STRING", masked: true, mask: "email", inference: "allow" }).description!, /WHERE/);
     assert.equal(restField({ name: "tags", type: "ARRAY" }).type, "STRING");
