@@ -40,7 +40,7 @@ export function restField(col: BrokerColumn, opts: { describeMask?: boolean } = 
   const notes: string[] = [];
   if (!(type in REST_TYPE)) notes.push(`a ${type} value, sent by jit as JSON text`);
   if (col.masked && opts.describeMask !== false) {
-    notes.push(`masked by jit (${col.mask ?? "masked"}): values come back masked${col.inference === "allow" ? "" : "; may not be used in WHERE, JOIN, GROUP BY or ORDER BY"}`);
+    notes.push(`masked by jit (${col.mask ?? "masked"}): values come back masked${col.inference === "allow" ? "" : "; select it as it is: it may not be used in WHERE, JOIN, GROUP BY, ORDER BY or functions"}`);
   }
   if (notes.length) field.description = notes.join("; ");
   return field;
