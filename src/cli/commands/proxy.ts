@@ -84,7 +84,7 @@ export async function proxyCommand(ctx: CliContext, command: string[], opts: Pro
       ctx.io.out(JSON.stringify({ url: proxy.url, credentials: proxy.credentials, pid: process.pid }));
     } else {
       const { io } = ctx;
-      io.err(`jit proxy: BigQuery's API on ${proxy.url}, as ${await whoIs(ctx)} (Ctrl-C to stop). Give a client:`);
+      io.err(`jit proxy: BigQuery's API on ${proxy.url}, ${await whoIs(ctx)} (Ctrl-C to stop). Give a client:`);
       io.err(`  BIGQUERY_EMULATOR_HOST=${proxy.url}`);
       io.err(`  GOOGLE_APPLICATION_CREDENTIALS=${proxy.credentials}`);
       io.err(`  or apiEndpoint: ${proxy.url}   (Node: new BigQuery({apiEndpoint}), MCP Toolbox: the source's apiEndpoint)`);
@@ -95,14 +95,14 @@ export async function proxyCommand(ctx: CliContext, command: string[], opts: Pro
   }
 }
 
-/** Who the proxy acts for, for the start-up line; a missing sign-in is a warning, since `jit login` may follow. */
+/** Who the proxy acts for, for the start-up line; a missing sign-in is only a note, since `jit login` may follow. */
 async function whoIs(ctx: CliContext): Promise<string> {
   try {
     const me = await (await ctx.client({ info: { kind: "proxy", name: "jit proxy", version: ctx.version } })).get<{ username: string }>("/v1/whoami");
-    return me.username;
+    return `as ${me.username}`;
   } catch (err) {
-    if (err instanceof JitError && err.code === "unauthenticated") return `nobody yet (not signed in: run jit login; calls get 401 until then)`;
-    return `the signed-in person (whoami failed: ${err instanceof Error ? err.message : String(err)})`;
+    if (err instanceof JitError && err.code === "unauthenticated") return "not signed in yet: run jit login (calls get 401 until then)";
+    return `as the signed-in person (the broker did not answer whoami: ${err instanceof Error ? err.message : String(err)})`;
   }
 }
 
