@@ -4,7 +4,7 @@
  */
 import type { BrokerClient } from "../cli/client.ts";
 import { BigQueryError, bigQueryErrorFrom, unsupported } from "./errors.ts";
-import { type BrokerResult, type Job, jobReference, jobResource, JobTable, newJobId, readPageToken, resultPage, validJobId, waitFor } from "./jobs.ts";
+import { type BrokerResult, type Job, jobReference, jobResource, JobTable, newJobId, pageToken, pageTokenJob, readPageToken, resultPage, validJobId, waitFor } from "./jobs.ts";
 import { type BrokerColumn, restField, resultSchema, timestampFormat } from "./values.ts";
 
 export interface Call {
@@ -228,13 +228,7 @@ export function createApi(jobs = new JobTable()) {
     const token = call.query.get("pageToken");
     let job: Job;
     if (token) {
-      const jobId = (() => {
-        try {
-          return String((JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { j?: unknown }).j ?? "");
-        } catch {
-          return "";
-        }
-      })();
+      const jobId = pageTokenJob(token);
       if (!jobId.startsWith("jit_tabledata_")) throw new BigQueryError(400, "invalid", "Invalid page token");
       job = jobs.get(p, jobId);
     } else {
@@ -266,7 +260,7 @@ export function createApi(jobs = new JobTable()) {
     ["GET", /^\/projects\/([^/]+)\/datasets$/, async (call, p) => {
       const all = await datasetsOf(call, p!);
       const pg = paged(call, all, `datasets:${p}`, "bigquery#datasetList");
-      return { kind: pg.kind, datasets: pg.page, ...(pg.next !== undefined ? { nextPageToken: tokenFor(`datasets:${p}`, pg.next) } : {}) };
+      return { kind: pg.kind, datasets: pg.page, ...(pg.next !== undefined ? { nextPageToken: pageToken(`datasets:${p}`, pg.next) } : {}) };
     }],
     ["GET", /^\/projects\/([^/]+)\/datasets\/([^/]+)$/, async (call, p, d) => {
       const found = (await datasetsOf(call, p!)).find((x) => x.datasetReference.datasetId === d);
@@ -277,7 +271,7 @@ export function createApi(jobs = new JobTable()) {
       const all = await tables(call, p!, d!);
       const key = `tables:${p}.${d}`;
       const pg = paged(call, all, key, "bigquery#tableList");
-      return { kind: pg.kind, tables: pg.page, totalItems: all.length, ...(pg.next !== undefined ? { nextPageToken: tokenFor(key, pg.next) } : {}) };
+      return { kind: pg.kind, tables: pg.page, totalItems: all.length, ...(pg.next !== undefined ? { nextPageToken: pageToken(key, pg.next) } : {}) };
     }],
     ["GET", /^\/projects\/([^/]+)\/datasets\/([^/]+)\/tables\/([^/]+)$/, (call, p, d, t) => tableGet(call, p!, d!, t!)],
     ["GET", /^\/projects\/([^/]+)\/datasets\/([^/]+)\/tables\/([^/]+)\/data$/, (call, p, d, t) => tabledata(call, p!, d!, t!)],
@@ -299,8 +293,4 @@ export function createApi(jobs = new JobTable()) {
     }
     throw unsupported(`${call.method} ${call.path}`, call.method !== "GET" && call.method !== "HEAD");
   };
-}
-
-function tokenFor(key: string, offset: number): string {
-  return Buffer.from(JSON.stringify({ j: key, o: offset })).toString("base64url");
 }

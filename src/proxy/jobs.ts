@@ -106,11 +106,22 @@ export async function waitFor(job: Job, ms: number): Promise<boolean> {
   return finished || job.endMs !== undefined;
 }
 
+/** The `jobReference` every job answer carries (clients read it without a null check). */
 export const jobReference = (job: Job) => ({ projectId: job.projectId, jobId: job.jobId, location: job.location });
 
 /** A page token: the offset of the next row, bound to the job it pages. */
 export function pageToken(jobId: string, offset: number): string {
   return Buffer.from(JSON.stringify({ j: jobId, o: offset })).toString("base64url");
+}
+
+/** The job (or listing) a page token belongs to; "" for a malformed token. */
+export function pageTokenJob(token: string): string {
+  try {
+    const j = (JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { j?: unknown }).j;
+    return typeof j === "string" ? j : "";
+  } catch {
+    return "";
+  }
 }
 
 /** Reads a page token back; a token of another job or a malformed one is a 400. */
