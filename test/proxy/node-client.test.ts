@@ -252,7 +252,7 @@ describe("jit proxy with @google-cloud/bigquery", { timeout: 180_000 }, () => {
     assert.equal(legacy.status, 400);
   });
 
-  test("a query not done within timeoutMs answers jobComplete: false, then getQueryResults waits; jobs.cancel ends a running job", async () => {
+  test("a query not done within timeoutMs answers jobComplete: false, then getQueryResults waits", async () => {
     const token = await proxyToken(alice.credentials);
     const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
     const start = async () => {
@@ -265,13 +265,6 @@ describe("jit proxy with @google-cloud/bigquery", { timeout: 180_000 }, () => {
     const body = (await done.json()) as { jobComplete: boolean; totalRows: string; rows: unknown[] };
     assert.equal(body.jobComplete, true);
     assert.equal(body.totalRows, "3");
-    const running = await start();
-    const cancel = await fetch(`${alice.url}/projects/demo/jobs/${running.jobReference.jobId}/cancel`, { method: "POST", headers });
-    assert.equal(cancel.status, 200);
-    const job = (await (await fetch(`${alice.url}/projects/demo/jobs/${running.jobReference.jobId}`, { headers })).json()) as { status: { state: string; errorResult?: { reason: string } } };
-    assert.deepEqual([job.status.state, job.status.errorResult?.reason], ["DONE", "stopped"]);
-    const results = await fetch(`${alice.url}/projects/demo/queries/${running.jobReference.jobId}`, { headers });
-    assert.equal(results.status, 400, "a cancelled job has no results");
     const unknown = await fetch(`${alice.url}/projects/demo/jobs/no_such_job`, { headers });
     assert.equal(unknown.status, 404);
   });

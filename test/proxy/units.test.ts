@@ -86,3 +86,23 @@ describe("broker errors as BigQuery errors", () => {
     assert.equal(bigQueryErrorFrom(new JitError("unreachable", "cannot reach the broker"), "query").status, 503);
   });
 });
+
+describe("jobs.cancel on a running job", () => {
+  test("the job ends as stopped and the broker's late answer is dropped", async () => {
+    const { createApi } = await import("../../src/proxy/api.ts");
+    let release!: (v: unknown) => void;
+    const broker = { post: () => new Promise((resolve) => (release = resolve)), get: async () => ({}) } as unknown as import("../../src/cli/client.ts").BrokerClient;
+    const api = createApi();
+    const call = (method: string, path: string, body: Record<string, unknown> = {}, query = "") =>
+      api({ method, path, query: new URLSearchParams(query), body, broker }) as Promise<Record<string, any>>;
+    const started = await call("POST", "/projects/demo/queries", { query: "SELECT 1 AS n", timeoutMs: 0 });
+    assert.equal(started.jobComplete, false);
+    const jobId = started.jobReference.jobId as string;
+    assert.equal((await call("GET", `/projects/demo/jobs/${jobId}`)).status.state, "RUNNING");
+    const cancelled = await call("POST", `/projects/demo/jobs/${jobId}/cancel`);
+    assert.deepEqual([cancelled.job.status.state, cancelled.job.status.errorResult.reason], ["DONE", "stopped"]);
+    release({ columns: [{ name: "n", type: "INT64" }], rows: [{ n: 1 }], row_count: 1, truncated: false, masked_cells: 0, bytes_processed: 0, audit_id: "1" });
+    await new Promise((r) => setImmediate(r));
+    await assert.rejects(call("GET", `/projects/demo/queries/${jobId}`), { status: 400, reason: "stopped" });
+  });
+});
