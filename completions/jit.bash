@@ -13,7 +13,7 @@ _jit() {
       case "$prev" in
 
       esac
-      COMPREPLY=($(compgen -W "login logout whoami request requests approve deny grants revoke query datasets tables describe mcp audit policy broker completion demo --version --json --broker --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "login logout whoami request requests approve deny grants revoke query datasets tables describe mcp proxy audit policy broker completion demo --version --json --broker --help" -- "$cur")); return ;;
     "login")
       case "$prev" in
 
@@ -89,6 +89,11 @@ _jit() {
         --client) COMPREPLY=($(compgen -W "claude-desktop cursor vscode claude-code" -- "$cur")); return ;;
       esac
       COMPREPLY=($(compgen -W "--client --json --broker --help" -- "$cur")); return ;;
+    "proxy")
+      case "$prev" in
+
+      esac
+      COMPREPLY=($(compgen -W "--port --env --json --broker --help" -- "$cur")); return ;;
     "audit")
       case "$prev" in
 
@@ -163,7 +168,7 @@ _jit() {
 }
 _jit_subcommands() {
   case "$1" in
-    "") echo "login logout whoami request requests approve deny grants revoke query datasets tables describe mcp audit policy broker completion demo" ;;
+    "") echo "login logout whoami request requests approve deny grants revoke query datasets tables describe mcp proxy audit policy broker completion demo" ;;
     "login") echo "" ;;
     "logout") echo "" ;;
     "whoami") echo "" ;;
@@ -179,6 +184,7 @@ _jit_subcommands() {
     "describe") echo "" ;;
     "mcp") echo "config" ;;
     "mcp config") echo "" ;;
+    "proxy") echo "" ;;
     "audit") echo "list show replay verify export" ;;
     "audit list") echo "" ;;
     "audit show") echo "" ;;

@@ -14,6 +14,7 @@ complete -c jit -n '__fish_use_subcommand' -a datasets
 complete -c jit -n '__fish_use_subcommand' -a tables
 complete -c jit -n '__fish_use_subcommand' -a describe
 complete -c jit -n '__fish_use_subcommand' -a mcp
+complete -c jit -n '__fish_use_subcommand' -a proxy
 complete -c jit -n '__fish_use_subcommand' -a audit
 complete -c jit -n '__fish_use_subcommand' -a policy
 complete -c jit -n '__fish_use_subcommand' -a broker
@@ -88,6 +89,11 @@ complete -c jit -n '__fish_seen_subcommand_from config' -l client -x -a 'claude-
 complete -c jit -n '__fish_seen_subcommand_from config' -l json
 complete -c jit -n '__fish_seen_subcommand_from config' -l broker
 complete -c jit -n '__fish_seen_subcommand_from config' -l help
+complete -c jit -n '__fish_seen_subcommand_from proxy' -l port
+complete -c jit -n '__fish_seen_subcommand_from proxy' -l env
+complete -c jit -n '__fish_seen_subcommand_from proxy' -l json
+complete -c jit -n '__fish_seen_subcommand_from proxy' -l broker
+complete -c jit -n '__fish_seen_subcommand_from proxy' -l help
 complete -c jit -n '__fish_seen_subcommand_from audit' -a list
 complete -c jit -n '__fish_seen_subcommand_from audit' -a show
 complete -c jit -n '__fish_seen_subcommand_from audit' -a replay

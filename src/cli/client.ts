@@ -5,7 +5,7 @@ import { errorFromBody, JitError } from "../errors.ts";
 const JIT_VERSION = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
 export interface ClientInfo {
-  kind: "cli" | "mcp";
+  kind: "cli" | "mcp" | "proxy";
   name: string;
   version: string;
 }

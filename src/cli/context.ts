@@ -15,6 +15,8 @@ export interface CliContext {
   version: string;
   /** Set by main before a command runs. */
   flags: GlobalFlags;
+  /** A command that exits with another program's status (`jit proxy -- COMMAND`) sets it; main returns it. */
+  exitCode?: number;
   /** The broker URL from --broker, JIT_BROKER or the config file; a usage error when none is set. */
   brokerUrl(): string;
   /** The credential store; `announce` prints the plaintext-file warning (login does, other commands stay quiet). */

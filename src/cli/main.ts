@@ -39,7 +39,7 @@ export async function main(argv: string[], io: IO): Promise<number> {
   const json = argv.includes("--json");
   try {
     await program.parseAsync(argv, { from: "user" });
-    return 0;
+    return ctx.exitCode ?? 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;

@@ -122,10 +122,18 @@ export function buildProgram(ctx: CliContext): Command {
   const mcp = sub("mcp", "an MCP server on stdio acting as you (for AI agents); needs jit login first")
     .addHelpText("after", examples("jit mcp", "jit mcp config --client claude-desktop"))
     .action(lazy(ctx, async () => (await import("./commands/mcp.ts")).mcpCommand));
-  sub("config", "print the config snippet that adds jit to an MCP client", mcp)
+  sub("config", "print the config snippet that adds jit to an MCP client (or, after --, another BigQuery MCP server under jit proxy)", mcp)
+    .argument("[server...]", "after --: a BigQuery MCP server's command, run as jit proxy -- SERVER")
     .addOption(new Option("--client <name>", "the MCP client").choices(["claude-desktop", "cursor", "vscode", "claude-code"]).makeOptionMandatory())
-    .addHelpText("after", examples("jit mcp config --client vscode > .vscode/mcp.json", "jit mcp config --client claude-code"))
+    .addHelpText("after", examples("jit mcp config --client vscode > .vscode/mcp.json", "jit mcp config --client claude-code", "jit mcp config --client cursor -- npx -y @toolbox-sdk/server --config tools.yaml --stdio"))
     .action(lazy(ctx, async () => (await import("./commands/mcp.ts")).mcpConfigCommand));
+
+  sub("proxy", "BigQuery's REST API on 127.0.0.1 as you, for unmodified BigQuery clients and MCP servers (see docs/proxy.md)")
+    .argument("[command...]", "after --: run this command with BIGQUERY_EMULATOR_HOST and GOOGLE_APPLICATION_CREDENTIALS set, and exit with its status")
+    .option("--port <port>", "port on 127.0.0.1 (default 9050; with a command, a free port)")
+    .option("--env", "start in the background and print export lines: eval \"$(jit proxy --env)\"")
+    .addHelpText("after", examples("jit proxy", 'eval "$(jit proxy --env)"', "jit proxy -- node report.js", "jit proxy -- npx @toolbox-sdk/server --tools-file tools.yaml --stdio"))
+    .action(lazy(ctx, async () => (await import("./commands/proxy.ts")).proxyCommand));
 
   const audit = sub("audit", "the audit log: list, show, replay, verify, export (auditors and admins)")
     .addHelpText("after", examples("jit audit list --user carol --outcome denied", "jit audit verify"));

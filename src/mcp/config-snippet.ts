@@ -1,12 +1,17 @@
-/** The config snippets that add `jit mcp` to MCP clients (Claude Desktop, Cursor, VS Code, Claude Code). Pure. */
+/**
+ * The config snippets that add jit to MCP clients (Claude Desktop, Cursor, VS Code, Claude Code). Pure.
+ * Two forms: `jit mcp` itself, or another BigQuery MCP server run under `jit proxy -- SERVER ARGS`.
+ */
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export const MCP_CLIENTS = ["claude-desktop", "cursor", "vscode", "claude-code"] as const;
 export type McpClientName = (typeof MCP_CLIENTS)[number];
 
-/** How an MCP client starts jit: an absolute Node binary, the absolute bin/jit.js, then `mcp`. */
+/** How an MCP client starts jit: an absolute Node binary, the absolute bin/jit.js, then `mcp` (or `proxy -- SERVER`). */
 export interface Launch {
+  /** The server's name in the client's config: `jit`, or `bigquery-via-jit` for the proxy form. */
+  name: string;
   command: string;
   args: string[];
   env?: Record<string, string>;
@@ -38,15 +43,18 @@ export function jitBinPath(): string {
  * The launch line. Node is named explicitly because GUI clients do not get the shell's PATH, so the
  * `#!/usr/bin/env node` shebang may find no Node or one too old for jit (and Windows cannot run a .js file).
  */
-export function jitLaunch(opts: { nodePath: string; binPath: string; broker?: string; env?: NodeJS.ProcessEnv }): Launch {
-  const args = [opts.binPath, "mcp"];
+export function jitLaunch(opts: { nodePath: string; binPath: string; broker?: string; env?: NodeJS.ProcessEnv; proxied?: string[] }): Launch {
+  const proxied = opts.proxied?.length ? opts.proxied : undefined;
+  const args = [opts.binPath, proxied ? "proxy" : "mcp"];
   if (opts.broker) args.push("--broker", opts.broker);
+  if (proxied) args.push("--", ...proxied);
+  const name = proxied ? "bigquery-via-jit" : "jit";
   const env: Record<string, string> = {};
   for (const k of PASSED_ENV) {
     const v = opts.env?.[k];
     if (v) env[k] = v;
   }
-  return Object.keys(env).length ? { command: opts.nodePath, args, env } : { command: opts.nodePath, args };
+  return Object.keys(env).length ? { name, command: opts.nodePath, args, env } : { name, command: opts.nodePath, args };
 }
 
 /** Quotes a word for a POSIX shell when it needs it. */
@@ -62,27 +70,28 @@ export function clientSnippet(client: McpClientName, launch: Launch): ClientSnip
       return {
         client,
         file: ".vscode/mcp.json in the workspace (or MCP: Open User Configuration for every workspace)",
-        config: { servers: { jit: { type: "stdio", ...entry } } },
+        config: { servers: { [launch.name]: { type: "stdio", ...entry } } },
       };
     case "claude-desktop":
       return {
         client,
         file: "claude_desktop_config.json (macOS: ~/Library/Application Support/Claude/, Windows: %APPDATA%\\Claude\\); restart Claude Desktop",
-        config: { mcpServers: { jit: entry } },
+        config: { mcpServers: { [launch.name]: entry } },
       };
     case "cursor":
       return {
         client,
         file: "~/.cursor/mcp.json (every project) or .cursor/mcp.json (one project)",
-        config: { mcpServers: { jit: entry } },
+        config: { mcpServers: { [launch.name]: entry } },
       };
     case "claude-code": {
-      const envFlags = Object.entries(launch.env ?? {}).map(([k, v]) => `--env ${shellWord(`${k}=${v}`)} `).join("");
+      // The name goes first: Claude Code's --env takes every following word, so `--env A=1 jit` reads `jit` as a variable.
+      const envFlags = Object.entries(launch.env ?? {}).map(([k, v]) => ` --env ${shellWord(`${k}=${v}`)}`).join("");
       return {
         client,
         file: ".mcp.json at the project root (or run the command line; add --scope user for every project)",
-        config: { mcpServers: { jit: { type: "stdio", ...entry } } },
-        command_line: `claude mcp add ${envFlags}jit -- ${[launch.command, ...launch.args].map(shellWord).join(" ")}`,
+        config: { mcpServers: { [launch.name]: { type: "stdio", ...entry } } },
+        command_line: `claude mcp add ${shellWord(launch.name)}${envFlags} -- ${[launch.command, ...launch.args].map(shellWord).join(" ")}`,
       };
     }
   }

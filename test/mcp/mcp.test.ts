@@ -298,7 +298,7 @@ describe("jit query --json as a subprocess contract", { timeout: 60_000 }, () =>
 
     const code = await runJit(["mcp", "config", "--client", "claude-code", "--json"], { ...env, JIT_BROKER: "" });
     const c = JSON.parse(code.stdout) as { command_line: string };
-    assert.match(c.command_line, /^claude mcp add --env JIT_CREDENTIAL_STORE=file --env XDG_CONFIG_HOME=\S+ --env XDG_STATE_HOME=\S+ jit -- \S+ \S+bin\/jit\.js mcp$/);
+    assert.match(c.command_line, /^claude mcp add jit --env JIT_CREDENTIAL_STORE=file --env XDG_CONFIG_HOME=\S+ --env XDG_STATE_HOME=\S+ -- \S+ \S+bin\/jit\.js mcp$/);
 
     const bad = await runJit(["mcp", "config", "--client", "emacs"], env);
     assert.equal(bad.code, 2);

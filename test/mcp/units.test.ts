@@ -38,7 +38,7 @@ describe("config snippets", () => {
   const launch = jitLaunch({ nodePath: "/opt/node 24/bin/node", binPath: "/opt/jit/bin/jit.js", env: { JIT_CREDENTIAL_STORE: "file", HOME: "/home/x" } });
 
   test("node and bin/jit.js absolute, only jit's non-secret settings passed as env", () => {
-    assert.deepEqual(launch, { command: "/opt/node 24/bin/node", args: ["/opt/jit/bin/jit.js", "mcp"], env: { JIT_CREDENTIAL_STORE: "file" } });
+    assert.deepEqual(launch, { name: "jit", command: "/opt/node 24/bin/node", args: ["/opt/jit/bin/jit.js", "mcp"], env: { JIT_CREDENTIAL_STORE: "file" } });
     assert.deepEqual(jitLaunch({ nodePath: "/n", binPath: "/b", broker: "https://jit.example.com" }).args, ["/b", "mcp", "--broker", "https://jit.example.com"]);
   });
 
@@ -55,7 +55,7 @@ describe("config snippets", () => {
   test("Claude Code gets a shell-quoted claude mcp add line", () => {
     assert.equal(
       clientSnippet("claude-code", launch).command_line,
-      "claude mcp add --env JIT_CREDENTIAL_STORE=file jit -- '/opt/node 24/bin/node' /opt/jit/bin/jit.js mcp",
+      "claude mcp add jit --env JIT_CREDENTIAL_STORE=file -- '/opt/node 24/bin/node' /opt/jit/bin/jit.js mcp",
     );
     assert.equal(shellWord("it's"), `'it'\\''s'`);
   });

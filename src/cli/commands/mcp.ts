@@ -23,7 +23,7 @@ export async function mcpCommand(ctx: CliContext): Promise<void> {
 }
 
 /** Prints the config snippet that adds jit to an MCP client, with this installation's absolute paths. */
-export async function mcpConfigCommand(ctx: CliContext, opts: { client: string }): Promise<void> {
+export async function mcpConfigCommand(ctx: CliContext, server: string[], opts: { client: string }): Promise<void> {
   const { MCP_CLIENTS, clientSnippet, jitBinPath, jitLaunch } = await import("../../mcp/config-snippet.ts");
   const name = MCP_CLIENTS.find((c) => c === opts.client);
   if (!name) {
@@ -35,6 +35,7 @@ export async function mcpConfigCommand(ctx: CliContext, opts: { client: string }
     binPath: jitBinPath(),
     broker: ctx.flags.broker ?? ctx.io.env.JIT_BROKER,
     env: ctx.io.env,
+    proxied: server,
   });
   const snippet = clientSnippet(name, launch);
   if (ctx.flags.json) return printJson(ctx, snippet);
@@ -49,4 +50,5 @@ export async function mcpConfigCommand(ctx: CliContext, opts: { client: string }
   }
   io.out(JSON.stringify(snippet.config, null, 2));
   io.err(io.colorErr.dim("# Sign in first with: jit login   (the MCP client's config holds no credential)"));
+  if (server.length) io.err(io.colorErr.dim("# The server runs under jit proxy: point its BigQuery endpoint at $BIGQUERY_EMULATOR_HOST (see docs/proxy.md)"));
 }
