@@ -38,6 +38,7 @@ function parseUncached(sql: string): Program {
     const star = first.includes('Unexpected "*"');
     throw new JitError("denied", `the broker cannot analyse this SQL: ${first}`, {
       hint: star ? "write a wildcard table in backticks: `dataset.prefix*`" : "simplify the query: one SELECT statement in BigQuery standard SQL",
+      details: { reason: "unanalysable" },
     });
   }
 }
@@ -51,6 +52,7 @@ export function statementsOf(program: Program): Node[] {
 export function cannotAnalyse(reason: string): JitError {
   return new JitError("denied", `the broker cannot analyse this SQL: ${reason}`, {
     hint: "simplify the query: name the tables as dataset.table and the columns explicitly",
+    details: { reason: "unanalysable" },
   });
 }
 
