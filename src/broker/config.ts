@@ -12,7 +12,8 @@ export interface BrokerConfig {
   listen: { host: string; port: number };
   publicUrl?: string;
   tls?: { certFile: string; keyFile: string };
-  identity: { issuer: string; clientId: string; audience: string; scopes: string; jwksUri?: string };
+  /** maxTokenAgeS: the longest id_token lifetime (exp - iat) accepted, in seconds. */
+  identity: { issuer: string; clientId: string; audience: string; scopes: string; jwksUri?: string; maxTokenAgeS: number };
   policyFile: string;
   store: { kind: "sqlite"; path: string } | { kind: "postgres"; url: string; schema?: string };
   warehouse: { kind: "bigquery"; bigquery: BigQueryConfig } | { kind: "demo" };
@@ -48,6 +49,16 @@ function httpsUrl(v: unknown, path: string, issues: ConfigIssue[]): string | und
   }
 }
 
+/** The longest id_token lifetime the broker accepts: 24 h unless `identity.max_token_age` says otherwise (at most 30 days). */
+function maxTokenAge(v: unknown, issues: ConfigIssue[]): number | undefined {
+  if (v === undefined) return 24 * 3600;
+  const ms = typeof v === "string" ? tryParseDuration(v) : undefined;
+  if (ms === undefined || ms < 60_000 || ms > 30 * 86_400_000) {
+    return void issues.push({ path: "identity.max_token_age", message: "must be a duration from 1m to 30d, such as 12h (the default is 24h)" });
+  }
+  return Math.floor(ms / 1000);
+}
+
 /** Validates parsed broker.yaml; relative paths are resolved against the config file's directory. */
 export async function validateBrokerConfig(raw: unknown, file: string): Promise<{ config?: BrokerConfig; errors: ConfigIssue[] }> {
   const issues: ConfigIssue[] = [];
@@ -80,17 +91,19 @@ export async function validateBrokerConfig(raw: unknown, file: string): Promise<
   let identity: BrokerConfig["identity"] | undefined;
   if (!isRecord(raw.identity)) issues.push({ path: "identity", message: "is required: issuer and client_id of your OIDC provider" });
   else {
-    unknownKeys(raw.identity, ["issuer", "client_id", "audience", "scopes", "jwks_uri"], "identity", issues);
+    unknownKeys(raw.identity, ["issuer", "client_id", "audience", "scopes", "jwks_uri", "max_token_age"], "identity", issues);
     const issuer = httpsUrl(raw.identity.issuer, "identity.issuer", issues);
     const clientId = typeof raw.identity.client_id === "string" && raw.identity.client_id ? raw.identity.client_id : void issues.push({ path: "identity.client_id", message: "is required (the public client registered for jit)" });
     const jwksUri = raw.identity.jwks_uri === undefined ? undefined : httpsUrl(raw.identity.jwks_uri, "identity.jwks_uri", issues);
-    if (issuer && clientId) {
+    const maxTokenAgeS = maxTokenAge(raw.identity.max_token_age, issues);
+    if (issuer && clientId && maxTokenAgeS !== undefined) {
       identity = {
         issuer,
         clientId,
         audience: typeof raw.identity.audience === "string" ? raw.identity.audience : clientId,
         scopes: typeof raw.identity.scopes === "string" ? raw.identity.scopes : "openid profile email groups offline_access",
         jwksUri,
+        maxTokenAgeS,
       };
     }
   }

@@ -80,7 +80,10 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
     store,
     warehouse,
     warehouseFor,
-    verifyToken: createTokenVerifier({ issuer: cfg.identity.issuer, audience: cfg.identity.audience, jwksUri: cfg.identity.jwksUri, groupsClaim: policy.get().groupsClaim }),
+    verifyToken: createTokenVerifier({
+      issuer: cfg.identity.issuer, audience: cfg.identity.audience, clientId: cfg.identity.clientId, jwksUri: cfg.identity.jwksUri,
+      groupsClaim: policy.get().groupsClaim, maxTokenAgeSeconds: cfg.identity.maxTokenAgeS,
+    }),
     loginSettings: { issuer: cfg.identity.issuer, client_id: cfg.identity.clientId, scopes: cfg.identity.scopes, audience: cfg.identity.audience },
     now: Date.now,
     hashKey,

@@ -1,12 +1,15 @@
 import { createRemoteJWKSet, errors, jwtVerify } from "jose";
 import type { JWTPayload } from "jose";
 import { JitError } from "../errors.ts";
+import { formatDuration } from "../policy/duration.ts";
 import type { Principal } from "../policy/types.ts";
 
 export interface TokenVerifierOptions {
   issuer: string;
-  /** The CLI's client id: the id_token's aud. */
+  /** The id_token's expected aud: the CLI's client id unless broker.yaml names another audience. */
   audience: string;
+  /** The CLI's client id, which must be the token's azp when it names one (default: `audience`). */
+  clientId?: string;
   /** Found through the issuer's discovery document when absent. */
   jwksUri?: string;
   /** The claim holding the caller's groups (policy `groups_claim`). */
@@ -14,12 +17,18 @@ export interface TokenVerifierOptions {
   /** Epoch ms; tests freeze the clock with it. */
   now?: () => number;
   clockToleranceSeconds?: number;
+  /** Longest lifetime (exp - iat) accepted, in seconds (broker.yaml `identity.max_token_age`, default 24 h). */
+  maxTokenAgeSeconds?: number;
 }
 
 /** Asymmetric only: accepting HS* would let a token "signed" with the published public key pass (algorithm confusion). */
 const ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
 const HINT = "run: jit login";
 const DISCOVERY_TIMEOUT_MS = 5000;
+/** The default `identity.max_token_age`: no id_token a person signs in with should outlive a working day by much. */
+export const DEFAULT_MAX_TOKEN_AGE_S = 24 * 3600;
+/** RFC 9068 access tokens: an id_token is expected, and an access token for some API must not pass as one. */
+const ACCESS_TOKEN_TYPES = new Set(["at+jwt", "application/at+jwt"]);
 
 const unauthenticated = (message: string, cause?: unknown) => new JitError("unauthenticated", message, { hint: HINT, cause });
 
@@ -65,6 +74,26 @@ function toJitError(err: unknown): JitError {
   return unauthenticated("the token could not be verified", err);
 }
 
+/**
+ * The checks jose leaves to the caller (OIDC Core 3.1.3.7, RFC 9068 section 4): who the token was issued to when it
+ * names several audiences, what kind of token it is, and when it says it was issued. `nowS` and `skewS` in seconds.
+ */
+function checkIdTokenClaims(payload: JWTPayload, typ: unknown, opts: { clientId: string; nowS: number; skewS: number; maxAgeS: number }): void {
+  if (typeof typ === "string" && ACCESS_TOKEN_TYPES.has(typ.toLowerCase())) {
+    throw unauthenticated("the token is an access token (typ at+jwt), not the id_token jit signs in with");
+  }
+  const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+  // An id_token for several audiences was obtained by one of them (azp); only one obtained by jit's client may sign in here.
+  if (payload.azp !== undefined && payload.azp !== opts.clientId) throw unauthenticated("the token was obtained by another client (azp)");
+  if (audiences.length > 1 && payload.azp === undefined) throw unauthenticated("the token names several audiences but not which client obtained it (azp)");
+  const iat = payload.iat;
+  if (typeof iat !== "number") throw unauthenticated("the token has no issue time (iat)");
+  if (iat > opts.nowS + opts.skewS) throw unauthenticated("the token claims to be issued in the future (iat); check the clocks of the broker and the identity provider");
+  if (typeof payload.exp === "number" && payload.exp - iat > opts.maxAgeS) {
+    throw unauthenticated(`the token lives longer than the broker accepts (${formatDuration((payload.exp - iat) * 1000)}, at most ${formatDuration(opts.maxAgeS * 1000)})`);
+  }
+}
+
 function toPrincipal(payload: JWTPayload, groupsClaim: string): Principal {
   const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
   const subject = str(payload.sub);
@@ -91,14 +120,19 @@ export function createTokenVerifier(opts: TokenVerifierOptions): (token: string)
 
   return async (token) => {
     if (typeof token !== "string" || token.split(".").length !== 3) throw unauthenticated("the token is malformed");
+    const skewS = opts.clockToleranceSeconds ?? 30;
+    const nowMs = opts.now ? opts.now() : Date.now();
     try {
-      const { payload } = await jwtVerify(token, await keys(), {
+      const { payload, protectedHeader } = await jwtVerify(token, await keys(), {
         issuer: opts.issuer,
         audience: opts.audience,
         algorithms: ALGORITHMS,
-        requiredClaims: ["exp", "sub"],
-        clockTolerance: opts.clockToleranceSeconds ?? 30,
-        ...(opts.now ? { currentDate: new Date(opts.now()) } : {}),
+        requiredClaims: ["exp", "sub", "iat"],
+        clockTolerance: skewS,
+        currentDate: new Date(nowMs),
+      });
+      checkIdTokenClaims(payload, protectedHeader.typ, {
+        clientId: opts.clientId ?? opts.audience, nowS: nowMs / 1000, skewS, maxAgeS: opts.maxTokenAgeSeconds ?? DEFAULT_MAX_TOKEN_AGE_S,
       });
       return toPrincipal(payload, opts.groupsClaim);
     } catch (err) {
