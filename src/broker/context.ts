@@ -76,6 +76,7 @@ export async function appendOrRefuse(deps: BrokerDeps, record: NewAuditRecord) {
     return await deps.store.appendAudit(record);
   } catch (err) {
     deps.log(`audit write failed: ${err instanceof Error ? err.message : String(err)}`);
+    if (err instanceof JitError && err.code === "unreachable") throw err; // the store is down: 503 naming it, retry (exit 7)
     throw new JitError("internal", "the audit log could not record this request, so it was not carried out", {
       hint: "the broker's operators must check its store (disk, database); nothing ran",
     });

@@ -5,7 +5,7 @@ import type { AccessRequest } from "../store/types.ts";
 import { isAdmin, isAuditor } from "../policy/evaluate.ts";
 import { approvalRefusal, approveRequest, denyRequest, expireDue, fileRequest, fileStatementRequest, liveGrants, revokeGrant } from "./access.ts";
 import { audit, type BrokerDeps, type Caller } from "./context.ts";
-import { optString, readJson, Router, type RouteContext } from "./http.ts";
+import { optString, readJson, Router, sendJson, type RouteContext } from "./http.ts";
 import { describeTable, listDatasets, listTables } from "./metadata.ts";
 import { analyseStatement } from "./plan.ts";
 import { runQuery } from "./query.ts";
@@ -38,6 +38,12 @@ export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router 
     fn(ctx, await authenticate(ctx));
 
   r.add("GET", "/healthz", async () => ({ ok: true, version: deps.version, mode: deps.mode, store: deps.store.kind }));
+  // Readiness (store only so far): a replica that lost its store, or cannot write it, is taken out of the load balancer.
+  r.add("GET", "/readyz", async (ctx) => {
+    const problem = await deps.store.ready().then(() => null, (err: unknown) => (err instanceof Error ? err.message : String(err)));
+    if (problem) return sendJson(ctx.res, 503, { ready: false, checks: { store: { ok: false, kind: deps.store.kind, problem } } });
+    return { ready: true, checks: { store: { ok: true, kind: deps.store.kind } } };
+  });
   r.add("GET", "/v1/login-settings", async () => deps.loginSettings);
 
   r.add("GET", "/v1/whoami", authed(async (_ctx, c) => {

@@ -11,6 +11,21 @@ import type { BrokerDeps } from "./context.ts";
 import { createBrokerHandler, listen } from "./server.ts";
 import { createTokenVerifier } from "./verify-token.ts";
 
+/** Refuses a private key file others may read (exit 2), as `jit login` refuses a loose credentials file. */
+export function checkPrivateFile(file: string, setting: string): void {
+  let mode: number;
+  try {
+    mode = statSync(file).mode;
+  } catch (err) {
+    throw new JitError("usage", `cannot read ${setting} ${file}: ${(err as NodeJS.ErrnoException).code}`, { hint: `check ${setting} in broker.yaml` });
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new JitError("usage", `${setting} ${file} is accessible by other users (mode ${(mode & 0o777).toString(8).padStart(4, "0")}); refusing to start`, {
+      hint: `chmod 600 ${file}`,
+    });
+  }
+}
+
 /** Reads the masking key: at least 32 bytes of hex, in a file nobody else may read. */
 export function readHashKey(file: string): Buffer {
   let st;
@@ -58,7 +73,9 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
   const { log } = opts;
   const policy = reloadablePolicy(cfg.policyFile, log);
   const hashKey = readHashKey(cfg.hashKeyFile);
-  const store = await openStore(cfg.store);
+  if (cfg.tls) checkPrivateFile(cfg.tls.keyFile, "tls.key_file");
+  if (cfg.warehouse.kind === "bigquery" && cfg.warehouse.bigquery.keyFile) checkPrivateFile(cfg.warehouse.bigquery.keyFile, "warehouse.bigquery.key_file");
+  const store = await openStore(cfg.store, { log });
   let warehouse: Warehouse;
   let warehouseFor: BrokerDeps["warehouseFor"];
   if (cfg.warehouse.kind === "bigquery") {

@@ -4,11 +4,11 @@ import type { Store } from "./types.ts";
 
 export type StoreSpec = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string; schema?: string };
 
-/** Opens (and migrates) the store the broker is configured with. */
-export async function openStore(spec: StoreSpec): Promise<Store> {
+/** Opens (and migrates) the store the broker is configured with; `log` hears of a store lost while it runs. */
+export async function openStore(spec: StoreSpec, opts: { log?: (line: string) => void } = {}): Promise<Store> {
   if (spec.kind === "sqlite") {
     const { openSqliteStore } = await import("./sqlite.ts");
-    return openSqliteStore(spec.path);
+    return openSqliteStore(spec.path, opts);
   }
   if (spec.kind !== "postgres") {
     throw new JitError("usage", `unknown store kind "${String((spec as { kind?: unknown }).kind)}"`, { hint: "set the store kind to sqlite or postgres" });

@@ -75,10 +75,14 @@ export async function createPool(url: string, schema: string, poolSize: number, 
       max: poolSize,
       options: `-c search_path=${schema}`,
       connectionTimeoutMillis: 10_000,
-      application_name: "jit-broker",
+      // The schema in the name tells replicas of different stores apart in pg_stat_activity.
+      application_name: `jit-broker:${schema}`,
     });
-    // An idle connection dropped by the server would otherwise be an uncaught 'error' event that ends the broker.
+    // A connection the server ends (pg_terminate_backend, a restart, a failover) emits 'error' on its client, idle in
+    // the pool or checked out between two queries; with no listener that event would end the broker. The pool drops
+    // an idle one; a checked-out one fails its next query, and tx()/rollbackAndRelease() then destroy it.
     pool.on("error", () => {});
+    pool.on("connect", (client) => client.on("error", () => {}));
     await migrate(pool, schema);
     return pool;
   } catch (err) {

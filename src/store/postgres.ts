@@ -1,8 +1,9 @@
 /** The PostgreSQL store: several broker replicas share one database; row locks and advisory locks keep them consistent. */
 import type { Pool, PoolClient } from "pg";
 import { GENESIS_HASH, recordHash } from "../audit/chain.ts";
-import { JitError } from "../errors.ts";
 import { checkSchemaName, createPool, describeTarget, rollbackAndRelease } from "./postgres-connect.ts";
+import { storeFailure } from "./failure.ts";
+import { guardStore } from "./guard.ts";
 import { auditFromRow, grantFromRow, requestFromRow, undecidable } from "./rows.ts";
 import type {
   AccessRequest, Approval, ApproveResult, AuditQuery, AuditRecord, Grant, NewAuditRecord, NewRequest, RequestState, Store,
@@ -23,7 +24,7 @@ export async function openPostgresStore(url: string, opts: { schema?: string; po
   const schema = opts.schema ?? "public";
   checkSchemaName(schema);
   const pool = await createPool(url, schema, opts.poolSize ?? 10, describeTarget(url));
-  return new PostgresStore(pool, schema);
+  return guardStore(new PostgresStore(pool, schema), { fail: (op, err) => storeFailure("postgres", op, err) });
 }
 
 /** Runs fn in one transaction on one pooled connection. */
@@ -179,30 +180,32 @@ class PostgresStore implements Store {
     return res.rowCount === 1;
   }
 
+  /** Failures become "the audit log could not record this request" with their cause, in guard.ts / failure.ts. */
   async appendAudit(r: NewAuditRecord): Promise<AuditRecord> {
-    try {
-      // Hash what will be read back: values JSON does not keep (Dates, undefined, toJSON objects) would otherwise break the chain.
-      const detailsText = JSON.stringify(r.details ?? {});
-      const record = { ...r, details: JSON.parse(detailsText) as Record<string, unknown> };
-      return await tx(this.#pool, async (c) => {
-        // One writer at a time across replicas; the lock is released at COMMIT, after the row is visible to the next holder.
-        await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [this.#auditLock]);
-        const last = (await c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")).rows[0] as Row | undefined;
-        const seq = last ? Number(last.seq) + 1 : 1;
-        const prevHash = last ? String(last.hash) : GENESIS_HASH;
-        const hash = recordHash({ ...record, seq, prevHash });
-        await c.query(
-          "INSERT INTO audit (seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-          [seq, r.at, r.actor, r.actorSubject, r.action, r.outcome, detailsText, prevHash, hash],
-        );
-        return { ...record, id: String(seq), seq, prevHash, hash };
-      });
-    } catch (err) {
-      throw new JitError("internal", "the audit log could not record this request, so it was not carried out", {
-        hint: "check that the broker's PostgreSQL database is reachable and accepting writes, and the broker's log",
-        cause: err,
-      });
-    }
+    // Hash what will be read back: values JSON does not keep (Dates, undefined, toJSON objects) would otherwise break the chain.
+    const detailsText = JSON.stringify(r.details ?? {});
+    const record = { ...r, details: JSON.parse(detailsText) as Record<string, unknown> };
+    return tx(this.#pool, async (c) => {
+      // One writer at a time across replicas; the lock is released at COMMIT, after the row is visible to the next holder.
+      await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [this.#auditLock]);
+      const last = (await c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")).rows[0] as Row | undefined;
+      const seq = last ? Number(last.seq) + 1 : 1;
+      const prevHash = last ? String(last.hash) : GENESIS_HASH;
+      const hash = recordHash({ ...record, seq, prevHash });
+      await c.query(
+        "INSERT INTO audit (seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        [seq, r.at, r.actor, r.actorSubject, r.action, r.outcome, detailsText, prevHash, hash],
+      );
+      return { ...record, id: String(seq), seq, prevHash, hash };
+    });
+  }
+
+  async ready(): Promise<void> {
+    const row = (await this.#pool.query(
+      "SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') AS ro, (SELECT count(*) FROM schema_migrations) AS migrations",
+    )).rows[0] as Row;
+    // A standby or a read-only session answers reads but cannot take the audit log: not ready.
+    if (row.standby === true || row.ro === "on") throw Object.assign(new Error("the database accepts no writes"), { code: "25006" });
   }
 
   async listAudit(q: AuditQuery): Promise<AuditRecord[]> {

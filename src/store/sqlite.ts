@@ -1,9 +1,10 @@
 /** The SQLite store (node:sqlite): one file in the broker's data dir, WAL, every write in an immediate transaction. */
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { GENESIS_HASH, recordHash } from "../audit/chain.ts";
 import { JitError } from "../errors.ts";
+import { describeCause, probeWritable, storeFailure, storeUnavailable } from "./failure.ts";
+import { prepareStoreFiles, storeIdentity, type FileIdentity } from "./sqlite-files.ts";
+import { guardStore } from "./guard.ts";
 import { auditFromRow, grantFromRow, requestFromRow, undecidable } from "./rows.ts";
 import type {
   AccessRequest, Approval, ApproveResult, AuditQuery, AuditRecord, Grant, NewAuditRecord, NewRequest, RequestState, Store,
@@ -40,17 +41,50 @@ const MIGRATIONS: string[] = [
 
 type Row = Record<string, unknown>;
 
-/** Opens (creating when needed) the SQLite store at `path` and brings its schema up to date. */
-export function openSqliteStore(path: string): Store {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const db = new DatabaseSync(path);
-  // busy_timeout first: several brokers opening one new file at once must wait for each other, not fail.
-  db.exec("PRAGMA busy_timeout = 5000");
-  enableWal(db);
-  db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
-  migrate(db);
-  return new SqliteStore(db);
+/**
+ * Opens (creating when needed) the SQLite store at `path` and brings its schema up to date. Its files are 0600 in a
+ * 0700 directory whatever the umask, and a file others may read is refused. Every later call first checks that the
+ * file is still the one opened: once it was removed or replaced, the store refuses everything (and logs why, once).
+ */
+export function openSqliteStore(path: string, opts: { log?: (line: string) => void } = {}): Store {
+  const memory = path === ":memory:";
+  let db: DatabaseSync;
+  try {
+    if (!memory) prepareStoreFiles(path);
+    db = new DatabaseSync(path);
+    // busy_timeout first: several brokers opening one new file at once must wait for each other, not fail.
+    db.exec("PRAGMA busy_timeout = 5000");
+    enableWal(db);
+    db.exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+    migrate(db);
+  } catch (err) {
+    if (err instanceof JitError) throw err;
+    throw new JitError("internal", `cannot open the SQLite store ${path}: ${describeCause("sqlite", err, path)}`, {
+      hint: "check the store's directory (it must exist or be creatable, be writable by the broker's user and have free space)",
+      cause: err,
+    });
+  }
+  const inner = new SqliteStore(db, path);
+  const opened = memory ? null : storeIdentity(path);
+  let lost: JitError | null = null;
+  const before = () => {
+    if (lost) throw lost;
+    // Closing the last connection removes the WAL itself; a closed store fails on its own ("not open").
+    if (!opened || !db.isOpen) return;
+    const now = storeIdentity(path);
+    const problem = !now.db ? "the store file was removed" : now.db.ino !== opened.db!.ino || now.db.dev !== opened.db!.dev ? "the store file was replaced"
+      : opened.wal && (!now.wal || now.wal.ino !== opened.wal.ino || now.wal.dev !== opened.wal.dev) ? "the store's write-ahead log was removed or replaced" : null;
+    if (!problem) return;
+    lost = storeUnavailable("sqlite", `${now.db ? "ESTALE" : "ENOENT"}: ${problem} while the broker ran; it serves nothing until restarted`);
+    opts.log?.(`store lost: ${problem} (${path}, ${describe(opened, now)}) while the broker ran; refusing every request from now on. ` +
+      "Restore the file (or point store.sqlite at the right one) and restart the broker; records written since it went are not on disk.");
+    throw lost;
+  };
+  return guardStore(inner, { before, fail: (op, err) => storeFailure("sqlite", op, err, path) });
 }
+
+const describe = (was: { db: FileIdentity | null; wal: FileIdentity | null }, now: { db: FileIdentity | null; wal: FileIdentity | null }) =>
+  `inode ${was.db?.ino} -> ${now.db ? now.db.ino : "missing"}${was.wal ? `, wal inode ${was.wal.ino} -> ${now.wal ? now.wal.ino : "missing"}` : ""}`;
 
 /** Switching to WAL needs a moment with no other connection; SQLite answers BUSY at once instead of waiting, so retry. */
 function enableWal(db: DatabaseSync): void {
@@ -103,9 +137,18 @@ function immediate<T>(db: DatabaseSync, fn: () => T): T {
 class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
   readonly #db: DatabaseSync;
+  readonly #path: string;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, path: string) {
     this.#db = db;
+    this.#path = path;
+  }
+
+  async ready(): Promise<void> {
+    this.#db.prepare("SELECT 1 FROM schema_migrations LIMIT 1").get();
+    // A replica that cannot write its audit log is not ready, even while reads still work.
+    const blocked = this.#path === ":memory:" ? null : probeWritable(this.#path);
+    if (blocked) throw new JitError("internal", `the SQLite store cannot be written: ${blocked.code}: ${blocked.reason}`, { details: { store: "sqlite" } });
   }
 
   async createRequest(r: NewRequest): Promise<{ request: AccessRequest; grant: Grant | null }> {
@@ -229,27 +272,21 @@ class SqliteStore implements Store {
     return Number(res.changes) === 1;
   }
 
+  /** Failures become "the audit log could not record this request" with their cause, in guard.ts / failure.ts. */
   async appendAudit(r: NewAuditRecord): Promise<AuditRecord> {
-    try {
-      // Hash exactly what is stored: a Date or undefined in details changes in the JSON round trip.
-      const text = JSON.stringify(r.details);
-      const stored = { ...r, details: JSON.parse(text) as Record<string, unknown> };
-      return immediate(this.#db, () => {
-        const last = this.#db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get() as Row | undefined;
-        const seq = last ? Number(last.seq) + 1 : 1;
-        const prevHash = last ? String(last.hash) : GENESIS_HASH;
-        const hash = recordHash({ ...stored, seq, prevHash });
-        this.#db
-          .prepare("INSERT INTO audit (seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-          .run(seq, r.at, r.actor, r.actorSubject, r.action, r.outcome, text, prevHash, hash);
-        return { ...stored, id: String(seq), seq, prevHash, hash };
-      });
-    } catch (err) {
-      throw new JitError("internal", "the audit log could not record this request, so it was not carried out", {
-        hint: "check the broker's data directory (disk space, permissions) and its log",
-        cause: err,
-      });
-    }
+    // Hash exactly what is stored: a Date or undefined in details changes in the JSON round trip.
+    const text = JSON.stringify(r.details);
+    const stored = { ...r, details: JSON.parse(text) as Record<string, unknown> };
+    return immediate(this.#db, () => {
+      const last = this.#db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get() as Row | undefined;
+      const seq = last ? Number(last.seq) + 1 : 1;
+      const prevHash = last ? String(last.hash) : GENESIS_HASH;
+      const hash = recordHash({ ...stored, seq, prevHash });
+      this.#db
+        .prepare("INSERT INTO audit (seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .run(seq, r.at, r.actor, r.actorSubject, r.action, r.outcome, text, prevHash, hash);
+      return { ...stored, id: String(seq), seq, prevHash, hash };
+    });
   }
 
   async listAudit(q: AuditQuery): Promise<AuditRecord[]> {

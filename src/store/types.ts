@@ -123,5 +123,7 @@ export interface Store {
   appendAudit(r: NewAuditRecord): Promise<AuditRecord>;
   listAudit(q: AuditQuery): Promise<AuditRecord[]>;
   getAudit(id: string): Promise<AuditRecord | null>;
+  /** Resolves when the store answers and is still the one opened (readiness); throws the store's failure otherwise. */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
