@@ -248,6 +248,12 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>, kn
       assert.deepEqual(verifyChain(await store.listAudit({}))?.problem, "gap");
     });
 
+    test("ready() resolves while the store answers and rejects once it is closed", async () => {
+      await store.ready();
+      await store.close();
+      await assert.rejects(store.ready(), (err: unknown) => err instanceof JitError && err.details.store === store.kind);
+    });
+
     test("appendAudit fails closed with an internal error when the store cannot write", async () => {
       await store.close();
       await assert.rejects(store.appendAudit(auditRecord(1)), (err: unknown) => {
