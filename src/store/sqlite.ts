@@ -76,14 +76,14 @@ export function openSqliteStore(path: string, opts: { log?: (line: string) => vo
       : opened.wal && (!now.wal || now.wal.ino !== opened.wal.ino || now.wal.dev !== opened.wal.dev) ? "the store's write-ahead log was removed or replaced" : null;
     if (!problem) return;
     lost = storeUnavailable("sqlite", `${now.db ? "ESTALE" : "ENOENT"}: ${problem} while the broker ran; it serves nothing until restarted`);
-    opts.log?.(`store lost: ${problem} (${path}, ${describe(opened, now)}) while the broker ran; refusing every request from now on. ` +
+    opts.log?.(`store lost: ${problem} (${path}, ${inodes(opened, now)}) while the broker ran; refusing every request from now on. ` +
       "Restore the file (or point store.sqlite at the right one) and restart the broker; records written since it went are not on disk.");
     throw lost;
   };
   return guardStore(inner, { before, fail: (op, err) => storeFailure("sqlite", op, err, path) });
 }
 
-const describe = (was: { db: FileIdentity | null; wal: FileIdentity | null }, now: { db: FileIdentity | null; wal: FileIdentity | null }) =>
+const inodes = (was: { db: FileIdentity | null; wal: FileIdentity | null }, now: { db: FileIdentity | null; wal: FileIdentity | null }) =>
   `inode ${was.db?.ino} -> ${now.db ? now.db.ino : "missing"}${was.wal ? `, wal inode ${was.wal.ino} -> ${now.wal ? now.wal.ino : "missing"}` : ""}`;
 
 /** Switching to WAL needs a moment with no other connection; SQLite answers BUSY at once instead of waiting, so retry. */
