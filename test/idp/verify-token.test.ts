@@ -7,7 +7,10 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT } from "jose";
 import type { CryptoKey, JWTPayload } from "jose";
+import { createBrokerHandler } from "../../src/broker/server.ts";
+import type { BrokerDeps } from "../../src/broker/context.ts";
 import { createTokenVerifier } from "../../src/broker/verify-token.ts";
+import { openSqliteStore } from "../../src/store/sqlite.ts";
 import { JitError } from "../../src/errors.ts";
 
 const KID = "key-1";
@@ -217,5 +220,37 @@ describe("createTokenVerifier", () => {
     const twoHours = await sign({ iat: NOW_S - 60, exp: NOW_S - 60 + 2 * 3600 });
     assert.equal((await verifier()(twoHours)).subject, "u-1");
     await assert.rejects(verifier({ maxTokenAgeSeconds: 3600 })(twoHours), rejectedAs("unauthenticated", /at most 1h/, twoHours));
+  });
+
+  test("at the broker's door each refused claim is a 401, audited as a refused sign-in without the token", async () => {
+    const store = openSqliteStore(":memory:");
+    const deps = { store, verifyToken: verifier(), now, log: () => {}, policy: () => ({}) } as unknown as BrokerDeps;
+    const handler = createBrokerHandler(deps);
+    const broker = createServer((req, res) => void handler(req, res));
+    await new Promise<void>((resolve) => broker.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(broker.address() as AddressInfo).port}/v1/grants`;
+      const cases: Array<[string, string]> = [
+        [await sign({ aud: ["jit-cli", "some-other-app"] }), "several audiences"],
+        [await sign({}, { typ: "at+jwt" }), "access token"],
+        [await sign({ iat: NOW_S + 3600, exp: NOW_S + 7200 }), "issued in the future"],
+        [await sign({ iat: NOW_S - 60, exp: NOW_S + 48 * 3600 }), "lives longer"],
+      ];
+      for (const [token, why] of cases) {
+        const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+        assert.equal(res.status, 401, why);
+        assert.equal(((await res.json()) as { error: { code: string } }).error.code, "unauthenticated");
+      }
+      const records = await store.listAudit({ action: "authenticate" });
+      assert.deepEqual(records.map((r) => [r.actor, r.outcome]), cases.map(() => ["anonymous", "denied"]));
+      cases.forEach(([token, why], i) => {
+        assert.match(String(records[i]!.details.why), new RegExp(why));
+        assert.ok(!JSON.stringify(records[i]).includes(token.split(".")[2]!), "no token in the audit log");
+      });
+    } finally {
+      broker.closeAllConnections();
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await store.close();
+    }
   });
 });
