@@ -1,6 +1,8 @@
 /**
- * Queries that try to get a sensitive value out without it being masked. Each must either be denied or
- * list the sensitive column among the sources of some output column.
+ * Queries that try to get a sensitive value out without it being masked, classified by the analysis the way the
+ * broker uses it (masked means opaque): a PROJECTION carries the column unchanged to an output (direct, no use
+ * recorded), so the broker masks it; every other query is REFUSED: the analysis records a use of the column (a
+ * function, operator, clause, set operation...), derives a non-projected output from it, or cannot analyse it.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -104,31 +106,66 @@ const SMUGGLE: Array<[string, string]> = [
   ["WITH RECURSIVE r AS (SELECT id, city AS v FROM sales.customers UNION ALL SELECT r.id, c.ssn FROM r JOIN sales.customers c ON c.id = r.id WHERE FALSE) SELECT v FROM r", SSN],
 ];
 
+/** The smuggling queries above that are pure projections of the sensitive column; all the others must be refused. */
+const PROJECTIONS = new Set([
+  "SELECT ssn FROM sales.customers",
+  "SELECT ssn AS harmless FROM sales.customers",
+  "SELECT c.ssn AS city FROM sales.customers AS c",
+  "SELECT customers.ssn FROM demo.sales.customers",
+  "SELECT s FROM (SELECT ssn AS s FROM sales.customers)",
+  "SELECT * FROM (SELECT ssn AS city FROM sales.customers)",
+  "SELECT t.city FROM (SELECT card_number AS city FROM sales.customers) AS t",
+  "WITH x AS (SELECT ssn AS s FROM sales.customers) SELECT s FROM x",
+  "WITH customers AS (SELECT ssn AS city FROM demo.sales.customers) SELECT city FROM customers",
+  "SELECT ANY_VALUE(ssn) AS v FROM sales.customers",
+  "SELECT * EXCEPT (id) FROM sales.customers",
+  "SELECT * EXCEPT (ssn) FROM sales.customers",
+  "SELECT * REPLACE (ssn AS city) FROM sales.customers",
+  "SELECT c.* FROM sales.customers c JOIN sales.orders o ON o.customer_id = c.id",
+  "SELECT * FROM sales.customers JOIN sales.orders ON TRUE",
+  "SELECT /* comment */ `ssn` -- trailing\n FROM `demo.sales.customers`",
+  "select\tSsN\nfrom\n\tSALES.CUSTOMERS",
+  "SELECT\n  c.`card_number`\nFROM `demo`.`sales`.`customers` AS c # hash comment",
+  "SELECT ssn FROM sales.customers WHERE id = 1 -- ' \"",
+  "SELECT e.ssn FROM hr.employees e",
+]);
+
+/** Where the analysis disagrees with the rules today (reported to the lead); these run as todo. */
+const KNOWN_BUGS: Record<string, string> = {
+  "SELECT * REPLACE (ssn AS city) FROM sales.customers": "a bare column in * REPLACE is a projection (R1), but the analysis does not mark it direct",
+};
+
+type Verdict = "projected" | "refused";
+
+/** How the broker treats `sensitive` in `sql`, from the analysis alone. */
+function verdict(sql: string, sensitive: string): Verdict {
+  let a;
+  try {
+    a = run(sql);
+  } catch (e) {
+    assert.ok(e instanceof JitError && e.code === "denied", `unexpected error ${String(e)}`);
+    return "refused";
+  }
+  const key = (c: { table: string; column: string }) => `${c.table}.${c.column}`;
+  const reaches = a.outputs.filter((o) => o.sources.some((s) => key(s) === sensitive));
+  const used = a.uses.some((u) => key(u.column) === sensitive);
+  assert.ok(used || reaches.length > 0, `${sensitive} is neither used nor among the outputs' sources: ${JSON.stringify(a.outputs)}`);
+  return used || reaches.some((o) => !o.direct) ? "refused" : "projected";
+}
+
 for (const [sql, sensitive] of SMUGGLE) {
-  test(`smuggle: ${sql.replace(/\s+/g, " ")}`, () => {
-    let analysis;
-    try {
-      analysis = run(sql);
-    } catch (e) {
-      assert.ok(e instanceof JitError && e.code === "denied", `unexpected error ${String(e)}`);
-      return;
-    }
-    const all = analysis.outputs.flatMap((o) => o.sources.map((s) => `${s.table}.${s.column}`));
-    assert.ok(all.includes(sensitive), `${sensitive} missing from lineage ${JSON.stringify(analysis.outputs)}`);
+  const expected: Verdict = PROJECTIONS.has(sql) ? "projected" : "refused";
+  const todo = KNOWN_BUGS[sql];
+  test(`smuggle (${expected}): ${sql.replace(/\s+/g, " ")}`, todo ? { todo } : {}, () => {
+    assert.equal(verdict(sql, sensitive), expected);
   });
 }
 
-test("the suite is big enough and mostly analysed rather than denied", () => {
+test("every listed projection is in the smuggling list, and most smuggling attempts are refused", () => {
+  const sqls = new Set(SMUGGLE.map(([sql]) => sql));
+  for (const p of PROJECTIONS) assert.ok(sqls.has(p), p);
   assert.ok(SMUGGLE.length >= 60);
-  let denied = 0;
-  for (const [sql] of SMUGGLE) {
-    try {
-      run(sql);
-    } catch {
-      denied++;
-    }
-  }
-  assert.ok(denied <= 5, `${denied} smuggling queries were denied instead of analysed`);
+  assert.ok(SMUGGLE.length - PROJECTIONS.size >= 60, "at least 60 queries that must be refused");
 });
 
 const REFUSED: string[] = [
