@@ -39,6 +39,8 @@ function check(c: AdversarialCase, r: QueryAnswer): void {
     assert.equal(r.status, 403, `expected a refusal (403), got HTTP ${r.status}: ${r.text.slice(0, 300)}`);
     assert.equal(r.body.error.code, "denied");
     assert.ok(typeof r.body.error.hint === "string" && r.body.error.hint.length > 0, `a refusal says what to do instead: ${r.text.slice(0, 300)}`);
+    for (const [k, v] of Object.entries(e.details ?? {})) assert.deepEqual(r.body.error[k], v, `error.${k}: ${r.text.slice(0, 300)}`);
+    if (e.columns.length === 0) assert.equal(r.body.error.column, undefined, `refused without naming a column: ${r.text.slice(0, 300)}`);
     const named = e.columns.filter((x) => x !== "");
     if (named.length > 0) {
       const got = r.body.error.column;

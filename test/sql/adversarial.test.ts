@@ -130,11 +130,6 @@ const PROJECTIONS = new Set([
   "SELECT e.ssn FROM hr.employees e",
 ]);
 
-/** Where the analysis disagrees with the rules today (reported to the lead); these run as todo. */
-const KNOWN_BUGS: Record<string, string> = {
-  "SELECT * REPLACE (ssn AS city) FROM sales.customers": "a bare column in * REPLACE is a projection (R1), but the analysis does not mark it direct",
-};
-
 type Verdict = "projected" | "refused";
 
 /** How the broker treats `sensitive` in `sql`, from the analysis alone. */
@@ -155,8 +150,7 @@ function verdict(sql: string, sensitive: string): Verdict {
 
 for (const [sql, sensitive] of SMUGGLE) {
   const expected: Verdict = PROJECTIONS.has(sql) ? "projected" : "refused";
-  const todo = KNOWN_BUGS[sql];
-  test(`smuggle (${expected}): ${sql.replace(/\s+/g, " ")}`, todo ? { todo } : {}, () => {
+  test(`smuggle (${expected}): ${sql.replace(/\s+/g, " ")}`, () => {
     assert.equal(verdict(sql, sensitive), expected);
   });
 }
