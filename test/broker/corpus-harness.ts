@@ -1,6 +1,8 @@
 /**
- * Shared setup for the end-to-end corpora: the real dev broker in-process on the real demo data, alice
- * (analysts) with a demo.sales grant and bob (data-owners) with demo.hr, and the demo CSVs parsed for checks.
+ * Shared setup for the end-to-end corpora: the real dev broker in-process on the real demo data (or a copy with one
+ * value changed, or another policy), alice (analysts) with a demo.sales grant and bob (data-owners) with demo.hr, and
+ * the leak checks every answer goes through: raw sensitive values and their reversible transforms anywhere in the
+ * text (forbiddenStrings/leaksIn), and per-row numbers that spell a digit or character code of one (numberLeaks).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
