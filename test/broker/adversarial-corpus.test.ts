@@ -122,6 +122,27 @@ describe("the checks can fail", () => {
     assert.throws(() => check(masked, fake(200, { columns: [{ name: "employee_id", masked: false }, { name: "k", masked: false }], rows: digits, row_count: digits.length })), /per-row numbers/);
   });
 
+  test("the issue's attacks, answered raw by the demo warehouse without the broker, are caught as per-row digits", async () => {
+    const { openDemoWarehouse } = await import("../../src/warehouse/duckdb.ts");
+    const w = await openDemoWarehouse();
+    let n = 0;
+    try {
+      const attacks = ["COUNT over GENERATE_ARRAY of each SSN digit (issue 11)", "hr: salary via GENERATE_ARRAY (issue 11)",
+        "ASCII per character rebuilds the phone (issue 11)", "ASCII per character rebuilds the e-mail (issue 11)"];
+      for (const c of ADVERSARIAL.filter((x) => attacks.includes(x.name))) {
+        const run = await w.run(c.sql, { maxRows: 10_000 });
+        const rows = [];
+        for await (const r of run.rows) rows.push(r);
+        const body = { columns: run.schema.map((f) => ({ name: f.name, masked: false })), rows, row_count: rows.length, masked_cells: 0 };
+        assert.throws(() => check(masked, fake(200, body)), /per-row numbers carry a sensitive value/, c.name);
+        n++;
+      }
+      assert.equal(n, attacks.length);
+    } finally {
+      await w.close();
+    }
+  });
+
   test("a refusal that names the wrong column or construct is caught", () => {
     const c: AdversarialCase = { family: "functions", name: "fake", sql: "SELECT 1", expect: { kind: "refused", columns: [SSN], constructs: ["WHERE"] } };
     const err = (column: string, construct: string) => fake(403, { error: { code: "denied", message: "m", hint: "h", column, construct } });
