@@ -1,5 +1,4 @@
 /** FROM clause resolution: tables, CTEs, derived tables, joins and UNNEST become range variables in scope. */
-import { JitError } from "../errors.ts";
 import { exprSources, isQuery } from "./expr.ts";
 import { cannotAnalyse, isNode, lc, pathParts, type Node } from "./parse.ts";
 import { col, isVisibleName, note, union, wholeRow, type Env, type RangeVar } from "./scope.ts";
@@ -114,9 +113,7 @@ function tableVar(parts: string[], alias: string | null, env: Env): RangeVar {
   }
   const fields = env.ctx.schemas.get(key);
   if (!fields) {
-    throw new JitError("denied", `the broker cannot analyse this SQL: no schema for table ${key}`, {
-      hint: `check the table name with: jit tables ${ref.project}.${ref.dataset}`,
-    });
+    throw cannotAnalyse(`no schema for table ${key}`, `check the table name with: jit tables ${ref.project}.${ref.dataset}`);
   }
   return {
     alias: alias ?? ref.table,

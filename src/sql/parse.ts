@@ -48,12 +48,9 @@ export function statementsOf(program: Program): Node[] {
   return program.statements.filter((s) => s.type !== "empty");
 }
 
-/** A `denied` error for SQL the analyser cannot resolve with certainty. */
-export function cannotAnalyse(reason: string): JitError {
-  return new JitError("denied", `the broker cannot analyse this SQL: ${reason}`, {
-    hint: "simplify the query: name the tables as dataset.table and the columns explicitly",
-    details: { reason: "unanalysable" },
-  });
+/** A `denied` error for SQL the analyser cannot resolve with certainty (details.reason "unanalysable"). */
+export function cannotAnalyse(reason: string, hint = "simplify the query: name the tables as dataset.table and the columns explicitly"): JitError {
+  return new JitError("denied", `the broker cannot analyse this SQL: ${reason}`, { hint, details: { reason: "unanalysable" } });
 }
 
 /** True for objects that are CST nodes. */

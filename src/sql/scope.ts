@@ -1,8 +1,7 @@
 /** Name resolution for the lineage analyser: range variables, columns, correlated scopes. */
-import { JitError } from "../errors.ts";
 import type { TableRef } from "../warehouse/types.ts";
 import type { ColumnUse, SchemaMap } from "./types.ts";
-import type { Node } from "./parse.ts";
+import { cannotAnalyse, type Node } from "./parse.ts";
 
 /** Source columns as "project.dataset.table.column" keys (lower-case). */
 export type Sources = Set<string>;
@@ -108,9 +107,7 @@ export function note(ctx: Ctx, sources: Iterable<string>, construct: string): vo
 }
 
 const unknown = (name: string) =>
-  new JitError("denied", `the broker cannot analyse this SQL: unknown column ${name}`, {
-    hint: "check the column name with: jit describe TABLE",
-  });
+  cannotAnalyse(`unknown column ${name}`, "check the column name with: jit describe TABLE");
 
 /**
  * Resolves a dotted name (`col`, `t.col`, `t`, `col.field`) to the source columns it reads,
@@ -188,9 +185,7 @@ function resolveIn(keys: string[], s: Scope): { definite: Sources | null; opaque
   // Column (or a field of a STRUCT column): unions every candidate, refusing true ambiguity.
   const known = s.vars.filter((v) => columnsNamed(v, head).length > 0);
   if (known.length > 1 && !s.using.some((u) => u.key === head)) {
-    throw new JitError("denied", `the broker cannot analyse this SQL: column ${head} is ambiguous`, {
-      hint: `qualify it with its table alias, e.g. t.${head}`,
-    });
+    throw cannotAnalyse(`column ${head} is ambiguous`, `qualify it with its table alias, e.g. t.${head}`);
   }
   for (const v of known) for (const c of columnsNamed(v, head)) addAll(out, c.sources);
   if (known.length) {

@@ -3,7 +3,6 @@
  * the prefix, plus the `_TABLE_SUFFIX` pseudo column. The analyser does not list tables itself; the caller expands each
  * wildcard (expandWildcard over the dataset's table names) and passes the matches and their schemas to analyze().
  */
-import { JitError } from "../errors.ts";
 import type { TableRef } from "../warehouse/types.ts";
 import { cannotAnalyse, lc } from "./parse.ts";
 import { col, type Col, type Env, type RangeVar } from "./scope.ts";
@@ -30,9 +29,7 @@ export function resolveWildcard(parts: string[], defaultProject: string): Wildca
   const table = p[p.length - 1]!;
   const star = table.indexOf("*");
   if (p.length < 2 || p.length > 3 || p.slice(0, -1).some((x) => x === "" || x.includes("*")) || star !== table.length - 1) {
-    throw new JitError("denied", `the broker cannot analyse this SQL: ${name} is not a valid wildcard table`, {
-      hint: "a wildcard table is `dataset.prefix*` or `project.dataset.prefix*`, in backticks, with one * at the end",
-    });
+    throw cannotAnalyse(`${name} is not a valid wildcard table`, "a wildcard table is `dataset.prefix*` or `project.dataset.prefix*`, in backticks, with one * at the end");
   }
   const [project, dataset] = p.length === 3 ? [p[0]!, p[1]!] : [lc(defaultProject), p[0]!];
   const prefix = table.slice(0, -1);
@@ -60,14 +57,10 @@ const SUFFIX = "_TABLE_SUFFIX";
 export function wildcardVar(w: WildcardRef, alias: string | null, env: Env): RangeVar {
   const matches = env.ctx.wildcards.get(w.key);
   if (!matches) {
-    throw new JitError("denied", `the broker cannot analyse this SQL: wildcard table ${w.key} was not expanded`, {
-      hint: "the broker lists a wildcard's tables before analysis; report this query to the jit maintainers",
-    });
+    throw cannotAnalyse(`wildcard table ${w.key} was not expanded`, "the broker lists a wildcard's tables before analysis; report this query to the jit maintainers");
   }
   if (matches.length === 0) {
-    throw new JitError("denied", `the broker cannot analyse this SQL: wildcard table ${w.key} matches no table in ${w.project}.${w.dataset}`, {
-      hint: `check the table names with: jit tables ${w.project}.${w.dataset}`,
-    });
+    throw cannotAnalyse(`wildcard table ${w.key} matches no table in ${w.project}.${w.dataset}`, `check the table names with: jit tables ${w.project}.${w.dataset}`);
   }
   const base = `${w.project}.${w.dataset}.`;
   const columns = new Map<string, Col>();
@@ -77,9 +70,7 @@ export function wildcardVar(w: WildcardRef, alias: string | null, env: Env): Ran
     if (!key.startsWith(base + w.prefix) || table.includes(".")) throw cannotAnalyse(`${key} does not match wildcard table ${w.key}`);
     const fields = env.ctx.schemas.get(key);
     if (!fields) {
-      throw new JitError("denied", `the broker cannot analyse this SQL: no schema for table ${key}`, {
-        hint: `check the table name with: jit tables ${w.project}.${w.dataset}`,
-      });
+      throw cannotAnalyse(`no schema for table ${key}`, `check the table name with: jit tables ${w.project}.${w.dataset}`);
     }
     env.ctx.tables.set(key, { project: w.project, dataset: w.dataset, table });
     for (const f of fields) {
