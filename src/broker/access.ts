@@ -1,6 +1,7 @@
 /** The grant lifecycle on the broker: file a request, approve, deny, revoke, expire. Policy decides; the store commits. */
 import { JitError } from "../errors.ts";
-import { canApprove, evaluateAccess, findAccessRule, globMatch, isAdmin } from "../policy/evaluate.ts";
+import { decideRefusal } from "../policy/authorize.ts";
+import { evaluateAccess, globMatch, isAdmin } from "../policy/evaluate.ts";
 import type { AccessDecision, Policy, Principal } from "../policy/types.ts";
 import { formatDuration } from "../policy/duration.ts";
 import type { AccessRequest, Grant } from "../store/types.ts";
@@ -31,6 +32,26 @@ export interface FileRequestInput {
   durationMs?: number;
 }
 
+/** What a single-statement request would read and return, under the current policy, for approvers to judge. */
+export async function statementPreview(deps: BrokerDeps, sql: string) {
+  const { analyseStatement } = await import("./plan.ts");
+  try {
+    const s = await analyseStatement(deps, sql);
+    return { tables: s.tables, masked_columns: s.columns.filter((c) => c.style).map((c) => ({ name: c.name, mask: c.style })), bytes_estimate: s.bytesEstimate };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/**
+ * The datasets a statement names, from its text alone (no schema, no warehouse): what access is decided on
+ * before anything about its tables is looked up.
+ */
+export async function statementDatasets(deps: BrokerDeps, sql: string): Promise<string[]> {
+  const { referencedTables } = await import("../sql/analyze.ts");
+  return [...new Set(referencedTables(sql, deps.warehouse.defaultProject).map((t) => `${t.project}.${t.dataset}`.toLowerCase()))].sort();
+}
+
 /** Files a single-statement request: the exact SQL goes to the approvers, and its grant will run it once. */
 export async function fileStatementRequest(deps: BrokerDeps, caller: Caller, sql: string, reason: string) {
   const { analyseStatement, statementHash } = await import("./plan.ts");
@@ -38,13 +59,23 @@ export async function fileStatementRequest(deps: BrokerDeps, caller: Caller, sql
   const p = caller.principal;
   if (!sql.trim()) throw new JitError("usage", "no SQL given for a single-statement request");
   checkReason(reason.trim());
+  // Access before knowledge: decide on the datasets the SQL names before any schema lookup, analysis or preview,
+  // so a person with no rule learns the same about a table or column that exists and one that does not.
+  const refuseUnless = async (datasets: string[]) => {
+    const decisions = datasets.map((d) => evaluateAccess(policy, p, d));
+    const denied = decisions.filter((d) => d.outcome === "denied");
+    if (denied.length === 0) return decisions;
+    await audit(deps, caller, "request", "denied", { sql, datasets, decisions: decisionsDetail(decisions) });
+    throw new JitError("denied", denied.map((d) => d.reasons[0]).join("; "), {
+      hint: "ask a platform admin to change the policy, or request a dataset you may use (jit datasets)",
+      details: { datasets: denied.map((d) => d.dataset) },
+    });
+  };
+  const named = await statementDatasets(deps, sql);
+  await refuseUnless(named);
   const stmt = await analyseStatement(deps, sql);
-  const decisions = stmt.datasets.map((d) => evaluateAccess(policy, p, d));
-  const denied = decisions.filter((d) => d.outcome === "denied");
-  if (denied.length > 0) {
-    await audit(deps, caller, "request", "denied", { sql, datasets: stmt.datasets, decisions: decisionsDetail(decisions) });
-    throw new JitError("denied", denied.flatMap((d) => d.reasons).join("; "));
-  }
+  // The analysis may find more (wildcard tables, views of INFORMATION_SCHEMA): every one is decided too.
+  const decisions = await refuseUnless([...new Set([...named, ...stmt.datasets])].sort());
   const live = await liveGrants(deps, p);
   const needed = decisions.filter((d) => d.outcome === "per_query" && !live.some((g) => g.sqlHash === null && g.datasets.includes(d.dataset)));
   if (needed.length === 0) {
@@ -96,7 +127,7 @@ export async function fileRequest(deps: BrokerDeps, caller: Caller, input: FileR
   const base = { datasets, reason, requested_duration_ms: input.durationMs ?? null, decisions: decisionsDetail(decisions) };
   if (denied.length > 0) {
     await audit(deps, caller, "request", "denied", base);
-    throw new JitError("denied", denied.flatMap((d) => d.reasons).join("; "), {
+    throw new JitError("denied", denied.map((d) => d.reasons[0]).join("; "), {
       hint: "ask a platform admin to change the policy, or request a dataset you may use (jit datasets)",
       details: { datasets: denied.map((d) => d.dataset) },
     });
@@ -153,15 +184,7 @@ function decisionsDetail(decisions: AccessDecision[]) {
 
 /** Checks that `approver` may decide `req` under the current policy; returns the reason when not. */
 export function approvalRefusal(policy: Policy, approver: Principal, req: AccessRequest): string | null {
-  if (approver.subject === req.requesterSubject) return "nobody approves their own request";
-  for (const id of req.ruleIds) {
-    const rule = findAccessRule(policy, id);
-    if (!rule) return `the policy changed since request ${req.id} was filed (rule ${id} is gone); ask the requester to file it again`;
-    if (rule.approval === "auto") continue;
-    const verdict = canApprove(policy, approver, rule, req.requester);
-    if (!verdict.allowed) return verdict.reason;
-  }
-  return null;
+  return decideRefusal(policy, approver, req);
 }
 
 async function loadDecidable(deps: BrokerDeps, caller: Caller, id: string, action: string): Promise<AccessRequest> {

@@ -4,9 +4,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Server } from "node:http";
-import { createBrokerHandler, listen } from "./server.ts";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { DeviceApproveBody, describeIssues, type DeviceApproveInput } from "../api/schemas.ts";
+import { JitError } from "../errors.ts";
+import { type BrokerPlugin, createBrokerHandler, listen } from "./server.ts";
 import type { BrokerDeps } from "./context.ts";
+import { header, httpError, readJsonBody, sendError, sendJson } from "./http.ts";
 import { loadPolicyFile } from "../policy/load.ts";
 import { openSqliteStore } from "../store/sqlite.ts";
 import { createTokenVerifier } from "./verify-token.ts";
@@ -30,6 +33,68 @@ export function loadOrCreateKey(dataDir: string): Buffer {
   return Buffer.from(readFileSync(path, "utf8").trim(), "hex");
 }
 
+const LOOPBACK_NAMES = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * The Host names a dev broker answers to: the loopback names (on its port, or with none) and the host of its
+ * own URL. Anything else (a DNS-rebinding name that resolves to 127.0.0.1) is refused, on every route.
+ */
+export function devHostAllowed(hostHeader: string, brokerUrl: string): boolean {
+  const own = new URL(brokerUrl);
+  if (hostHeader.toLowerCase() === own.host.toLowerCase()) return true;
+  const m = /^(\[[0-9a-f:.]+\]|[^:]+)(?::([0-9]{1,5}))?$/i.exec(hostHeader);
+  if (!m) return false;
+  const name = m[1]!.toLowerCase();
+  const port = m[2];
+  return LOOPBACK_NAMES.has(name) && (port === undefined || port === own.port);
+}
+
+/** The dev-only routes (/oidc, POST /dev/device/approve) and the Host check, as a plugin only `broker dev` mounts. */
+export function devPlugin(opts: {
+  url: string;
+  handleOidc(req: IncomingMessage, res: ServerResponse): void;
+  approveDevice(input: DeviceApproveInput): Promise<{ username: string }>;
+  bodyTimeoutMs?: number;
+}): BrokerPlugin {
+  const own = new URL(opts.url);
+  const origins = new Set([own.origin, `${own.protocol}//localhost:${own.port}`, `${own.protocol}//127.0.0.1:${own.port}`, `${own.protocol}//[::1]:${own.port}`]);
+  return {
+    guard(req) {
+      const host = header(req, "host", 300);
+      if (!devHostAllowed(host, opts.url)) {
+        throw httpError(421, "denied", `this dev broker answers only to ${own.host} and loopback names, not ${JSON.stringify(host.slice(0, 100))}`, {
+          hint: `use ${opts.url}`,
+        });
+      }
+    },
+    async handle(req, res, url) {
+      if (url.pathname === "/oidc" || url.pathname.startsWith("/oidc/")) {
+        opts.handleOidc(req, res);
+        return true;
+      }
+      if (url.pathname !== "/dev/device/approve") return false;
+      try {
+        if (req.method !== "POST") throw httpError(405, "usage", "use POST on /dev/device/approve", { headers: { allow: "POST" } });
+        // A web page may POST here (text/plain, form) from another origin; only this broker's own pages and
+        // non-browser clients (no Origin) may, and only with a JSON body, which a browser cannot send cross-site unasked.
+        const origin = header(req, "origin", 300);
+        if (origin && !origins.has(origin)) throw httpError(403, "denied", `requests from ${JSON.stringify(origin.slice(0, 100))} may not approve device logins`);
+        const type = header(req, "content-type").split(";")[0]!.trim().toLowerCase();
+        if (type !== "application/json") throw httpError(415, "usage", "POST /dev/device/approve takes application/json only");
+        const raw = await readJsonBody(req, { timeoutMs: opts.bodyTimeoutMs ?? 10_000, limit: 16 * 1024 });
+        const parsed = DeviceApproveBody.safeParse(raw);
+        if (!parsed.success) throw new JitError("usage", describeIssues("the request body", parsed.error));
+        sendJson(res, 200, { ok: true, ...(await opts.approveDevice(parsed.data)) });
+      } catch (err) {
+        if (!(err instanceof JitError)) throw err;
+        if (!req.complete) res.setHeader("connection", "close");
+        sendError(res, err);
+      }
+      return true;
+    },
+  };
+}
+
 export interface DevBroker {
   url: string;
   issuer: string;
@@ -43,7 +108,7 @@ export interface DevBroker {
 export async function startDevBroker(opts: { port: number; dataDir: string; log?: (line: string) => void; version?: string; now?: () => number; pollIntervalSeconds?: number }): Promise<DevBroker> {
   const log = opts.log ?? (() => {});
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  let handler: ((req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => Promise<void>) | undefined;
+  let handler: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
   // Listen first: the issuer URL names the port, and port 0 is only known once bound.
   const { server, url } = await listen(async (req, res) => {
     if (handler) return handler(req, res);
@@ -71,7 +136,7 @@ export async function startDevBroker(opts: { port: number; dataDir: string; log?
       version: opts.version ?? "dev",
       log,
     };
-    handler = createBrokerHandler(deps, { handleOidc: (req, res) => idp.handle(req, res), approveDevice: (input) => idp.approveDevice(input) });
+    handler = createBrokerHandler(deps, devPlugin({ url, handleOidc: (req, res) => idp.handle(req, res), approveDevice: (input) => idp.approveDevice(input) }));
     return {
       url, issuer, dataDir: opts.dataDir, server, deps,
       async close() {

@@ -1,100 +1,132 @@
-/** Minimal HTTP plumbing for the broker's JSON API: a route table, bounded JSON bodies, error bodies. */
+/** HTTP plumbing for the broker's JSON API: bounded, time-limited bodies; JSON and error responses; path matching. */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { HTTP_STATUS, JitError } from "../errors.ts";
 
-export interface RouteContext {
-  req: IncomingMessage;
-  res: ServerResponse;
-  url: URL;
-  params: Record<string, string>;
+/** The largest request body the broker reads (a 1 MB statement fits, with its JSON quoting). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** A refusal with an HTTP status other than its code's default (404, 405, 408, 413, 415, 429). */
+export function httpError(status: number, code: "usage" | "unauthenticated" | "denied" | "unreachable", message: string, opts: { hint?: string; headers?: Record<string, string> } = {}): JitError {
+  return new JitError(code, message, { hint: opts.hint, details: { status, ...(opts.headers ? { headers: opts.headers } : {}) } });
 }
 
-export type Handler = (ctx: RouteContext) => Promise<unknown>;
-
-interface Route {
-  method: string;
-  pattern: RegExp;
-  keys: string[];
-  handler: Handler;
-}
-
-/** A route table: `add("GET", "/v1/requests/:id", handler)`; a handler's return value is sent as JSON. */
-export class Router {
-  readonly #routes: Route[] = [];
-
-  /** Registers a route; `:name` segments become params. */
-  add(method: string, path: string, handler: Handler): this {
-    const keys: string[] = [];
-    const pattern = new RegExp(
-      `^${path.replace(/:([a-z_]+)/g, (_, k: string) => (keys.push(k), "([^/]+)"))}$`,
-    );
-    this.#routes.push({ method, pattern, keys, handler });
-    return this;
-  }
-
-  /** Finds the handler for a request: the route, or a 404/405 error. */
-  match(method: string, pathname: string): { handler: Handler; params: Record<string, string> } {
-    let pathMatched = false;
-    for (const r of this.#routes) {
-      const m = r.pattern.exec(pathname);
-      if (!m) continue;
-      pathMatched = true;
-      if (r.method !== method) continue;
-      const params: Record<string, string> = {};
-      r.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1] ?? "")));
-      return { handler: r.handler, params };
-    }
-    if (pathMatched) throw new JitError("usage", `${method} is not allowed on ${pathname}`);
-    throw new JitError("usage", `no such endpoint: ${method} ${pathname}`, { details: { status: 404 } });
+/** Raised when the client went away mid-request: an info line, never an internal error. */
+export class ClientGone extends Error {
+  constructor() {
+    super("the client closed the connection");
+    this.name = "ClientGone";
   }
 }
 
-const MAX_BODY = 1024 * 1024;
-
-/** Reads a JSON object body (at most 1 MiB); anything else is a usage error. */
-export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+/**
+ * Reads a JSON object body of at most `limit` bytes, which must arrive within `timeoutMs` (a slow body is
+ * cut off with 408). An empty body is `{}`; a non-empty one must say it is application/json (so a
+ * browser's cross-site "simple" POST, text/plain, is refused before anything reads it).
+ */
+export async function readJsonBody(req: IncomingMessage, opts: { limit?: number; timeoutMs: number }): Promise<Record<string, unknown>> {
+  const limit = opts.limit ?? MAX_BODY_BYTES;
+  const declared = Number(req.headers["content-length"] ?? NaN);
+  if (declared > limit) throw httpError(413, "usage", `the request body is larger than ${limit} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new JitError("usage", "request body is larger than 1 MiB");
-    chunks.push(chunk as Buffer);
-  }
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => fail(httpError(408, "usage", `the request body did not arrive within ${Math.round(opts.timeoutMs / 1000)} s`)), opts.timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      req.off("data", onData).off("end", onEnd).off("error", onError).off("aborted", onAborted);
+    };
+    const fail = (err: Error) => {
+      done();
+      req.resume(); // let the socket drain or be destroyed by the caller; never keep reading into memory
+      reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) return fail(httpError(413, "usage", `the request body is larger than ${limit} bytes`));
+      chunks.push(chunk);
+    };
+    const onEnd = () => { done(); resolve(); };
+    const onError = () => fail(new ClientGone());
+    const onAborted = () => fail(new ClientGone());
+    req.on("data", onData).on("end", onEnd).on("error", onError).on("aborted", onAborted);
+  });
   if (size === 0) return {};
+  const type = String(req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/json") {
+    throw httpError(415, "usage", `the request body must be application/json${type ? `, not ${type}` : ""}`);
+  }
   let body: unknown;
   try {
     body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
   } catch {
-    throw new JitError("usage", "request body is not valid JSON");
+    throw new JitError("usage", "the request body is not valid JSON");
   }
-  if (!body || typeof body !== "object" || Array.isArray(body)) throw new JitError("usage", "request body must be a JSON object");
+  if (!body || typeof body !== "object" || Array.isArray(body)) throw new JitError("usage", "the request body must be a JSON object");
   return body as Record<string, unknown>;
 }
 
+const SECURITY_HEADERS = {
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+} as const;
+
 /** Sends a JSON response. */
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(text),
-    "cache-control": "no-store",
-    "x-content-type-options": "nosniff",
+    ...SECURITY_HEADERS,
+    ...headers,
   });
   res.end(text);
 }
 
-/** Sends a JitError as `{"error": {...}}` with its HTTP status. */
-export function sendError(res: ServerResponse, err: JitError): void {
-  const status = typeof err.details.status === "number" ? err.details.status : HTTP_STATUS[err.code];
-  const body = err.toJSON();
-  delete (body.error as Record<string, unknown>).status;
-  sendJson(res, status, body);
+/** The HTTP status a JitError answers with. */
+export function statusOf(err: JitError): number {
+  return typeof err.details.status === "number" ? err.details.status : HTTP_STATUS[err.code];
 }
 
-/** Reads an optional string field of a JSON body. */
-export function optString(body: Record<string, unknown>, key: string): string | undefined {
-  const v = body[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "string") throw new JitError("usage", `"${key}" must be a string`);
-  return v;
+/** Sends a JitError as `{"error": {...}}` with its HTTP status (and any headers it carries, e.g. Allow, Retry-After). */
+export function sendError(res: ServerResponse, err: JitError, headers: Record<string, string> = {}): void {
+  const body = err.toJSON();
+  const extra = (err.details.headers ?? {}) as Record<string, string>;
+  delete (body.error as Record<string, unknown>).status;
+  delete (body.error as Record<string, unknown>).headers;
+  sendJson(res, statusOf(err), body, { ...headers, ...extra });
+}
+
+/** A compiled route path: `/v1/requests/:id` matches `/v1/requests/7` with `{ id: "7" }` (still percent-encoded). */
+export interface PathPattern {
+  path: string;
+  match(pathname: string): Record<string, string> | null;
+}
+
+/** Compiles a path with `:name` segments. */
+export function compilePath(path: string): PathPattern {
+  const keys: string[] = [];
+  const re = new RegExp(`^${path.replace(/:([a-z_]+)/g, (_, k: string) => (keys.push(k), "([^/]+)"))}$`);
+  return {
+    path,
+    match(pathname) {
+      const m = re.exec(pathname);
+      if (!m) return null;
+      return Object.fromEntries(keys.map((k, i) => [k, m[i + 1]!]));
+    },
+  };
+}
+
+/** Decodes a path parameter; malformed percent-encoding (`%ZZ`) is a 400 naming it, never a 500. */
+export function decodeParam(name: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new JitError("usage", `"${name}" in the path is not valid percent-encoding`);
+  }
+}
+
+/** The first value of a request header, bounded (headers are logged and audited; nobody fills the log through them). */
+export function header(req: IncomingMessage, name: string, max = 200): string {
+  const v = req.headers[name];
+  return ((Array.isArray(v) ? v[0] : v) ?? "").slice(0, max);
 }

@@ -2,17 +2,9 @@
 import { JitError } from "../errors.ts";
 import { evaluateAccess, maskRuleFor } from "../policy/evaluate.ts";
 import type { Field } from "../warehouse/types.ts";
-import { liveGrants, qualifyDataset } from "./access.ts";
-import { audit, type BrokerDeps, type Caller } from "./context.ts";
+import { liveGrants } from "./access.ts";
+import type { BrokerDeps, Caller } from "./context.ts";
 import { warehouseError } from "./plan.ts";
-
-function visibleDataset(deps: BrokerDeps, c: Caller, dataset: string) {
-  const decision = evaluateAccess(deps.policy(), c.principal, dataset);
-  if (decision.outcome === "denied") {
-    throw new JitError("denied", decision.reasons.join("; "), { hint: "jit datasets lists what you may use" });
-  }
-  return decision;
-}
 
 /** Lists the datasets the caller may use or request, with how access is obtained and whether a grant is live. */
 export async function listDatasets(deps: BrokerDeps, c: Caller) {
@@ -37,41 +29,40 @@ export async function listDatasets(deps: BrokerDeps, c: Caller) {
         grant_expires_at: g ? new Date(g.expiresAt).toISOString() : null,
       };
     });
-  await audit(deps, c, "metadata", "ok", { what: "datasets", count: datasets.length });
   return { datasets };
 }
 
-/** Lists the tables of a dataset the caller may use or request. */
-export async function listTables(deps: BrokerDeps, c: Caller, raw: string) {
-  const dataset = qualifyDataset(raw, deps.warehouse.defaultProject);
-  visibleDataset(deps, c, dataset);
+/** Lists the tables of a dataset; the front door has decided access to it before this looks anything up. */
+export async function listTables(deps: BrokerDeps, dataset: string) {
   let tables: string[];
   try {
     tables = await deps.warehouse.listTables(dataset);
   } catch (err) {
     throw warehouseError(err, deps.policy());
   }
-  await audit(deps, c, "metadata", "ok", { what: "tables", dataset });
   return { dataset, tables: tables.map((t) => ({ table: `${dataset}.${t}`, name: t })) };
 }
 
-/** Describes a table: its columns with their types and, for masked ones, the mask style. */
-export async function describeTable(deps: BrokerDeps, c: Caller, raw: string) {
+/** Parses `project.dataset.table` (or `dataset.table` in the default project), lower-cased. */
+export function parseTableName(raw: string, defaultProject: string): { project: string; dataset: string; table: string } {
   const parts = raw.replaceAll("`", "").toLowerCase().split(".");
-  if (parts.length === 2) parts.unshift(deps.warehouse.defaultProject);
+  if (parts.length === 2) parts.unshift(defaultProject);
   if (parts.length !== 3 || parts.some((p) => !/^[a-z0-9_-]+$/.test(p))) {
-    throw new JitError("usage", `"${raw}" is not a table name`, { hint: "name tables as project.dataset.table, e.g. demo.sales.customers" });
+    throw new JitError("usage", `"${raw.slice(0, 200)}" is not a table name`, { hint: "name tables as project.dataset.table, e.g. demo.sales.customers" });
   }
   const [project, dataset, table] = parts as [string, string, string];
-  visibleDataset(deps, c, `${project}.${dataset}`);
+  return { project, dataset, table };
+}
+
+/** Describes a table: its columns with their types and, for masked ones, the mask style. Access was decided first. */
+export async function describeTable(deps: BrokerDeps, ref: { project: string; dataset: string; table: string }) {
   let fields: Field[];
   try {
-    fields = await deps.warehouse.tableSchema({ project, dataset, table });
+    fields = await deps.warehouse.tableSchema(ref);
   } catch (err) {
     throw warehouseError(err, deps.policy());
   }
-  const full = `${project}.${dataset}.${table}`;
-  await audit(deps, c, "metadata", "ok", { what: "table", table: full });
+  const full = `${ref.project}.${ref.dataset}.${ref.table}`;
   return {
     table: full,
     columns: fields.map((f) => {

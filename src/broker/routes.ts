@@ -1,160 +1,238 @@
-/** The broker's JSON API: one route per operation, each a thin adapter over access.ts, query.ts and metadata.ts. */
+/**
+ * The broker's API as one declared table. Each route states its method, path, schemas, the action it
+ * performs and the resource it acts on; server.ts runs every one through the same pipeline
+ * (authenticate, validate, authorize, audit the decision, run, map errors), so no route can skip a step.
+ * Handlers are thin adapters over access.ts, query.ts, metadata.ts and explain.ts.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { z } from "zod";
+import * as api from "../api/schemas.ts";
 import { JitError } from "../errors.ts";
-import type { Policy, Principal } from "../policy/types.ts";
-import type { AccessRequest } from "../store/types.ts";
+import { type Action, type Authorization, authorize, decideRefusal, type Resource } from "../policy/authorize.ts";
 import { isAdmin, isAuditor } from "../policy/evaluate.ts";
-import { approvalRefusal, approveRequest, denyRequest, expireDue, fileRequest, fileStatementRequest, liveGrants, revokeGrant } from "./access.ts";
-import { audit, type BrokerDeps, type Caller } from "./context.ts";
-import { optString, readJson, Router, sendJson, type RouteContext } from "./http.ts";
-import { describeTable, listDatasets, listTables } from "./metadata.ts";
-import { analyseStatement } from "./plan.ts";
-import { runQuery } from "./query.ts";
-
-/** What a single-statement request would read and return, under the current policy, for approvers to judge. */
-async function statementPreview(deps: BrokerDeps, sql: string) {
-  try {
-    const s = await analyseStatement(deps, sql);
-    return { tables: s.tables, masked_columns: s.columns.filter((c) => c.style).map((c) => ({ name: c.name, mask: c.style })), bytes_estimate: s.bytesEstimate };
-  } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
-  }
-}
+import { approveRequest, denyRequest, expireDue, fileRequest, fileStatementRequest, liveGrants, qualifyDataset, revokeGrant, statementPreview } from "./access.ts";
 import { auditRoutes } from "./audit-routes.ts";
-import { explainQuery } from "./explain.ts";
+import type { BrokerDeps, Caller } from "./context.ts";
+import { sendJson } from "./http.ts";
+import { describeTable, listDatasets, listTables, parseTableName } from "./metadata.ts";
 import { grantView, requestView } from "./views.ts";
 
-export type Authenticate = (ctx: RouteContext) => Promise<Caller>;
-
-/** Who may see a request: its requester, admins, whoever may decide it while pending, and whoever decided it. */
-function maySeeRequest(policy: Policy, p: Principal, q: AccessRequest): boolean {
-  if (q.requesterSubject === p.subject || isAdmin(policy, p) || q.decidedBy === p.username) return true;
-  return q.state === "pending" && approvalRefusal(policy, p, q) === null;
+/** What a route's resource and run functions receive once the request is authenticated and validated. */
+export interface RouteInput<P, Q, B> {
+  deps: BrokerDeps;
+  /** Null only on public routes. */
+  caller: Caller;
+  params: P;
+  query: Q;
+  body: B;
 }
 
-/** Builds the route table of the authenticated API. */
-export function apiRoutes(deps: BrokerDeps, authenticate: Authenticate): Router {
-  const r = new Router();
-  const authed = (fn: (ctx: RouteContext, caller: Caller) => Promise<unknown>) => async (ctx: RouteContext) =>
-    fn(ctx, await authenticate(ctx));
+/** What `run` receives on top: the decision, its audit record, and a signal that fires when the client goes away. */
+export interface RunInput<P, Q, B> extends RouteInput<P, Q, B> {
+  decision: Authorization;
+  auditId: string | null;
+  signal: AbortSignal;
+  req: IncomingMessage;
+  res: ServerResponse;
+}
 
-  r.add("GET", "/healthz", async () => ({ ok: true, version: deps.version, mode: deps.mode, store: deps.store.kind }));
-  // Readiness (store only so far): a replica that lost its store, or cannot write it, is taken out of the load balancer.
-  r.add("GET", "/readyz", async (ctx) => {
-    const problem = await deps.store.ready().then(() => null, (err: unknown) => (err instanceof Error ? err.message : String(err)));
-    if (problem) return sendJson(ctx.res, 503, { ready: false, checks: { store: { ok: false, kind: deps.store.kind, problem } } });
-    return { ready: true, checks: { store: { ok: true, kind: deps.store.kind } } };
-  });
-  r.add("GET", "/v1/login-settings", async () => deps.loginSettings);
+/** One declared route. */
+export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
+  method: "GET" | "POST";
+  path: string;
+  action: Action;
+  /** Public routes (health, login settings) take no token and write no audit record; nothing else may be public. */
+  public?: true;
+  /** The audit record's action name for this route's decisions ("approve", "metadata"). */
+  audit: string;
+  /**
+   * The handler writes outcomes under `audit` itself (a grant issued, a request approved). With "after-access"
+   * the front door's allowed decision is written first as an "access" record (so each outcome is recorded
+   * once, and the decision before the act); with "first" the handler's own first act is writing the decision
+   * record, before anything runs (runQuery: the statement's plan and grants, before the warehouse sees it).
+   */
+  handlerAudits?: "after-access" | "first";
+  params?: z.ZodType<P>;
+  query?: z.ZodType<Q>;
+  body?: z.ZodType<B>;
+  /** The resource the action is performed on, loaded for the decision (an unknown id loads as null). */
+  resource(i: RouteInput<P, Q, B>): Promise<Resource> | Resource;
+  /** What the access record says about the request beyond route, action and resource (filters, names). */
+  describe?(i: RouteInput<P, Q, B>): Record<string, unknown>;
+  run(i: RunInput<P, Q, B>): Promise<unknown>;
+}
 
-  r.add("GET", "/v1/whoami", authed(async (_ctx, c) => {
-    const p = c.principal;
-    const grants = await liveGrants(deps, p);
-    const policy = deps.policy();
-    await audit(deps, c, "metadata", "ok", { what: "whoami" });
-    return {
-      subject: p.subject, username: p.username, email: p.email ?? null, groups: p.groups,
-      admin: isAdmin(policy, p), auditor: isAuditor(policy, p),
-      grants: grants.map((g) => grantView(g, deps.now())),
-    };
-  }));
+/** Declares a route with its types inferred from its schemas. */
+export function route<P = Record<string, never>, Q = Record<string, never>, B = Record<string, never>>(def: RouteDef<P, Q, B>): RouteDef {
+  return def as unknown as RouteDef;
+}
 
-  r.add("POST", "/v1/requests", authed(async (ctx, c) => {
-    const body = await readJson(ctx.req);
-    const sql = optString(body, "sql");
-    if (sql !== undefined) return fileStatementRequest(deps, c, sql, optString(body, "reason") ?? "");
-    const datasets = body.datasets;
-    if (!Array.isArray(datasets) || !datasets.every((d) => typeof d === "string")) {
-      throw new JitError("usage", '"datasets" must be a list of dataset names');
-    }
-    const duration = body.duration_seconds;
-    if (duration !== undefined && (typeof duration !== "number" || !Number.isInteger(duration) || duration < 1)) {
-      throw new JitError("usage", '"duration_seconds" must be a whole number of seconds, at least 1');
-    }
-    return fileRequest(deps, c, {
-      datasets: datasets as string[],
-      reason: optString(body, "reason") ?? "",
-      durationMs: duration === undefined ? undefined : Math.round((duration as number) * 1000),
-    });
-  }));
+const requestFacts = async (deps: BrokerDeps, id: string): Promise<Resource> => {
+  await expireDue(deps);
+  return { kind: "request", id, request: await deps.store.getRequest(id) };
+};
 
-  r.add("GET", "/v1/requests", authed(async (ctx, c) => {
-    await expireDue(deps);
-    const pending = ctx.url.searchParams.get("pending") === "1";
-    const mine = ctx.url.searchParams.get("mine") === "1";
-    const policy = deps.policy();
-    const all = await deps.store.listRequests({ state: pending ? "pending" : undefined, limit: 500 });
-    await audit(deps, c, "metadata", "ok", { what: "requests", pending, mine });
-    const visible = all.filter((q) => (mine ? q.requesterSubject === c.principal.subject : maySeeRequest(policy, c.principal, q)));
-    return {
-      requests: await Promise.all(visible.map(async (q) => ({
-        ...requestView(q),
-        can_approve: q.state === "pending" && approvalRefusal(policy, c.principal, q) === null,
-        statement: q.sql && q.state === "pending" ? await statementPreview(deps, q.sql) : undefined,
-      }))),
-    };
-  }));
+/** The route table of the broker's API. */
+export function apiRoutes(): RouteDef[] {
+  return [
+    route({
+      method: "GET", path: "/healthz", action: "health.read", audit: "health", public: true,
+      resource: () => ({ kind: "service" }),
+      run: async ({ deps }) => ({ ok: true, version: deps.version, mode: deps.mode, store: deps.store.kind }),
+    }),
+    route({
+      // Readiness (store only so far): a replica that lost its store, or cannot write it, is taken out of the load balancer.
+      method: "GET", path: "/readyz", action: "health.read", public: true,
+      resource: () => ({ kind: "service" }),
+      run: async ({ deps, res }) => {
+        const problem = await deps.store.ready().then(() => null, (err: unknown) => (err instanceof Error ? err.message : String(err)));
+        if (problem) return sendJson(res, 503, { ready: false, checks: { store: { ok: false, kind: deps.store.kind, problem } } });
+        return { ready: true, checks: { store: { ok: true, kind: deps.store.kind } } };
+      },
+    }),
+    route({
+      method: "GET", path: "/v1/login-settings", action: "login_settings.read", audit: "login_settings", public: true,
+      resource: () => ({ kind: "service" }),
+      run: async ({ deps }) => deps.loginSettings,
+    }),
+    route({
+      method: "GET", path: "/v1/whoami", action: "whoami.read", audit: "metadata", query: api.NoQuery,
+      resource: () => ({ kind: "self" }),
+      run: async ({ deps, caller }) => {
+        const p = caller.principal;
+        const policy = deps.policy();
+        const grants = await liveGrants(deps, p);
+        return {
+          subject: p.subject, username: p.username, email: p.email ?? null, groups: p.groups,
+          admin: isAdmin(policy, p), auditor: isAuditor(policy, p),
+          grants: grants.map((g) => grantView(g, deps.now())),
+        };
+      },
+    }),
+    route({
+      method: "POST", path: "/v1/requests", action: "request.file", audit: "request", handlerAudits: "after-access", query: api.NoQuery, body: api.FileRequestBody,
+      resource: ({ deps, body }) => body.sql !== undefined
+        ? { kind: "statement" }
+        : { kind: "datasets", datasets: [...new Set((body.datasets ?? []).map((d) => qualifyDataset(d, deps.warehouse.defaultProject)))] },
+      describe: ({ body }) => (body.sql !== undefined ? { single_statement: true } : { datasets: body.datasets }),
+      run: async ({ deps, caller, body }) => {
+        if (body.sql !== undefined) return fileStatementRequest(deps, caller, body.sql, body.reason ?? "");
+        return fileRequest(deps, caller, {
+          datasets: body.datasets ?? [],
+          reason: body.reason ?? "",
+          durationMs: body.duration_seconds === undefined ? undefined : body.duration_seconds * 1000,
+        });
+      },
+    }),
+    route({
+      method: "GET", path: "/v1/requests", action: "request.list", audit: "metadata", query: api.RequestsQuery,
+      resource: () => ({ kind: "requests" }),
+      describe: ({ query }) => ({ pending: query.pending === "1", mine: query.mine === "1" }),
+      run: async ({ deps, caller, query }) => {
+        await expireDue(deps);
+        const policy = deps.policy();
+        const p = caller.principal;
+        const all = await deps.store.listRequests({ state: query.pending === "1" ? "pending" : undefined, limit: 500 });
+        const visible = all.filter((q) => query.mine === "1"
+          ? q.requesterSubject === p.subject
+          : authorize(policy, p, "request.read", { kind: "request", id: q.id, request: q }).allowed);
+        return {
+          requests: await Promise.all(visible.map(async (q) => {
+            const canApprove = q.state === "pending" && decideRefusal(policy, p, q) === null;
+            return {
+              ...requestView(q),
+              can_approve: canApprove,
+              // The statement's analysis (tables, masks, bytes) is for those who decide it and for its requester.
+              statement: q.sql && q.state === "pending" && (canApprove || q.requesterSubject === p.subject) ? await statementPreview(deps, q.sql) : undefined,
+            };
+          })),
+        };
+      },
+    }),
+    route({
+      method: "GET", path: "/v1/requests/:id", action: "request.read", audit: "metadata", params: api.RequestIdParams, query: api.NoQuery,
+      resource: ({ deps, params }) => requestFacts(deps, params.id),
+      run: async ({ deps, params }) => {
+        const q = (await deps.store.getRequest(params.id))!;
+        const grant = q.grantId ? await deps.store.getGrant(q.grantId) : null;
+        return { request: requestView(q, grant) };
+      },
+    }),
+    route({
+      method: "POST", path: "/v1/requests/:id/approve", action: "request.decide", audit: "approve", handlerAudits: "after-access", params: api.RequestIdParams, query: api.NoQuery, body: api.ApproveBody,
+      resource: ({ deps, params }) => requestFacts(deps, params.id),
+      describe: () => ({ decision: "approve" }),
+      run: async ({ deps, caller, params, body }) => approveRequest(deps, caller, params.id, body.comment ?? null),
+    }),
+    route({
+      method: "POST", path: "/v1/requests/:id/deny", action: "request.decide", audit: "deny", handlerAudits: "after-access", params: api.RequestIdParams, query: api.NoQuery, body: api.DenyBody,
+      resource: ({ deps, params }) => requestFacts(deps, params.id),
+      describe: () => ({ decision: "deny" }),
+      run: async ({ deps, caller, params, body }) => denyRequest(deps, caller, params.id, body.reason),
+    }),
+    route({
+      method: "GET", path: "/v1/grants", action: "grant.list", audit: "metadata", query: api.GrantsQuery,
+      resource: () => ({ kind: "self" }),
+      describe: ({ query }) => ({ all: query.all === "1" }),
+      run: async ({ deps, caller, query }) => {
+        const now = deps.now();
+        const grants = await deps.store.listGrants({ holderSubject: caller.principal.subject, activeAt: query.all === "1" ? undefined : now });
+        return { grants: grants.map((g) => grantView(g, now)) };
+      },
+    }),
+    route({
+      method: "POST", path: "/v1/grants/:id/revoke", action: "grant.revoke", audit: "revoke", handlerAudits: "after-access", params: api.GrantIdParams, query: api.NoQuery, body: api.RevokeBody,
+      resource: async ({ deps, params }) => ({ kind: "grant", id: params.id, grant: await deps.store.getGrant(params.id) }),
+      run: async ({ deps, caller, params, body }) => revokeGrant(deps, caller, params.id, body.reason ?? null),
+    }),
+    route({
+      method: "POST", path: "/v1/query", action: "query.run", audit: "query", handlerAudits: "first", query: api.NoQuery, body: api.QueryBody,
+      resource: () => ({ kind: "statement" }),
+      describe: ({ body }) => ({ dry_run: body.dry_run === true }),
+      run: async ({ deps, caller, body, signal }) => {
+        const { runQuery } = await import("./query.ts");
+        return runQuery(deps, caller, { sql: body.sql, maxRows: body.max_rows, dryRun: body.dry_run === true, signal });
+      },
+    }),
+    route({
+      method: "GET", path: "/v1/datasets", action: "metadata.read", audit: "metadata", query: api.NoQuery,
+      resource: () => ({ kind: "catalog" }),
+      run: async ({ deps, caller }) => listDatasets(deps, caller),
+    }),
+    route({
+      method: "GET", path: "/v1/datasets/:dataset/tables", action: "metadata.read", audit: "metadata", params: api.DatasetParams, query: api.NoQuery,
+      resource: ({ deps, params }) => ({ kind: "datasets", datasets: [qualifyDataset(params.dataset, deps.warehouse.defaultProject)] }),
+      run: async ({ deps, params }) => listTables(deps, qualifyDataset(params.dataset, deps.warehouse.defaultProject)),
+    }),
+    route({
+      method: "GET", path: "/v1/tables/:table", action: "metadata.read", audit: "metadata", params: api.TableParams, query: api.NoQuery,
+      resource: ({ deps, params }) => {
+        const t = parseTableName(params.table, deps.warehouse.defaultProject);
+        return { kind: "datasets", datasets: [`${t.project}.${t.dataset}`] };
+      },
+      run: async ({ deps, params }) => describeTable(deps, parseTableName(params.table, deps.warehouse.defaultProject)),
+    }),
+    route({
+      method: "POST", path: "/v1/policy/explain", action: "policy.explain", audit: "explain", query: api.NoQuery, body: api.ExplainBody,
+      resource: ({ body }) => ({ kind: "explain", as: body.as, groups: body.groups }),
+      describe: ({ body }) => ({ as: body.as, groups: body.groups, sql: body.sql }),
+      run: async ({ deps, caller, body }) => {
+        const { explainQuery } = await import("./explain.ts");
+        return explainQuery(deps, caller, { as: body.as, groups: body.groups, sql: body.sql });
+      },
+    }),
+    ...auditRoutes(),
+  ];
+}
 
-  r.add("GET", "/v1/requests/:id", authed(async (ctx, c) => {
-    await expireDue(deps);
-    const q = await deps.store.getRequest(ctx.params.id!);
-    const policy = deps.policy();
-    if (!q || !maySeeRequest(policy, c.principal, q)) {
-      throw new JitError("usage", `there is no request ${ctx.params.id} that you may see`, { hint: "jit requests", details: { status: 404 } });
-    }
-    const grant = q.grantId ? await deps.store.getGrant(q.grantId) : null;
-    await audit(deps, c, "metadata", "ok", { what: "request", request_id: q.id });
-    return { request: requestView(q, grant) };
-  }));
-
-  r.add("POST", "/v1/requests/:id/approve", authed(async (ctx, c) => {
-    const body = await readJson(ctx.req);
-    return approveRequest(deps, c, ctx.params.id!, optString(body, "comment") ?? null);
-  }));
-
-  r.add("POST", "/v1/requests/:id/deny", authed(async (ctx, c) => {
-    const body = await readJson(ctx.req);
-    return denyRequest(deps, c, ctx.params.id!, optString(body, "reason") ?? "");
-  }));
-
-  r.add("GET", "/v1/grants", authed(async (ctx, c) => {
-    const all = ctx.url.searchParams.get("all") === "1";
-    const now = deps.now();
-    const grants = await deps.store.listGrants({ holderSubject: c.principal.subject, activeAt: all ? undefined : now });
-    await audit(deps, c, "metadata", "ok", { what: "grants", all });
-    return { grants: grants.map((g) => grantView(g, now)) };
-  }));
-
-  r.add("POST", "/v1/grants/:id/revoke", authed(async (ctx, c) => {
-    const body = await readJson(ctx.req);
-    return revokeGrant(deps, c, ctx.params.id!, optString(body, "reason") ?? null);
-  }));
-
-  r.add("POST", "/v1/query", authed(async (ctx, c) => {
-    const body = await readJson(ctx.req);
-    const sql = optString(body, "sql") ?? "";
-    const maxRows = body.max_rows;
-    if (maxRows !== undefined && (typeof maxRows !== "number" || !Number.isInteger(maxRows) || maxRows < 0)) {
-      throw new JitError("usage", '"max_rows" must be a whole number ≥ 0');
-    }
-    // A caller that goes away (Ctrl-C, a killed agent) cancels the warehouse job instead of leaving it to run and bill.
-    const gone = new AbortController();
-    ctx.res.on("close", () => {
-      if (!ctx.res.writableFinished) gone.abort();
-    });
-    return runQuery(deps, c, { sql, maxRows: maxRows as number | undefined, dryRun: body.dry_run === true, signal: gone.signal });
-  }));
-
-  r.add("GET", "/v1/datasets", authed(async (_ctx, c) => listDatasets(deps, c)));
-  r.add("GET", "/v1/datasets/:dataset/tables", authed(async (ctx, c) => listTables(deps, c, ctx.params.dataset!)));
-  r.add("GET", "/v1/tables/:table", authed(async (ctx, c) => describeTable(deps, c, ctx.params.table!)));
-
-  r.add("POST", "/v1/policy/explain", authed(async (ctx, c) => {
-    const body = await readJson(ctx.req);
-    const groups = body.groups;
-    if (!Array.isArray(groups) || !groups.every((g) => typeof g === "string")) throw new JitError("usage", '"groups" must be a list of group names');
-    return explainQuery(deps, c, { as: optString(body, "as") ?? "", groups: groups as string[], sql: optString(body, "sql") ?? "" });
-  }));
-
-  auditRoutes(r, deps, authed);
-  return r;
+/** A refusal the front door answers for a decision: "missing" looks exactly like an unknown id. */
+export function refusalError(decision: Authorization & { allowed: false }, action: Action): JitError {
+  if (decision.refusal === "missing") {
+    const hint = action.startsWith("audit") ? "jit audit list" : action.startsWith("grant") ? "jit grants --all" : "jit requests";
+    return new JitError("usage", decision.reason, { hint, details: { status: 404 } });
+  }
+  const hint = action === "metadata.read" || action === "request.file"
+    ? "jit datasets lists what you may use or request"
+    : action === "request.decide" ? "jit requests --pending" : undefined;
+  return new JitError("denied", decision.reason, { hint });
 }

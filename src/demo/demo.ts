@@ -109,7 +109,7 @@ export async function demoCommand(ctx: CliContext, opts: { dataDir?: string }): 
 
     step("dave", "jit audit list");
     const { records } = await dave!.get<{ records: AuditView[] }>("/v1/audit?limit=200");
-    const shown = records.filter((r) => r.action !== "metadata" && r.action !== "query.result");
+    const shown = records.filter((r) => r.action !== "metadata" && r.action !== "access" && r.action !== "query.result");
     io.out(toSimpleTable(["id", "actor", "action", "outcome", "what"], shown.map((r) => [r.id, r.actor, r.action, r.outcome, summarise(r)])));
 
     step("dave", "jit audit verify");

@@ -42,17 +42,14 @@ export function rulePreference(a: AccessRule, b: AccessRule): number {
  * Admins and auditors get no implicit data access; only access rules give it.
  */
 export function evaluateAccess(policy: Policy, principal: Principal, dataset: string): AccessDecision {
-  const groups = `[${principal.groups.join(", ")}]`;
   if (dataset.split(".").length !== 2 || dataset.split(".").some((s) => s === "")) {
     return { dataset, outcome: "denied", reasons: [`${JSON.stringify(dataset)} is not a dataset name: expected project.dataset, e.g. demo.sales`], matched: [] };
   }
   const entries = policy.datasets.filter((d) => globMatch(d.match, dataset));
   const candidates = entries.flatMap((d) => d.access.filter((r) => r.groups.some((g) => principal.groups.includes(g))).map((rule) => ({ rule, entry: d })));
   if (candidates.length === 0) {
-    const reasons = [`no rule in the policy gives groups ${groups} access to ${dataset}`];
-    const others = entries.flatMap((d) => d.access.flatMap((r) => r.groups));
-    if (others.length > 0) reasons.push(`access to ${dataset} is given to groups [${[...new Set(others)].join(", ")}]`);
-    return { dataset, outcome: "denied", reasons, matched: [] };
+    // Never name who does have access (other groups, other rules): a denial tells only what the person may do next.
+    return { dataset, outcome: "denied", reasons: [`no rule gives you access to ${dataset}`], matched: [] };
   }
   // Stable sort keeps policy order among equals, so the first written rule wins a tie.
   const ranked = [...candidates].sort((a, b) => rulePreference(b.rule, a.rule));
