@@ -9,17 +9,17 @@ import { z } from "zod";
 export const MAX_PAGE = 1000;
 
 // Store ids are decimal row ids; "01", "1e0" or " 1" are not ids.
-const id = (what: string) => z.string().regex(/^[1-9][0-9]{0,17}$/, `must be ${what} id (a positive whole number)`);
+const id = (what: string) => z.string().regex(/^[1-9][0-9]{0,17}$/, `names no ${what} (${what} ids are whole numbers)`);
 const flag = z.enum(["0", "1"], { message: 'must be "1" or "0"' }).optional();
 const text = (max: number) => z.string().max(max, `must be at most ${max} characters`);
 const wholeNumber = (what: string) => z.string().regex(/^[0-9]{1,15}$/, `must be ${what}`).transform(Number);
 
 /** `:id` of /v1/requests/:id and its actions. */
-export const RequestIdParams = z.strictObject({ id: id("a request") });
+export const RequestIdParams = z.strictObject({ id: id("request") });
 /** `:id` of /v1/grants/:id/revoke. */
-export const GrantIdParams = z.strictObject({ id: id("a grant") });
+export const GrantIdParams = z.strictObject({ id: id("grant") });
 /** `:id` of /v1/audit/:id. */
-export const AuditIdParams = z.strictObject({ id: id("an audit record") });
+export const AuditIdParams = z.strictObject({ id: id("audit record") });
 /** `:dataset` of /v1/datasets/:dataset/tables. */
 export const DatasetParams = z.strictObject({ dataset: text(300) });
 /** `:table` of /v1/tables/:table. */

@@ -31,7 +31,7 @@ export function auditRoutes(): RouteDef[] {
         parseTime(query.until, "until");
         return { kind: "audit_log", scope: query.mine === "1" ? "own" : "all" };
       },
-      describe: ({ query }) => ({ filters: query }),
+      describe: ({ query }) => ({ what: "list", mine: query.mine === "1", filters: query }),
       run: async ({ deps, caller, query }) => {
         const mine = query.mine === "1";
         const limit = query.limit ?? 100;
@@ -57,7 +57,7 @@ export function auditRoutes(): RouteDef[] {
         parseAnchor(query.anchor);
         return { kind: "audit_log", scope: "all" };
       },
-      describe: ({ query }) => (query.anchor ? { anchor: query.anchor } : {}),
+      describe: ({ query }) => ({ what: "verify", ...(query.anchor ? { anchor: query.anchor } : {}) }),
       run: async ({ deps, query }) => {
         const anchor = parseAnchor(query.anchor);
         if (anchor) {
@@ -87,6 +87,7 @@ export function auditRoutes(): RouteDef[] {
     route({
       method: "GET", path: "/v1/audit/:id", action: "audit.read", audit: "audit_read", params: api.AuditIdParams, query: api.NoQuery,
       resource: async ({ deps, params }) => ({ kind: "audit_record", id: params.id, record: await deps.store.getAudit(params.id) }),
+      describe: ({ params }) => ({ what: "record", id: params.id }),
       run: async ({ deps, params }) => ({ record: auditView((await deps.store.getAudit(params.id))!) }),
     }),
   ];

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { DeviceApproveBody, describeIssues, type DeviceApproveInput } from "../api/schemas.ts";
 import { JitError } from "../errors.ts";
-import { type BrokerPlugin, createBrokerHandler, listen } from "./server.ts";
+import { type BrokerPlugin, createBrokerHandler, type FrontDoorOptions, listen, type ListenOptions } from "./server.ts";
 import type { BrokerDeps } from "./context.ts";
 import { header, httpError, readJsonBody, sendError, sendJson } from "./http.ts";
 import { loadPolicyFile } from "../policy/load.ts";
@@ -105,7 +105,11 @@ export interface DevBroker {
 }
 
 /** Starts the dev broker on 127.0.0.1:port (0 picks a free port). */
-export async function startDevBroker(opts: { port: number; dataDir: string; log?: (line: string) => void; version?: string; now?: () => number; pollIntervalSeconds?: number }): Promise<DevBroker> {
+export async function startDevBroker(opts: {
+  port: number; dataDir: string; log?: (line: string) => void; version?: string; now?: () => number; pollIntervalSeconds?: number;
+  /** Bounds of the front door and its socket (tests shorten them). */
+  frontDoor?: FrontDoorOptions; listen?: ListenOptions;
+}): Promise<DevBroker> {
   const log = opts.log ?? (() => {});
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   let handler: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
@@ -113,7 +117,7 @@ export async function startDevBroker(opts: { port: number; dataDir: string; log?
   const { server, url } = await listen(async (req, res) => {
     if (handler) return handler(req, res);
     res.writeHead(503).end();
-  }, "127.0.0.1", opts.port);
+  }, "127.0.0.1", opts.port, opts.listen);
   try {
     const issuer = `${url}/oidc`;
     const [{ createDevIdp }, { openDemoWarehouse }] = await Promise.all([import("../idp/dev-idp.ts"), import("../warehouse/duckdb.ts")]);
@@ -136,7 +140,7 @@ export async function startDevBroker(opts: { port: number; dataDir: string; log?
       version: opts.version ?? "dev",
       log,
     };
-    handler = createBrokerHandler(deps, devPlugin({ url, handleOidc: (req, res) => idp.handle(req, res), approveDevice: (input) => idp.approveDevice(input) }));
+    handler = createBrokerHandler(deps, devPlugin({ url, handleOidc: (req, res) => idp.handle(req, res), approveDevice: (input) => idp.approveDevice(input), bodyTimeoutMs: opts.frontDoor?.bodyTimeoutMs }), opts.frontDoor);
     return {
       url, issuer, dataDir: opts.dataDir, server, deps,
       async close() {

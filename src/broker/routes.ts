@@ -98,6 +98,7 @@ export function apiRoutes(): RouteDef[] {
     route({
       method: "GET", path: "/v1/whoami", action: "whoami.read", audit: "metadata", query: api.NoQuery,
       resource: () => ({ kind: "self" }),
+      describe: () => ({ what: "whoami" }),
       run: async ({ deps, caller }) => {
         const p = caller.principal;
         const policy = deps.policy();
@@ -127,7 +128,7 @@ export function apiRoutes(): RouteDef[] {
     route({
       method: "GET", path: "/v1/requests", action: "request.list", audit: "metadata", query: api.RequestsQuery,
       resource: () => ({ kind: "requests" }),
-      describe: ({ query }) => ({ pending: query.pending === "1", mine: query.mine === "1" }),
+      describe: ({ query }) => ({ what: "requests", pending: query.pending === "1", mine: query.mine === "1" }),
       run: async ({ deps, caller, query }) => {
         await expireDue(deps);
         const policy = deps.policy();
@@ -152,6 +153,7 @@ export function apiRoutes(): RouteDef[] {
     route({
       method: "GET", path: "/v1/requests/:id", action: "request.read", audit: "metadata", params: api.RequestIdParams, query: api.NoQuery,
       resource: ({ deps, params }) => requestFacts(deps, params.id),
+      describe: ({ params }) => ({ what: "request", request_id: params.id }),
       run: async ({ deps, params }) => {
         const q = (await deps.store.getRequest(params.id))!;
         const grant = q.grantId ? await deps.store.getGrant(q.grantId) : null;
@@ -161,19 +163,19 @@ export function apiRoutes(): RouteDef[] {
     route({
       method: "POST", path: "/v1/requests/:id/approve", action: "request.decide", audit: "approve", handlerAudits: "after-access", params: api.RequestIdParams, query: api.NoQuery, body: api.ApproveBody,
       resource: ({ deps, params }) => requestFacts(deps, params.id),
-      describe: () => ({ decision: "approve" }),
+      describe: ({ params }) => ({ request_id: params.id, decision: "approve" }),
       run: async ({ deps, caller, params, body }) => approveRequest(deps, caller, params.id, body.comment ?? null),
     }),
     route({
       method: "POST", path: "/v1/requests/:id/deny", action: "request.decide", audit: "deny", handlerAudits: "after-access", params: api.RequestIdParams, query: api.NoQuery, body: api.DenyBody,
       resource: ({ deps, params }) => requestFacts(deps, params.id),
-      describe: () => ({ decision: "deny" }),
+      describe: ({ params }) => ({ request_id: params.id, decision: "deny" }),
       run: async ({ deps, caller, params, body }) => denyRequest(deps, caller, params.id, body.reason),
     }),
     route({
       method: "GET", path: "/v1/grants", action: "grant.list", audit: "metadata", query: api.GrantsQuery,
       resource: () => ({ kind: "self" }),
-      describe: ({ query }) => ({ all: query.all === "1" }),
+      describe: ({ query }) => ({ what: "grants", all: query.all === "1" }),
       run: async ({ deps, caller, query }) => {
         const now = deps.now();
         const grants = await deps.store.listGrants({ holderSubject: caller.principal.subject, activeAt: query.all === "1" ? undefined : now });
@@ -183,6 +185,7 @@ export function apiRoutes(): RouteDef[] {
     route({
       method: "POST", path: "/v1/grants/:id/revoke", action: "grant.revoke", audit: "revoke", handlerAudits: "after-access", params: api.GrantIdParams, query: api.NoQuery, body: api.RevokeBody,
       resource: async ({ deps, params }) => ({ kind: "grant", id: params.id, grant: await deps.store.getGrant(params.id) }),
+      describe: ({ params, body }) => ({ grant_id: params.id, reason: body.reason ?? null }),
       run: async ({ deps, caller, params, body }) => revokeGrant(deps, caller, params.id, body.reason ?? null),
     }),
     route({
@@ -197,11 +200,13 @@ export function apiRoutes(): RouteDef[] {
     route({
       method: "GET", path: "/v1/datasets", action: "metadata.read", audit: "metadata", query: api.NoQuery,
       resource: () => ({ kind: "catalog" }),
+      describe: () => ({ what: "datasets" }),
       run: async ({ deps, caller }) => listDatasets(deps, caller),
     }),
     route({
       method: "GET", path: "/v1/datasets/:dataset/tables", action: "metadata.read", audit: "metadata", params: api.DatasetParams, query: api.NoQuery,
       resource: ({ deps, params }) => ({ kind: "datasets", datasets: [qualifyDataset(params.dataset, deps.warehouse.defaultProject)] }),
+      describe: ({ params }) => ({ what: "tables", dataset: params.dataset }),
       run: async ({ deps, params }) => listTables(deps, qualifyDataset(params.dataset, deps.warehouse.defaultProject)),
     }),
     route({
@@ -210,6 +215,7 @@ export function apiRoutes(): RouteDef[] {
         const t = parseTableName(params.table, deps.warehouse.defaultProject);
         return { kind: "datasets", datasets: [`${t.project}.${t.dataset}`] };
       },
+      describe: ({ params }) => ({ what: "table", table: params.table }),
       run: async ({ deps, params }) => describeTable(deps, parseTableName(params.table, deps.warehouse.defaultProject)),
     }),
     route({
@@ -234,5 +240,5 @@ export function refusalError(decision: Authorization & { allowed: false }, actio
   const hint = action === "metadata.read" || action === "request.file"
     ? "jit datasets lists what you may use or request"
     : action === "request.decide" ? "jit requests --pending" : undefined;
-  return new JitError("denied", decision.reason, { hint });
+  return new JitError("denied", decision.message ?? decision.reason, { hint });
 }

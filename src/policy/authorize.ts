@@ -52,10 +52,12 @@ export type Resource =
 /** The front door's answer. `missing` refusals look like "nothing there" (404) so ids cannot be probed. */
 export type Authorization =
   | { allowed: true; rules: string[]; reason: string }
-  | { allowed: false; rules: string[]; reason: string; refusal: "forbidden" | "missing" };
+  | { allowed: false; rules: string[]; reason: string; refusal: "forbidden" | "missing"; message?: string };
 
 const allow = (reason: string, rules: string[] = []): Authorization => ({ allowed: true, rules, reason });
-const forbid = (reason: string, rules: string[] = []): Authorization => ({ allowed: false, rules, reason, refusal: "forbidden" });
+/** `reason` is what the audit record keeps; `message`, when given, is what the caller reads instead. */
+const forbid = (reason: string, rules: string[] = [], message?: string): Authorization =>
+  ({ allowed: false, rules, reason, refusal: "forbidden", ...(message ? { message } : {}) });
 const missing = (reason: string): Authorization => ({ allowed: false, rules: [], reason, refusal: "missing" });
 
 const reader = (policy: Policy, p: Principal) =>
@@ -124,10 +126,10 @@ export function authorize(policy: Policy, principal: Principal | null, action: A
     case "request.decide": {
       if (resource.kind !== "request") break;
       const r = resource.request;
-      if (!r || !maySeeRequest(policy, p, r).allowed && decideRefusal(policy, p, r) !== null) return missing(`there is no request ${resource.id} that you may see`);
+      if (!r) return missing(`there is no request ${resource.id}`);
       if (r.state !== "pending") return forbid(`request ${r.id} is already ${r.state}`);
       const refusal = decideRefusal(policy, p, r);
-      return refusal ? forbid(`you may not decide request ${r.id}: ${refusal}`) : allow("an approver under every rule of the request", r.ruleIds);
+      return refusal ? forbid(refusal, [], `you may not decide request ${r.id}: ${refusal}`) : allow("an approver under every rule of the request", r.ruleIds);
     }
     case "grant.revoke":
       if (resource.kind !== "grant") break;
