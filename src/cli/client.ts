@@ -1,5 +1,6 @@
 /** The CLI's (and MCP server's) client for the broker's JSON API. */
 import { createRequire } from "node:module";
+import type { ApproveInput, DenyInput, ExplainInput, FileRequestInput, QueryInput, RevokeInput } from "../api/schemas.ts";
 import { errorFromBody, JitError } from "../errors.ts";
 
 const JIT_VERSION = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
@@ -33,8 +34,14 @@ export class BrokerClient {
     return this.request<T>("GET", path, undefined, opts);
   }
 
-  /** POST JSON to a path. */
-  post<T = Record<string, unknown>>(path: string, body: unknown, opts: { auth?: boolean } = {}): Promise<T> {
+  /** POST JSON to a route; the body's type is the route's schema (src/api/schemas.ts), so the contract is declared once. */
+  post<T = Record<string, unknown>>(path: "/v1/query", body: QueryInput, opts?: { auth?: boolean }): Promise<T>;
+  post<T = Record<string, unknown>>(path: "/v1/requests", body: FileRequestInput, opts?: { auth?: boolean }): Promise<T>;
+  post<T = Record<string, unknown>>(path: "/v1/policy/explain", body: ExplainInput, opts?: { auth?: boolean }): Promise<T>;
+  post<T = Record<string, unknown>>(path: `/v1/requests/${string}/approve`, body: ApproveInput, opts?: { auth?: boolean }): Promise<T>;
+  post<T = Record<string, unknown>>(path: `/v1/requests/${string}/deny`, body: DenyInput, opts?: { auth?: boolean }): Promise<T>;
+  post<T = Record<string, unknown>>(path: `/v1/grants/${string}/revoke`, body: RevokeInput, opts?: { auth?: boolean }): Promise<T>;
+  post<T>(path: string, body: unknown, opts: { auth?: boolean } = {}): Promise<T> {
     return this.request<T>("POST", path, body, opts);
   }
 

@@ -11,11 +11,13 @@ export const MAX_STATEMENT_BYTES = 1_000_000;
 export const MAX_TOKENS = 10_000;
 /** Parentheses and brackets open at once (the parser recurses per level). */
 export const MAX_NESTING = 100;
-/** Whitespace and comments, the parser's slowest input per character. */
-export const MAX_FILLER_CHARS = 64 * 1024;
+/** Whitespace, slow to parse per character. */
+export const MAX_FILLER_CHARS = 32 * 1024;
+/** Comments, the parser's slowest input per character (a 64 KiB comment costs about a second end to end). */
+export const MAX_COMMENT_CHARS = 16 * 1024;
 
 export interface StatementLimitRefusal {
-  limit: "bytes" | "tokens" | "nesting" | "filler";
+  limit: "bytes" | "tokens" | "nesting" | "filler" | "comments";
   message: string;
 }
 
@@ -33,6 +35,7 @@ export function checkStatementLimits(sql: string): StatementLimitRefusal | null 
   let depth = 0;
   let deepest = 0;
   let filler = 0;
+  let comments = 0;
   const n = sql.length;
   let i = 0;
   while (i < n) {
@@ -43,12 +46,12 @@ export function checkStatementLimits(sql: string): StatementLimitRefusal | null 
     } else if ((c === 45 && sql.charCodeAt(i + 1) === 45) || c === 35) { // -- or # line comment
       const end = sql.indexOf("\n", i);
       const stop = end === -1 ? n : end;
-      filler += stop - i;
+      comments += stop - i;
       i = stop;
     } else if (c === 47 && sql.charCodeAt(i + 1) === 42) { // /* block comment */
       const end = sql.indexOf("*/", i + 2);
       const stop = end === -1 ? n : end + 2;
-      filler += stop - i;
+      comments += stop - i;
       i = stop;
     } else if (c === 39 || c === 34 || c === 96) { // '...', "...", `...` (triple quotes end at the same quote char)
       tokens++;
@@ -76,8 +79,11 @@ export function checkStatementLimits(sql: string): StatementLimitRefusal | null 
   if (deepest > MAX_NESTING) {
     return { limit: "nesting", message: `the statement nests parentheses ${deepest} deep; the broker analyses at most ${MAX_NESTING}` };
   }
+  if (comments > MAX_COMMENT_CHARS) {
+    return { limit: "comments", message: `the statement has ${comments} characters of comments; the broker analyses at most ${MAX_COMMENT_CHARS}` };
+  }
   if (filler > MAX_FILLER_CHARS) {
-    return { limit: "filler", message: `the statement has ${filler} characters of whitespace and comments; the broker analyses at most ${MAX_FILLER_CHARS}` };
+    return { limit: "filler", message: `the statement has ${filler} characters of whitespace; the broker analyses at most ${MAX_FILLER_CHARS}` };
   }
   return null;
 }

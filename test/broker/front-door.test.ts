@@ -270,7 +270,7 @@ describe("plumbing", () => {
   test("a statement past the size or complexity caps is 400 at once, and /healthz does not wait for it", async () => {
     const shapes: Array<[string, string]> = [
       ["bytes", `SELECT '${"x".repeat(1_000_001)}'`],
-      ["filler", `SELECT 1 /* ${"a".repeat(999_000)} */ FROM demo.sales.orders`],
+      ["comments", `SELECT 1 /* ${"a".repeat(999_000)} */ FROM demo.sales.orders`],
       ["filler", `SELECT 1 ${" ".repeat(999_000)} FROM demo.sales.orders`],
       ["tokens", "SELECT order_id FROM demo.sales.orders WHERE " + Array.from({ length: 10_000 }, (_, i) => `order_id = ${i}`).join(" OR ")],
     ];

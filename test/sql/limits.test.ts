@@ -1,7 +1,7 @@
 /** checkStatementLimits: size and shape caps, checked in one cheap pass before any parse. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkStatementLimits, MAX_FILLER_CHARS, MAX_NESTING, MAX_STATEMENT_BYTES, MAX_TOKENS } from "../../src/sql/limits.ts";
+import { checkStatementLimits, MAX_COMMENT_CHARS, MAX_FILLER_CHARS, MAX_NESTING, MAX_STATEMENT_BYTES, MAX_TOKENS } from "../../src/sql/limits.ts";
 
 const orChain = (n: number) => "SELECT id FROM demo.sales.orders WHERE " + Array.from({ length: n }, (_, i) => `order_id = ${i}`).join(" OR ");
 
@@ -18,15 +18,16 @@ test("each cap refuses with its own kind and a message that says the limit", () 
   assert.equal(checkStatementLimits(orChain(MAX_TOKENS / 3))?.limit, "tokens");
   assert.equal(checkStatementLimits(`SELECT ${"(".repeat(MAX_NESTING + 1)}1${")".repeat(MAX_NESTING + 1)}`)?.limit, "nesting");
   assert.equal(checkStatementLimits(`SELECT ${"(".repeat(MAX_NESTING)}1${")".repeat(MAX_NESTING)}`), null);
-  assert.equal(checkStatementLimits(`SELECT 1 /* ${"a".repeat(MAX_FILLER_CHARS)} */`)?.limit, "filler");
+  assert.equal(checkStatementLimits(`SELECT 1 /* ${"a".repeat(MAX_COMMENT_CHARS)} */`)?.limit, "comments");
+  assert.equal(checkStatementLimits(`SELECT 1 /* ${"a".repeat(MAX_COMMENT_CHARS - 10)} */`), null);
   assert.equal(checkStatementLimits(`SELECT 1 ${" ".repeat(MAX_FILLER_CHARS + 1)}`)?.limit, "filler");
-  assert.equal(checkStatementLimits(`SELECT 1 -- ${"a".repeat(MAX_FILLER_CHARS)}\n`)?.limit, "filler");
+  assert.equal(checkStatementLimits(`SELECT 1 -- ${"a".repeat(MAX_COMMENT_CHARS)}\n`)?.limit, "comments");
 });
 
 test("quotes hide what looks like comments or parentheses; an unterminated quote or comment runs to the end", () => {
   assert.equal(checkStatementLimits(`SELECT '${"(".repeat(500)}' AS s, "/* not a comment" AS t`), null);
   assert.equal(checkStatementLimits("SELECT 'it\\'s' AS s"), null);
-  assert.equal(checkStatementLimits(`SELECT 1 /* ${"a".repeat(MAX_FILLER_CHARS)}`)?.limit, "filler");
+  assert.equal(checkStatementLimits(`SELECT 1 /* ${"a".repeat(MAX_COMMENT_CHARS)}`)?.limit, "comments");
   assert.equal(checkStatementLimits("SELECT 'unterminated"), null, "the parser reports that, not the limits");
 });
 
