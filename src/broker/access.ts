@@ -43,18 +43,9 @@ export async function statementPreview(deps: BrokerDeps, sql: string) {
   }
 }
 
-/**
- * The datasets a statement names, from its text alone (no schema, no warehouse): what access is decided on
- * before anything about its tables is looked up.
- */
-export async function statementDatasets(deps: BrokerDeps, sql: string): Promise<string[]> {
-  const { referencedTables } = await import("../sql/analyze.ts");
-  return [...new Set(referencedTables(sql, deps.warehouse.defaultProject).map((t) => `${t.project}.${t.dataset}`.toLowerCase()))].sort();
-}
-
 /** Files a single-statement request: the exact SQL goes to the approvers, and its grant will run it once. */
 export async function fileStatementRequest(deps: BrokerDeps, caller: Caller, sql: string, reason: string) {
-  const { analyseStatement, statementHash } = await import("./plan.ts");
+  const { analyseStatement, noRuleError, statementDatasets, statementHash } = await import("./plan.ts");
   const policy = deps.policy();
   const p = caller.principal;
   if (!sql.trim()) throw new JitError("usage", "no SQL given for a single-statement request");
@@ -66,12 +57,9 @@ export async function fileStatementRequest(deps: BrokerDeps, caller: Caller, sql
     const denied = decisions.filter((d) => d.outcome === "denied");
     if (denied.length === 0) return decisions;
     await audit(deps, caller, "request", "denied", { sql, datasets, decisions: decisionsDetail(decisions) });
-    throw new JitError("denied", denied.map((d) => d.reasons[0]).join("; "), {
-      hint: "ask a platform admin to change the policy, or request a dataset you may use (jit datasets)",
-      details: { datasets: denied.map((d) => d.dataset) },
-    });
+    throw noRuleError(denied.map((d) => d.dataset));
   };
-  const named = await statementDatasets(deps, sql);
+  const named = statementDatasets(sql, deps.warehouse.defaultProject);
   await refuseUnless(named);
   const stmt = await analyseStatement(deps, sql);
   // The analysis may find more (wildcard tables, views of INFORMATION_SCHEMA): every one is decided too.

@@ -238,7 +238,7 @@ export function refusalError(decision: Authorization & { allowed: false }, actio
     return new JitError("usage", decision.reason, { hint, details: { status: 404 } });
   }
   const hint = action === "metadata.read" || action === "request.file"
-    ? "jit datasets lists what you may use or request"
+    ? "jit datasets lists what you may use; ask the data's owners if you need more"
     : action === "request.decide" ? "jit requests --pending" : undefined;
   return new JitError("denied", decision.message ?? decision.reason, { hint });
 }

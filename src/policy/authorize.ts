@@ -146,10 +146,11 @@ export function authorize(policy: Policy, principal: Principal | null, action: A
       if (resource.kind !== "explain") break;
       const role = reader(policy, p);
       if (role) return allow(`${role} may explain decisions for anyone`, [role]);
+      if (resource.as !== p.username) return forbid("only admins and auditors may explain decisions for someone else");
+      // No groups means one's own; naming others would probe the rules of groups one is not in.
       const own = new Set(p.groups);
-      const sameGroups = resource.groups.length === own.size && resource.groups.every((g) => own.has(g));
-      if (resource.as === p.username && sameGroups) return allow("explaining for oneself");
-      return forbid("only admins and auditors may explain decisions for someone else or for other groups");
+      const sameGroups = resource.groups.length === 0 || (new Set(resource.groups).size === own.size && resource.groups.every((g) => own.has(g)));
+      return sameGroups ? allow("explaining for oneself") : forbid("only admins and auditors may explain decisions for other groups than their own");
     }
     case "audit.read": {
       if (resource.kind === "audit_log") {

@@ -49,7 +49,7 @@ export function evaluateAccess(policy: Policy, principal: Principal, dataset: st
   const candidates = entries.flatMap((d) => d.access.filter((r) => r.groups.some((g) => principal.groups.includes(g))).map((rule) => ({ rule, entry: d })));
   if (candidates.length === 0) {
     // Never name who does have access (other groups, other rules): a denial tells only what the person may do next.
-    return { dataset, outcome: "denied", reasons: [`no rule gives you access to ${dataset}`], matched: [] };
+    return { dataset, outcome: "denied", reasons: [`no rule of the policy gives you access to ${dataset}`], matched: [] };
   }
   // Stable sort keeps policy order among equals, so the first written rule wins a tie.
   const ranked = [...candidates].sort((a, b) => rulePreference(b.rule, a.rule));

@@ -63,7 +63,7 @@ const concrete = (path: string) => path
  */
 const forbidden: Record<string, { user: string; path?: () => string; body?: unknown; status: number; why: RegExp } | { none: string }> = {
   "GET /v1/whoami": { none: "every signed-in person may read who they are" },
-  "POST /v1/requests": { user: "carol", body: { datasets: ["demo.hr"], reason: "x" }, status: 403, why: /^no rule gives you access to demo\.hr$/ },
+  "POST /v1/requests": { user: "carol", body: { datasets: ["demo.hr"], reason: "x" }, status: 403, why: /^no rule of the policy gives you access to demo\.hr$/ },
   "GET /v1/requests": { none: "every signed-in person lists what they may see" },
   "GET /v1/requests/:id": { user: "alice", status: 404, why: /there is no request \d+ that you may see/ },
   "POST /v1/requests/:id/approve": { user: "alice", body: {}, status: 403, why: /needs membership in one of \[data-owners\]/ },
@@ -72,8 +72,8 @@ const forbidden: Record<string, { user: string; path?: () => string; body?: unkn
   "POST /v1/grants/:id/revoke": { user: "carol", body: {}, status: 403, why: /only its holder, an approver of its datasets, or an admin/ },
   "POST /v1/query": { none: "the door lets statements in; their datasets decide in the planner (runQuery audits it)" },
   "GET /v1/datasets": { none: "the list shows only datasets a rule gives the caller" },
-  "GET /v1/datasets/:dataset/tables": { user: "carol", path: () => "/v1/datasets/demo.hr/tables", status: 403, why: /^no rule gives you access to demo\.hr$/ },
-  "GET /v1/tables/:table": { user: "carol", path: () => "/v1/tables/demo.hr.employees", status: 403, why: /^no rule gives you access to demo\.hr$/ },
+  "GET /v1/datasets/:dataset/tables": { user: "carol", path: () => "/v1/datasets/demo.hr/tables", status: 403, why: /^no rule of the policy gives you access to demo\.hr$/ },
+  "GET /v1/tables/:table": { user: "carol", path: () => "/v1/tables/demo.hr.employees", status: 403, why: /^no rule of the policy gives you access to demo\.hr$/ },
   "POST /v1/policy/explain": { user: "alice", body: { as: "carol", groups: ["contractors"], sql: "SELECT 1" }, status: 403, why: /only admins and auditors/ },
   "GET /v1/audit": { user: "alice", status: 403, why: /only auditors and admins may read the whole audit log/ },
   "GET /v1/audit/verify": { user: "alice", status: 403, why: /only auditors and admins may verify/ },
@@ -155,7 +155,7 @@ describe("carol (no rule for demo.hr) learns nothing about it", () => {
   test("describe: an existing and a missing table answer the same", async () => {
     const r = same(await Promise.all(["demo.hr.employees", "demo.hr.nosuch"].map((t) => http("GET", `/v1/tables/${t}`, { token: as("carol") }))));
     assert.equal(r.status, 403);
-    assert.equal(r.json.error.message, "no rule gives you access to demo.hr");
+    assert.equal(r.json.error.message, "no rule of the policy gives you access to demo.hr");
   });
 
   test("tables: demo.hr and a dataset that does not exist answer alike", async () => {
@@ -169,16 +169,16 @@ describe("carol (no rule for demo.hr) learns nothing about it", () => {
     const sqls = ["SELECT salary FROM demo.hr.employees", "SELECT nosuchcol FROM demo.hr.employees", "SELECT x FROM demo.hr.nosuch"];
     const r = same(await Promise.all(sqls.map((sql) => http("POST", "/v1/requests", { token: as("carol"), body: { sql, reason: "probe" } }))));
     assert.equal(r.status, 403);
-    assert.equal(r.json.error.message, "no rule gives you access to demo.hr");
+    assert.equal(r.json.error.message, "no rule of the policy gives you access to demo.hr");
   });
 
   // These go through plan.ts / explain.ts, which the lead reorders for issue 11 (access before schemas).
-  test("query and dry run: existing column, missing column, missing table answer the same", { todo: "needs plan.ts access-before-knowledge (issue 11)" }, async () => {
+  test("query and dry run: existing column, missing column, missing table answer the same", async () => {
     const sqls = ["SELECT salary FROM demo.hr.employees", "SELECT nosuchcol FROM demo.hr.employees", "SELECT x FROM demo.hr.nosuch"];
     for (const dry_run of [false, true]) same(await Promise.all(sqls.map((sql) => http("POST", "/v1/query", { token: as("carol"), body: { sql, dry_run } }))));
   });
 
-  test("policy explain for herself: existing column, missing column, missing table answer the same", { todo: "needs explain.ts access-before-knowledge (issue 11)" }, async () => {
+  test("policy explain for herself: existing column, missing column, missing table answer the same", async () => {
     const sqls = ["SELECT salary FROM demo.hr.employees", "SELECT nosuchcol FROM demo.hr.employees", "SELECT x FROM demo.hr.nosuch"];
     same(await Promise.all(sqls.map((sql) => http("POST", "/v1/policy/explain", { token: as("carol"), body: { as: "carol", groups: ["contractors"], sql } }))));
   });

@@ -56,7 +56,7 @@ test("a grant revoked while its query runs withholds the result (403, audited), 
   } finally {
     warehouse.run = originalRun;
   }
-  const records = await broker.deps.store.listAudit({ limit: 5 });
+  const records = await broker.deps.store.listAudit({ limit: 100 });
   const result = records.find((r) => r.action === "query.result");
   assert.ok(result, JSON.stringify(records.map((r) => r.action)));
   assert.equal(result.outcome, "denied");

@@ -33,7 +33,7 @@ test("describe_table on demo.hr: an existing and a missing table give the same t
     texts.push(r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n"));
   }
   assert.equal(texts[0], texts[1]);
-  assert.match(texts[0]!, /no rule gives you access to demo\.hr/);
+  assert.match(texts[0]!, /no rule of the policy gives you access to demo\.hr/);
   assert.doesNotMatch(texts[0]!, COLUMNS);
   assert.doesNotMatch(texts[0]!, GROUPS);
 });
@@ -44,6 +44,6 @@ test("the schema resource of a demo.hr table: the same refusal for an existing a
     await client.readResource({ uri }).then(() => assert.fail(`${uri} was readable`), (err: Error) => errors.push(err.message));
   }
   assert.equal(errors[0], errors[1]);
-  assert.match(errors[0]!, /no rule gives you access to demo\.hr/);
+  assert.match(errors[0]!, /no rule of the policy gives you access to demo\.hr/);
   assert.doesNotMatch(errors[0]!, COLUMNS);
 });

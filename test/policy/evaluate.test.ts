@@ -59,13 +59,13 @@ test("carol: demo.sales needs one approval, at most 1h; demo.hr denied", () => {
   const hr = evaluateAccess(policy, carol, "demo.hr");
   assert.equal(hr.outcome, "denied");
   assert.equal(hr.rule, undefined);
-  assert.deepEqual(hr.reasons, ["no rule gives you access to demo.hr"], "a denial never names the groups that do have access");
+  assert.deepEqual(hr.reasons, ["no rule of the policy gives you access to demo.hr"], "a denial never names the groups that do have access");
 });
 
 test("dave (auditor) and admins get no data access from their role", () => {
   for (const d of ["demo.sales", "demo.hr"]) assert.equal(evaluateAccess(policy, dave, d).outcome, "denied");
   assert.equal(evaluateAccess(policy, who("ops", ["platform-admins"]), "demo.sales").outcome, "denied");
-  assert.equal(evaluateAccess(policy, who("nobody", []), "demo.sales").reasons[0], "no rule gives you access to demo.sales");
+  assert.equal(evaluateAccess(policy, who("nobody", []), "demo.sales").reasons[0], "no rule of the policy gives you access to demo.sales");
   assert.equal(evaluateAccess(policy, alice, "demo.other").outcome, "denied");
   assert.equal(evaluateAccess(policy, alice, "demo.sales.customers").outcome, "denied", "a table is not a dataset");
   assert.equal(evaluateAccess(policy, alice, "DEMO.SALES").outcome, "auto", "names match case-insensitively");
