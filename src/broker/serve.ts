@@ -110,7 +110,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
     replayMaxRows: cfg.audit.replayMaxRows,
     notify: notifier ? (e) => notifier.notify({ ...e, brokerUrl: cfg.publicUrl }) : undefined,
   };
-  // No DevMount: the dev IdP and /dev/device/approve never exist in serve mode.
+  // No dev plugin: the dev IdP and /dev/device/approve never exist in serve mode.
   const handler = createBrokerHandler(deps);
   const tls = cfg.tls ? { cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) } : undefined;
   const { server, url } = await listen(handler, cfg.listen.host, cfg.listen.port, tls);

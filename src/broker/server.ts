@@ -159,14 +159,12 @@ export function createBrokerHandler(deps: BrokerDeps, plugin?: BrokerPlugin, opt
       log({ status: res.headersSent ? res.statusCode : null, client_gone: true });
     });
     res.setHeader("x-request-id", requestId);
-    let url: URL | undefined;
     try {
       plugin?.guard?.(req);
-      url = new URL(req.url ?? "/", "http://broker.invalid");
-      if (plugin && (await plugin.handle(req, res, url))) {
-        line.route = `plugin ${url.pathname.slice(0, 100)}`;
-        return;
-      }
+      const url = new URL(req.url ?? "/", "http://broker.invalid");
+      line.route = `plugin ${url.pathname.slice(0, 100)}`;
+      if (plugin && (await plugin.handle(req, res, url))) return;
+      line.route = null;
       const { route, raw } = match(req.method ?? "GET", url.pathname);
       const def = route.def;
       const routeName = `${def.method} ${def.path}`;

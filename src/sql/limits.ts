@@ -24,6 +24,19 @@ export interface StatementLimitRefusal {
 const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11;
 const isWord = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c >= 128;
 
+/** The index of the quote closing the one at `open` (a quote after an odd run of backslashes is escaped), or the end. */
+function closingQuote(sql: string, open: number, quote: string): number {
+  let from = open + 1;
+  for (;;) {
+    const q = sql.indexOf(quote, from);
+    if (q === -1) return sql.length;
+    let backslashes = 0;
+    for (let b = q - 1; b > open && sql.charCodeAt(b) === 92; b--) backslashes++;
+    if (backslashes % 2 === 0) return q;
+    from = q + 1;
+  }
+}
+
 /** Checks `sql` against the caps above in one pass; never throws. */
 export function checkStatementLimits(sql: string): StatementLimitRefusal | null {
   // UTF-16 length bounds the UTF-8 size from below and from above (×3), so most texts skip the exact count.
@@ -33,57 +46,45 @@ export function checkStatementLimits(sql: string): StatementLimitRefusal | null 
   }
   let tokens = 0;
   let depth = 0;
-  let deepest = 0;
   let filler = 0;
   let comments = 0;
   const n = sql.length;
   let i = 0;
+  // Stops at the first cap exceeded, so a statement past one costs no more than the cap's worth of scanning.
   while (i < n) {
     const c = sql.charCodeAt(i);
     if (isSpace(c)) {
-      filler++;
-      i++;
-    } else if ((c === 45 && sql.charCodeAt(i + 1) === 45) || c === 35) { // -- or # line comment
-      const end = sql.indexOf("\n", i);
-      const stop = end === -1 ? n : end;
-      comments += stop - i;
-      i = stop;
-    } else if (c === 47 && sql.charCodeAt(i + 1) === 42) { // /* block comment */
-      const end = sql.indexOf("*/", i + 2);
-      const stop = end === -1 ? n : end + 2;
-      comments += stop - i;
-      i = stop;
-    } else if (c === 39 || c === 34 || c === 96) { // '...', "...", `...` (triple quotes end at the same quote char)
-      tokens++;
-      let j = i + 1;
-      while (j < n) {
-        const d = sql.charCodeAt(j);
-        if (d === 92) j += 2; // backslash escape
-        else if (d === c) break;
-        else j++;
+      if (++filler > MAX_FILLER_CHARS) {
+        return { limit: "filler", message: `the statement has more than ${MAX_FILLER_CHARS} characters of whitespace; the broker analyses at most that` };
       }
-      i = j + 1;
+      i++;
+      continue;
+    }
+    if ((c === 45 && sql.charCodeAt(i + 1) === 45) || c === 35 || (c === 47 && sql.charCodeAt(i + 1) === 42)) { // --, # or /*
+      const block = c === 47;
+      const end = block ? sql.indexOf("*/", i + 2) : sql.indexOf("\n", i);
+      const stop = end === -1 ? n : block ? end + 2 : end;
+      comments += stop - i;
+      if (comments > MAX_COMMENT_CHARS) {
+        return { limit: "comments", message: `the statement has more than ${MAX_COMMENT_CHARS} characters of comments; the broker analyses at most that` };
+      }
+      i = stop;
+      continue;
+    }
+    if (++tokens > MAX_TOKENS) {
+      return { limit: "tokens", message: `the statement has more than ${MAX_TOKENS} tokens; the broker analyses at most that` };
+    }
+    if (c === 39 || c === 34 || c === 96) { // '...', "...", `...` (triple quotes end at the same quote char)
+      i = closingQuote(sql, i, String.fromCharCode(c)) + 1;
     } else if (isWord(c)) {
-      tokens++;
       while (i < n && isWord(sql.charCodeAt(i))) i++;
     } else {
-      tokens++;
-      if (c === 40 || c === 91) deepest = Math.max(deepest, ++depth);
-      else if ((c === 41 || c === 93) && depth > 0) depth--;
+      if ((c === 40 || c === 91) && ++depth > MAX_NESTING) {
+        return { limit: "nesting", message: `the statement nests parentheses more than ${MAX_NESTING} deep; the broker analyses at most that` };
+      }
+      if ((c === 41 || c === 93) && depth > 0) depth--;
       i++;
     }
-  }
-  if (tokens > MAX_TOKENS) {
-    return { limit: "tokens", message: `the statement has about ${tokens} tokens; the broker analyses at most ${MAX_TOKENS}` };
-  }
-  if (deepest > MAX_NESTING) {
-    return { limit: "nesting", message: `the statement nests parentheses ${deepest} deep; the broker analyses at most ${MAX_NESTING}` };
-  }
-  if (comments > MAX_COMMENT_CHARS) {
-    return { limit: "comments", message: `the statement has ${comments} characters of comments; the broker analyses at most ${MAX_COMMENT_CHARS}` };
-  }
-  if (filler > MAX_FILLER_CHARS) {
-    return { limit: "filler", message: `the statement has ${filler} characters of whitespace; the broker analyses at most ${MAX_FILLER_CHARS}` };
   }
   return null;
 }
