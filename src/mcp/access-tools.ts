@@ -1,21 +1,13 @@
 /** The access tools of `jit mcp`: request_access files a time-boxed request, access_status shows grants and pending requests. */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
+import type { RequestView as RequestViewWire } from "../api/views.ts";
 import { parseDuration } from "../policy/duration.ts";
 import { guarded, toolResult, type ToolContext } from "./result.ts";
 
-interface RequestView {
-  id: string;
-  state: string;
-  datasets: string[];
-  duration_seconds: number;
-  approver_groups: string[];
-  decided_by: string | null;
-  decision_reason: string | null;
-  grant_id: string | null;
-  grant?: { expires_at: string };
-  sql?: string;
-}
+type RequestView = Pick<RequestViewWire, "id" | "state" | "datasets" | "duration_seconds" | "approver_groups" | "decided_by" | "decision_reason" | "grant_id" | "sql"> & {
+  grant?: { expires_at: string | null };
+};
 
 const groupsText = (groups: string[]) => (groups.length ? groups.join(" or ") : "an approver");
 

@@ -1,20 +1,14 @@
 /** The read tools of `jit mcp`: list_datasets, list_tables, describe_table and query, each a thin adapter over the broker API. */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
+import type { TableView } from "../api/views.ts";
 import { guarded, toolResult, type ToolContext } from "./result.ts";
 
-export interface TableColumn {
-  name: string;
-  type: string;
-  masked: boolean;
-  mask?: string;
-  inference?: string;
-}
+/** A column of GET /v1/tables/:table, as the broker declares it. */
+export type TableColumn = TableView["columns"][number];
 
-export interface TableSchema {
-  table: string;
-  columns: TableColumn[];
-}
+/** GET /v1/tables/:table, as the broker declares it. */
+export type TableSchema = TableView;
 
 const READ = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
 
