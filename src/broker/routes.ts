@@ -82,7 +82,7 @@ export function apiRoutes(): RouteDef[] {
     }),
     route({
       // Readiness (store only so far): a replica that lost its store, or cannot write it, is taken out of the load balancer.
-      method: "GET", path: "/readyz", action: "health.read", public: true,
+      method: "GET", path: "/readyz", action: "health.read", audit: "health", public: true,
       resource: () => ({ kind: "service" }),
       run: async ({ deps, res }) => {
         const problem = await deps.store.ready().then(() => null, (err: unknown) => (err instanceof Error ? err.message : String(err)));

@@ -83,8 +83,8 @@ const forbidden: Record<string, { user: string; path?: () => string; body?: unkn
 describe("every route of the table", () => {
   const routes = apiRoutes().filter((r) => !r.public);
 
-  test("only health and login settings are public", () => {
-    assert.deepEqual(apiRoutes().filter((r) => r.public).map((r) => r.path), ["/healthz", "/v1/login-settings"]);
+  test("only health, readiness and login settings are public", () => {
+    assert.deepEqual(apiRoutes().filter((r) => r.public).map((r) => r.path), ["/healthz", "/readyz", "/v1/login-settings"]);
   });
 
   for (const r of routes) {
