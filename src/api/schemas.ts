@@ -56,8 +56,7 @@ export const FileRequestBody = z.strictObject({
   reason: text(MAX_REASON).optional(),
   duration_seconds: z.number().int("must be a whole number of seconds").min(1, "must be at least 1 second").optional(),
 }).refine((b) => (b.sql === undefined) !== (b.datasets === undefined), {
-  message: 'give either "datasets" (a list of dataset names) or "sql" (one statement), not both or neither',
-  path: ["datasets"],
+  message: 'the request body must give either "datasets" (a list of dataset names) or "sql" (one statement), not both or neither',
 });
 /** POST /v1/requests/:id/approve. */
 export const ApproveBody = z.strictObject({ comment: text(MAX_REASON).nullable().optional() });
@@ -95,6 +94,7 @@ export type AuditListParams = z.input<typeof AuditListQuery>;
 export function describeIssues(where: string, error: z.ZodError): string {
   return error.issues.slice(0, 3).map((i) => {
     if (i.code === "unrecognized_keys") return `${where} has an unknown field ${i.keys.map((k) => JSON.stringify(k)).join(", ")}`;
+    if (i.code === "custom" && i.path.length === 0) return i.message; // a rule across fields names them itself
     const field = i.path.length ? `"${i.path.map(String).join(".")}"` : where;
     const msg = i.code === "invalid_type" ? `must be ${i.expected === "array" ? "a list" : `a ${i.expected}`}` : i.message;
     return `${field} ${msg}`;

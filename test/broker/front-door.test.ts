@@ -250,7 +250,7 @@ describe("plumbing", () => {
     const typed = await http("POST", "/v1/query", { token: as("alice"), body: { sql: "SELECT 1", max_rows: "ten" } });
     assert.match(typed.json.error.message, /"max_rows" must be a number/);
     const both = await http("POST", "/v1/requests", { token: as("alice"), body: { datasets: ["demo.sales"], sql: "SELECT 1", reason: "x" } });
-    assert.match(both.json.error.message, /either "datasets".*or "sql"/);
+    assert.equal(both.json.error.message, 'the request body must give either "datasets" (a list of dataset names) or "sql" (one statement), not both or neither');
     const twice = await http("GET", "/v1/requests?mine=1&mine=0", { token: as("alice") });
     assert.match(twice.json.error.message, /"mine" is given more than once/);
   });
