@@ -4,7 +4,7 @@
  * masked rows and shows jit's refusals. Toolbox holds no Google credential: only the proxy's file.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -14,17 +14,27 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { type DevBrokerProcess, JIT_BIN, runJit, startBroker } from "../e2e/harness.ts";
 
+// The binary comes from npm's @toolbox-sdk/server-<platform> package. It is not a devDependency: its parent package
+// lists binaries for every platform as optional dependencies, which this registry does not all carry, so `npm ci`
+// would refuse the lock file. .ci/run installs it beside the project (.tools/toolbox) and names it in JIT_TOOLBOX_BIN.
 function toolboxBinary(): string | undefined {
+  const pkgName = `@toolbox-sdk/server-${process.platform}-${process.arch}`;
+  const exe = process.platform === "win32" ? "toolbox.exe" : "toolbox";
+  const candidates = [process.env.JIT_TOOLBOX_BIN, join(import.meta.dirname, "..", "..", ".tools", "toolbox", "node_modules", pkgName, "bin", exe)];
   try {
-    const pkg = createRequire(import.meta.url).resolve(`@toolbox-sdk/server-${process.platform}-${process.arch === "x64" ? "x64" : process.arch}/package.json`);
-    return join(dirname(pkg), "bin", process.platform === "win32" ? "toolbox.exe" : "toolbox");
+    candidates.push(join(dirname(createRequire(import.meta.url).resolve(`${pkgName}/package.json`)), "bin", exe));
   } catch {
-    return undefined;
+    // not installed in the project
   }
+  return candidates.find((c): c is string => !!c && existsSync(c));
 }
 
 const TOOLBOX = toolboxBinary();
-if (!TOOLBOX) console.log(`# skipped: no MCP Toolbox binary for ${process.platform}-${process.arch} (npm @toolbox-sdk/server)`);
+if (!TOOLBOX) {
+  // CI installs it (.ci/run): there, a missing binary is a failure, not a skip.
+  if (process.env.CI) throw new Error("MCP Toolbox binary not found: .ci/run installs it into .tools/toolbox and sets JIT_TOOLBOX_BIN");
+  console.log(`# skipped: no MCP Toolbox binary for ${process.platform}-${process.arch}; install it with: npm install --prefix .tools/toolbox @toolbox-sdk/server-${process.platform}-${process.arch}@1.12.0`);
+}
 
 // Toolbox expands ${VAR} from its environment, so the config names no port: jit proxy -- picks a free one.
 const TOOLS_YAML = `kind: source
