@@ -59,7 +59,7 @@ export async function fileStatementRequest(deps: BrokerDeps, caller: Caller, sql
     await audit(deps, caller, "request", "denied", { sql, datasets, decisions: decisionsDetail(decisions) });
     throw noRuleError(denied.map((d) => d.dataset));
   };
-  const named = statementDatasets(sql, deps.warehouse.defaultProject);
+  const named = await statementDatasets(sql, deps.warehouse.defaultProject);
   await refuseUnless(named);
   const stmt = await analyseStatement(deps, sql);
   // The analysis may find more (wildcard tables, views of INFORMATION_SCHEMA): every one is decided too.

@@ -1,4 +1,5 @@
 /** `jit broker dev`: the broker with everything embedded on loopback: dev IdP, DuckDB demo warehouse, demo policy, SQLite store. */
+import { closeAnalysisWorker } from "../sql/offload.ts";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -146,7 +147,7 @@ export async function startDevBroker(opts: {
       async close() {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
-        await Promise.allSettled([idp.close(), warehouse.close(), store.close()]);
+        await Promise.allSettled([idp.close(), warehouse.close(), store.close(), closeAnalysisWorker()]);
       },
     };
   } catch (err) {

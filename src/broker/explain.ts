@@ -23,7 +23,7 @@ export async function explainQuery(deps: BrokerDeps, caller: Caller, input: { as
   const who: Principal = privileged
     ? { subject: `explain:${input.as}`, username: input.as, groups: input.groups }
     : caller.principal;
-  const datasets = statementDatasets(input.sql, deps.warehouse.defaultProject);
+  const datasets = await statementDatasets(input.sql, deps.warehouse.defaultProject);
   const access = datasets.map((d) => {
     const a = evaluateAccess(policy, who, d);
     return { dataset: d, outcome: a.outcome, rule: a.rule?.id ?? null, matched_rules: a.matched ?? [], approvers: a.rule?.approvers ?? [], reasons: a.reasons };

@@ -4,7 +4,8 @@ import { JitError } from "../errors.ts";
 import { maskErrorMessage } from "../masking/row-masker.ts";
 import { evaluateAccess, maskRuleFor, strictestStyle } from "../policy/evaluate.ts";
 import type { ColumnMaskRule, MaskStyle, Policy, Principal } from "../policy/types.ts";
-import { analyze, expandWildcard, referencedSources, referencedTables, statementKind } from "../sql/analyze.ts";
+import { expandWildcard } from "../sql/analyze.ts";
+import { analyzeSql, inspectSql, type Syntax } from "../sql/offload.ts";
 import { normalizeSql } from "../sql/normalize.ts";
 import type { Analysis, ColumnRef, OutputColumn, StatementKind } from "../sql/types.ts";
 import type { Grant } from "../store/types.ts";
@@ -48,21 +49,22 @@ export interface StatementPlan {
 }
 
 /** The datasets a statement names ("project.dataset", sorted), from its syntax alone: what access is decided on. */
-export function statementDatasets(sql: string, defaultProject: string): string[] {
-  return [...new Set(referencedTables(sql, defaultProject).map(datasetName))].sort();
+export async function statementDatasets(sql: string, defaultProject: string): Promise<string[]> {
+  return [...new Set((await inspectSql(sql, defaultProject)).tables.map(datasetName))].sort();
 }
 
 /**
  * Analyses a statement under the current policy (guardrails, opacity of masked columns, masking, bytes), whoever runs
  * it. Callers decide access first (planQuery, explain): this looks up the schemas of every table the SQL names.
  */
-export async function analyseStatement(deps: BrokerDeps, sql: string): Promise<StatementPlan> {
+export async function analyseStatement(deps: BrokerDeps, sql: string, known?: Syntax): Promise<StatementPlan> {
   const policy = deps.policy();
   const project = deps.warehouse.defaultProject;
   // The statement kind comes from the SQL alone: a DROP of a missing table is refused as DDL, not "Not found".
-  checkKind(policy, statementKind(sql).kind);
-  const refs = referencedTables(sql, project);
-  const sources = referencedSources(sql, project);
+  const syntax = known ?? await inspectSql(sql, project);
+  checkKind(policy, syntax.kind.kind);
+  const refs = syntax.tables;
+  const sources = syntax.sources;
   const schemas = new Map<string, Field[]>();
   // Wildcard tables (`ds.events_*`) are expanded to the tables they match, each analysed with its own schema;
   // INFORMATION_SCHEMA views carry fixed schemas in the analysis and need no lookup.
@@ -78,7 +80,7 @@ export async function analyseStatement(deps: BrokerDeps, sql: string): Promise<S
   } catch (err) {
     throw warehouseError(err, policy);
   }
-  const analysis = analyze(sql, { defaultProject: project, schemas, wildcards });
+  const analysis = await analyzeSql(sql, { defaultProject: project, schemas, wildcards });
   checkKind(policy, analysis.kind);
   checkOpacity(policy, analysis);
   const maskedRead = [...new Set([...analysis.outputs.flatMap((o) => o.sources), ...analysis.uses.map((u) => u.column)]
@@ -134,8 +136,9 @@ export async function analyseStatement(deps: BrokerDeps, sql: string): Promise<S
  */
 export async function planQuery(deps: BrokerDeps, principal: Principal, sql: string): Promise<QueryPlan> {
   const policy = deps.policy();
-  checkKind(policy, statementKind(sql).kind);
-  const datasets = statementDatasets(sql, deps.warehouse.defaultProject);
+  const syntax = await inspectSql(sql, deps.warehouse.defaultProject);
+  checkKind(policy, syntax.kind.kind);
+  const datasets = [...new Set(syntax.tables.map(datasetName))].sort();
   const decisions = new Map(datasets.map((d) => [d, evaluateAccess(policy, principal, d)]));
   const noRule = datasets.filter((d) => decisions.get(d)!.outcome === "denied");
   if (noRule.length > 0) throw noRuleError(noRule);
@@ -170,7 +173,7 @@ export async function planQuery(deps: BrokerDeps, principal: Principal, sql: str
     });
   }
   // Only now, with access decided, are schemas looked up, columns resolved and the dry run made.
-  const stmt = await analyseStatement(deps, sql);
+  const stmt = await analyseStatement(deps, sql, syntax);
   return { ...stmt, grants: [...new Set(used)] };
 }
 

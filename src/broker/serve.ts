@@ -1,4 +1,5 @@
 /** `jit broker serve`: the production broker from broker.yaml: real IdP, BigQuery, SQLite or PostgreSQL, policy reloads. */
+import { closeAnalysisWorker } from "../sql/offload.ts";
 import { readFileSync, statSync, watch, type FSWatcher } from "node:fs";
 import type { Server } from "node:http";
 import { JitError } from "../errors.ts";
@@ -134,7 +135,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
       clearTimeout(debounce);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await Promise.allSettled([warehouse.close(), store.close(), notifier?.close()]);
+      await Promise.allSettled([warehouse.close(), store.close(), notifier?.close(), closeAnalysisWorker()]);
     },
   };
 }
