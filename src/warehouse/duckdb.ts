@@ -59,8 +59,8 @@ function notFoundTable(parts: readonly string[]): never {
 export type DemoWarehouse = Warehouse & {
   /** Runs a statement as the demo data's owner (DDL or DML, not a query: tests change a table under a running broker), then re-reads the schemas. */
   administer(sql: string): Promise<void>;
-  /** How often the warehouse opened a connection and translated a statement: fewer than statements run means reuse. */
-  stats(): { connectionsOpened: number; translations: number };
+  /** How often the warehouse opened a connection, translated a statement and prepared a dry run: fewer than statements run means reuse. */
+  stats(): { connectionsOpened: number; translations: number; dryRunsPrepared: number };
 };
 
 /** Translations kept by statement text: the broker dry-runs then runs each statement, and clients repeat theirs. */
@@ -124,6 +124,11 @@ class DuckDBWarehouse implements DemoWarehouse {
   readonly #names: TypeIdNames;
   // Only successes are kept: a translation depends on the SQL text and the (fixed) set of tables, nothing else.
   readonly #translations = new Lru<string, Translation>(TRANSLATIONS);
+  // A dry run's answer depends on the text and the catalogue, which only administer() changes (and then clears this).
+  readonly #dryRuns = new Lru<string, DryRunResult>(TRANSLATIONS);
+  /** Bumped before and after every administer(): a dry run that overlapped one is not remembered. */
+  #catalogVersion = 0;
+  #prepared = 0;
 
   constructor(instance: DuckDBInstance, tables: Map<string, LoadedTable>, names: TypeIdNames) {
     this.#instance = instance;
@@ -134,8 +139,8 @@ class DuckDBWarehouse implements DemoWarehouse {
 
   #translated = 0;
 
-  stats(): { connectionsOpened: number; translations: number } {
-    return { connectionsOpened: this.#pool.opened, translations: this.#translated };
+  stats(): { connectionsOpened: number; translations: number; dryRunsPrepared: number } {
+    return { connectionsOpened: this.#pool.opened, translations: this.#translated, dryRunsPrepared: this.#prepared };
   }
 
   /** Resolves "dataset.table" or "project.dataset.table" (case-insensitive) to a loaded table. */
@@ -170,15 +175,22 @@ class DuckDBWarehouse implements DemoWarehouse {
   }
 
   async dryRun(sql: string): Promise<DryRunResult> {
+    // Callers get their own copy: one that changes its answer cannot change the next caller's.
+    const hit = this.#dryRuns.get(sql);
+    if (hit) return structuredClone(hit);
     const t = this.#translate(sql);
+    const version = this.#catalogVersion;
     const conn = await this.#pool.acquire();
     let ok = false;
     try {
+      this.#prepared++;
       const prepared = await conn.prepare(t.sql);
       const schema = this.#schema(prepared.columnCount, (i) => prepared.columnName(i), (i) => prepared.columnType(i));
       prepared.destroySync();
       ok = true;
-      return { statementType: t.statementType, referencedTables: t.tables.map((r) => ({ ...r })), bytesProcessed: this.#bytes(t), schema };
+      const result = { statementType: t.statementType, referencedTables: t.tables.map((r) => ({ ...r })), bytesProcessed: this.#bytes(t), schema };
+      if (sql.length <= TRANSLATION_MAX_CHARS && version === this.#catalogVersion && version % 2 === 0) this.#dryRuns.set(sql, structuredClone(result));
+      return result;
     } catch (err) {
       throw new WarehouseQueryError(message(err), { reason: "invalidQuery" });
     } finally {
@@ -287,6 +299,8 @@ class DuckDBWarehouse implements DemoWarehouse {
 
   async administer(sql: string): Promise<void> {
     const conn = await this.#instance.connect();
+    this.#catalogVersion++;
+    this.#dryRuns.clear();
     try {
       await conn.run(sql);
       for (const loaded of this.#tables.values()) {
@@ -297,6 +311,8 @@ class DuckDBWarehouse implements DemoWarehouse {
     } catch (err) {
       throw new WarehouseQueryError(message(err), { reason: "invalidQuery" });
     } finally {
+      this.#catalogVersion++;
+      this.#dryRuns.clear();
       conn.closeSync();
     }
   }

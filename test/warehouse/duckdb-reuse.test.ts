@@ -93,3 +93,19 @@ test("an interrupted or failed connection is closed, not reused: the next statem
   assert.deepEqual(await drain("SELECT 3 AS x"), [{ x: 3 }]);
   assert.equal(own.stats().connectionsOpened, 3);
 });
+
+test("a repeated dry run is answered without preparing again, as a copy; a catalogue change makes DuckDB answer afresh", async (t) => {
+  const own = await openDemoWarehouse();
+  t.after(() => own.close());
+  const sql = "SELECT id, city FROM demo.sales.customers WHERE id = 3";
+  const first = await own.dryRun(sql);
+  first.schema.pop();
+  first.referencedTables.length = 0;
+  const again = await own.dryRun(sql);
+  assert.deepEqual(again.schema.map((f) => f.name), ["id", "city"], "the caller's change did not reach the cache");
+  assert.deepEqual(again.referencedTables, [{ project: "demo", dataset: "sales", table: "customers" }]);
+  assert.equal(own.stats().dryRunsPrepared, 1);
+  await own.administer("ALTER TABLE demo.sales.customers DROP COLUMN city");
+  await assert.rejects(own.dryRun(sql), { name: "WarehouseQueryError", reason: "invalidQuery", message: /city/ });
+  assert.equal(own.stats().dryRunsPrepared, 2);
+});
