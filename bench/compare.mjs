@@ -1,7 +1,7 @@
 // Runs bench/load.bench.mjs against a baseline commit and the current tree in one run, so both see the same machine:
-//   npm run build && node bench/compare.mjs [--base main] [--duration 30] [--connections 200] [--rounds 2] [--passes 1]
+//   npm run build && node bench/compare.mjs [--base main] [--duration 30] [--connections 200] [--rounds 2] [--passes 1] [--install]
 // The baseline is exported with `git archive` into a temp directory (no worktree registered, nothing in the repository
-// changes), shares this tree's node_modules when its package-lock.json is the same (else runs `npm ci` there), and is
+// changes), shares this tree's node_modules when that has every package it names (else, or with --install, installs its own), and is
 // built with its own tsconfig. Passes alternate the order (base first, then current first) against drift on a shared
 // machine. Everything is loopback and bounded: 2 × passes × rounds × duration seconds of load.
 import { execFileSync, spawn } from "node:child_process";
@@ -18,6 +18,7 @@ const { values: args } = parseArgs({
     connections: { type: "string", default: "200" },
     rounds: { type: "string", default: "2" },
     passes: { type: "string", default: "1" },
+    install: { type: "boolean", default: false },
   },
 });
 const HERE = fileURLToPath(new URL("..", import.meta.url));
@@ -43,11 +44,17 @@ function run(cmd, argv, cwd) {
 try {
   log(`baseline ${args.base} = ${commit.slice(0, 12)} → ${dir}`);
   execFileSync("sh", ["-c", `git -C "${HERE}" archive --format=tar ${commit} | tar -x -C "${dir}"`]);
+  // Share this tree's node_modules when the lock files agree, or when every package the baseline names is installed
+  // here (a baseline from before a dependency was added); --install makes the baseline install its own.
+  const basePkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
+  const names = Object.keys({ ...basePkg.dependencies, ...basePkg.devDependencies });
   const sameLock = existsSync(join(dir, "package-lock.json")) && readFileSync(join(dir, "package-lock.json"), "utf8") === readFileSync(join(HERE, "package-lock.json"), "utf8");
-  if (sameLock) symlinkSync(join(HERE, "node_modules"), join(dir, "node_modules"), "dir");
-  else {
-    // A different lock file: install what the baseline asked for (autocannon runs from this tree either way).
-    log("baseline package-lock.json differs: installing the baseline's own dependencies");
+  const covered = names.every((n) => existsSync(join(HERE, "node_modules", n, "package.json")));
+  if (!args.install && (sameLock || covered)) {
+    if (!sameLock) log("baseline package-lock.json differs; every package it names is installed here, so it shares this tree's node_modules");
+    symlinkSync(join(HERE, "node_modules"), join(dir, "node_modules"), "dir");
+  } else {
+    log("installing the baseline's own dependencies");
     const flags = ["--no-audit", "--no-fund", "--prefer-offline", "--ignore-scripts"];
     // A lock file npm ci calls out of sync (optional platform packages, an older npm) still installs with npm install.
     await run("npm", ["ci", ...flags], dir).catch(() => run("npm", ["install", ...flags], dir));
@@ -66,7 +73,7 @@ try {
       const out = await run(process.execPath, [LOAD, ...common, "--tree", tree, "--inproc-seconds", measureDuck ? "5" : "0"], HERE);
       const result = JSON.parse(out.trim().split("\n").at(-1));
       sides[side].push(...result.rounds);
-      if (measureDuck) inProcess = result.inProcess;
+      if (measureDuck) inProcess = { both: result.inProcess, runOnly: result.inProcessRunOnly };
     }
   }
 
@@ -81,8 +88,10 @@ try {
   console.log(`\nmedian throughput: base ${rate("base").toFixed(0)} req/s, current ${rate("current").toFixed(0)} req/s (× ${(rate("current") / rate("base")).toFixed(2)})`);
   console.log(`median broker CPU per request: base ${cpu("base").toFixed(2)} ms, current ${cpu("current").toFixed(2)} ms`);
   if (inProcess) {
-    console.log(`DuckDB in-process, same SQL (prepare + stream), ${args.connections} in flight: ${inProcess.perSecond.toFixed(0)} queries/s, ${inProcess.cpuMsPerQuery.toFixed(2)} ms CPU/query`);
-    console.log(`broker CPU above DuckDB's own: base ${(cpu("base") - inProcess.cpuMsPerQuery).toFixed(2)} ms, current ${(cpu("current") - inProcess.cpuMsPerQuery).toFixed(2)} ms`);
+    for (const [what, r] of [["prepare + stream", inProcess.both], ["stream only", inProcess.runOnly]]) {
+      console.log(`DuckDB in-process, same SQL (${what}), ${args.connections} in flight: ${r.perSecond.toFixed(0)} queries/s, ${r.cpuMsPerQuery.toFixed(2)} ms CPU/query`);
+    }
+    console.log(`broker CPU above DuckDB's own (prepare + stream): base ${(cpu("base") - inProcess.both.cpuMsPerQuery).toFixed(2)} ms, current ${(cpu("current") - inProcess.both.cpuMsPerQuery).toFixed(2)} ms`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
