@@ -129,6 +129,7 @@ class DuckDBWarehouse implements DemoWarehouse {
   /** Bumped before and after every administer(): a dry run that overlapped one is not remembered. */
   #catalogVersion = 0;
   #prepared = 0;
+  #translated = 0;
 
   constructor(instance: DuckDBInstance, tables: Map<string, LoadedTable>, names: TypeIdNames) {
     this.#instance = instance;
@@ -136,8 +137,6 @@ class DuckDBWarehouse implements DemoWarehouse {
     this.#tables = tables;
     this.#names = names;
   }
-
-  #translated = 0;
 
   stats(): { connectionsOpened: number; translations: number; dryRunsPrepared: number } {
     return { connectionsOpened: this.#pool.opened, translations: this.#translated, dryRunsPrepared: this.#prepared };
