@@ -1,4 +1,4 @@
-// The MCP query tool's round trip, jit vs Google's MCP Toolbox for Databases (npm @toolbox-sdk/server), on the same
+// The MCP query tool's round trip, jit vs Google's MCP Toolbox for Databases (npm @toolbox-sdk/server-linux-x64, as .ci/run installs it into .tools/toolbox), on the same
 // 100-row query against the same local BigQuery REST fake (test/fakes/bigquery-server.ts), interleaved in one run:
 //   npm run build && node bench/mcp-toolbox.bench.mjs [--runs 40] [--no-schema-cache]
 // jit: `jit mcp` (signed in, with a grant) → a broker composed as `jit broker serve` composes it (SQLite store,
@@ -6,7 +6,7 @@
 // → the fake, authenticated by an external_account credential whose STS endpoint is a loopback stub here.
 // Everything is on 127.0.0.1; the loops are bounded by --runs. Also counts the REST calls each makes per tool call.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -36,9 +36,18 @@ const SQL = `SELECT id, full_name, ssn, email, city FROM \`${PROJECT}.sales.cust
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const p90 = (xs) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.9) - 1)];
 
+/** The Toolbox binary where test/proxy/toolbox.test.ts looks for it: JIT_TOOLBOX_BIN, .tools/toolbox (what .ci/run installs), the project. */
 function toolboxBinary() {
-  const pkg = createRequire(import.meta.url).resolve(`@toolbox-sdk/server-${process.platform}-${process.arch}/package.json`);
-  return join(dirname(pkg), "bin", "toolbox");
+  const pkgName = `@toolbox-sdk/server-${process.platform}-${process.arch}`;
+  const candidates = [process.env.JIT_TOOLBOX_BIN, join(import.meta.dirname, "..", ".tools", "toolbox", "node_modules", pkgName, "bin", "toolbox")];
+  try {
+    candidates.push(join(dirname(createRequire(import.meta.url).resolve(`${pkgName}/package.json`)), "bin", "toolbox"));
+  } catch {
+    // not installed in the project
+  }
+  const found = candidates.find((c) => c && existsSync(c));
+  if (!found) throw new Error(`no MCP Toolbox binary; install it with: npm install --prefix .tools/toolbox ${pkgName}@1.12.0`);
+  return found;
 }
 
 /** A broker composed like src/broker/serve.ts's, on the BigQuery fake. */
