@@ -1,10 +1,10 @@
 /** CST helpers for the BigQuery → DuckDB translation: node rewriting, literals and type names. */
 import { show } from "sql-parser-cst";
+import type { Node } from "../sql/parse.ts";
 import { WarehouseQueryError } from "./types.ts";
 
-/** A loosely typed CST node: the walker dispatches on `type` and rewrites nodes in place. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type N = { type: string; [key: string]: any };
+/** A CST node, the same loose shape the analysis walks (src/sql/parse.ts); the translator rewrites its own tree in place. */
+export type N = Node;
 
 /** Fails like BigQuery does for SQL it will not run. */
 export function unsupported(message: string): never {
@@ -23,6 +23,21 @@ export function quoteIdent(name: string): string {
 
 /** A DuckDB string literal; DuckDB reads backslashes literally, so only quotes need doubling. */
 export const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+/**
+ * The identifier parts of a (possibly backticked) dotted path, or undefined when the node is not a path. Unlike
+ * src/sql/parse.ts's pathParts, one identifier stays one part even with a dot in it: the translator quotes parts as
+ * they come, and a name it cannot resolve fails ("Not found") rather than being read another way.
+ */
+export function pathParts(node: N): string[] | undefined {
+  if (node.type === "identifier") return [node.name as string];
+  if (node.type === "bigquery_quoted_member_expr") return pathParts(node.expr);
+  if (node.type === "member_expr" && node.property?.type === "identifier") {
+    const head = pathParts(node.object);
+    return head && [...head, node.property.name as string];
+  }
+  return undefined;
+}
 
 /** Turns a node into raw DuckDB text, keeping its surrounding whitespace. */
 export function replaceWith(node: N, text: string): void {

@@ -11,6 +11,8 @@ import { WarehouseQueryError } from "./types.ts";
 import { quoteIdent, translateToDuckDB, type Translation } from "./duckdb-dialect.ts";
 import { MACROS } from "./duckdb-functions.ts";
 import { fieldOf, jsonValue, typeIdNames, type TypeIdNames } from "./duckdb-values.ts";
+import { ConnectionPool } from "./duckdb-pool.ts";
+import { Lru } from "./lru.ts";
 
 const PROJECT = "demo";
 
@@ -53,8 +55,20 @@ function notFoundTable(parts: readonly string[]): never {
   throw new WarehouseQueryError(`Not found: Table ${parts.join(".")}`, { reason: "notFound" });
 }
 
+/** The demo warehouse, with a door for its owner that queries never use. */
+export type DemoWarehouse = Warehouse & {
+  /** Runs a statement as the demo data's owner (DDL or DML, not a query: tests change a table under a running broker), then re-reads the schemas. */
+  administer(sql: string): Promise<void>;
+  /** How often the warehouse opened a connection, translated a statement and prepared a dry run: fewer than statements run means reuse. */
+  stats(): { connectionsOpened: number; translations: number; dryRunsPrepared: number };
+};
+
+/** Translations kept by statement text: the broker dry-runs then runs each statement, and clients repeat theirs. */
+const TRANSLATIONS = 512;
+const TRANSLATION_MAX_CHARS = 32_768;
+
 /** Opens the in-memory demo warehouse (project `demo`), loading data/demo/*.csv or opts.dataDir. */
-export async function openDemoWarehouse(opts: { dataDir?: string } = {}): Promise<Warehouse> {
+export async function openDemoWarehouse(opts: { dataDir?: string } = {}): Promise<DemoWarehouse> {
   const duck = await import("@duckdb/node-api");
   const names = typeIdNames(duck.DuckDBTypeId as unknown as Record<string, string | number>);
   // ../../data/demo/ from both src/warehouse and dist/warehouse.
@@ -92,6 +106,7 @@ async function loadTable(conn: DuckDBConnection, def: TableDef, dataDir: string,
   );
   const described = await conn.prepare(`SELECT * FROM ${target}`);
   const schema = Array.from({ length: described.columnCount }, (_, i) => fieldOf(described.columnName(i), described.columnType(i), names));
+  described.destroySync();
   const sizes = def.columns.map(([n, t]) =>
     t === "VARCHAR" ? `coalesce(sum(2 + strlen(${quoteIdent(n)})), 0)` : `count(*) * ${t.startsWith("DECIMAL") ? 16 : 8}`,
   );
@@ -101,16 +116,30 @@ async function loadTable(conn: DuckDBConnection, def: TableDef, dataDir: string,
   return { ref: { project: PROJECT, dataset: def.dataset, table: def.table }, schema, columnBytes };
 }
 
-class DuckDBWarehouse implements Warehouse {
+class DuckDBWarehouse implements DemoWarehouse {
   readonly defaultProject = PROJECT;
   readonly #instance: DuckDBInstance;
+  readonly #pool: ConnectionPool;
   readonly #tables: Map<string, LoadedTable>;
   readonly #names: TypeIdNames;
+  // Only successes are kept: a translation depends on the SQL text and the (fixed) set of tables, nothing else.
+  readonly #translations = new Lru<string, Translation>(TRANSLATIONS);
+  // A dry run's answer depends on the text and the catalogue, which only administer() changes (and then clears this).
+  readonly #dryRuns = new Lru<string, DryRunResult>(TRANSLATIONS);
+  /** Bumped before and after every administer(): a dry run that overlapped one is not remembered. */
+  #catalogVersion = 0;
+  #prepared = 0;
+  #translated = 0;
 
   constructor(instance: DuckDBInstance, tables: Map<string, LoadedTable>, names: TypeIdNames) {
     this.#instance = instance;
+    this.#pool = new ConnectionPool(instance);
     this.#tables = tables;
     this.#names = names;
+  }
+
+  stats(): { connectionsOpened: number; translations: number; dryRunsPrepared: number } {
+    return { connectionsOpened: this.#pool.opened, translations: this.#translated, dryRunsPrepared: this.#prepared };
   }
 
   /** Resolves "dataset.table" or "project.dataset.table" (case-insensitive) to a loaded table. */
@@ -122,7 +151,12 @@ class DuckDBWarehouse implements Warehouse {
   };
 
   #translate(sql: string): Translation {
-    return translateToDuckDB(sql, this.#resolve);
+    const hit = this.#translations.get(sql);
+    if (hit) return hit;
+    const t = translateToDuckDB(sql, this.#resolve);
+    this.#translated++;
+    if (sql.length <= TRANSLATION_MAX_CHARS) this.#translations.set(sql, t);
+    return t;
   }
 
   /** BigQuery bills the columns a query names; without column lineage, count every column whose name appears. */
@@ -140,17 +174,26 @@ class DuckDBWarehouse implements Warehouse {
   }
 
   async dryRun(sql: string): Promise<DryRunResult> {
+    // Callers get their own copy: one that changes its answer cannot change the next caller's.
+    const hit = this.#dryRuns.get(sql);
+    if (hit) return structuredClone(hit);
     const t = this.#translate(sql);
-    const conn = await this.#instance.connect();
+    const version = this.#catalogVersion;
+    const conn = await this.#pool.acquire();
+    let ok = false;
     try {
+      this.#prepared++;
       const prepared = await conn.prepare(t.sql);
       const schema = this.#schema(prepared.columnCount, (i) => prepared.columnName(i), (i) => prepared.columnType(i));
       prepared.destroySync();
-      return { statementType: t.statementType, referencedTables: t.tables, bytesProcessed: this.#bytes(t), schema };
+      ok = true;
+      const result = { statementType: t.statementType, referencedTables: t.tables.map((r) => ({ ...r })), bytesProcessed: this.#bytes(t), schema };
+      if (sql.length <= TRANSLATION_MAX_CHARS && version === this.#catalogVersion && version % 2 === 0) this.#dryRuns.set(sql, structuredClone(result));
+      return result;
     } catch (err) {
       throw new WarehouseQueryError(message(err), { reason: "invalidQuery" });
     } finally {
-      conn.closeSync();
+      this.#pool.release(conn, ok);
     }
   }
 
@@ -158,12 +201,21 @@ class DuckDBWarehouse implements Warehouse {
     const t = this.#translate(sql);
     const jobId = `duckdb_${randomUUID()}`;
     const maxRows = Math.max(0, Math.floor(opts.maxRows));
-    const conn = await this.#instance.connect();
-    const onAbort = (): void => conn.interrupt();
+    const conn = await this.#pool.acquire();
+    let interrupted = false;
+    let failed = false;
+    const onAbort = (): void => {
+      interrupted = true;
+      conn.interrupt();
+    };
     opts.signal?.addEventListener("abort", onAbort, { once: true });
+    let released = false;
+    // The listener goes before the connection goes back: an abort after that must not interrupt someone else's query.
     const cleanup = (): void => {
+      if (released) return;
+      released = true;
       opts.signal?.removeEventListener("abort", onAbort);
-      conn.closeSync();
+      this.#pool.release(conn, !interrupted && !failed);
     };
     const fail = (err: unknown): WarehouseQueryError =>
       err instanceof WarehouseQueryError ? err : new WarehouseQueryError(opts.signal?.aborted ? "Query cancelled" : message(err), { jobId, reason: opts.signal?.aborted ? "stopped" : "invalidQuery" });
@@ -173,6 +225,7 @@ class DuckDBWarehouse implements Warehouse {
       if (opts.signal?.aborted) throw new Error("aborted");
       result = await conn.stream(t.sql);
     } catch (err) {
+      failed = true;
       cleanup();
       throw fail(err);
     }
@@ -213,6 +266,7 @@ class DuckDBWarehouse implements Warehouse {
         }
         settle.resolve({ truncated, bytesProcessed, jobId });
       } catch (err) {
+        failed = true;
         const e = fail(err);
         settle.reject(e);
         throw e;
@@ -242,7 +296,28 @@ class DuckDBWarehouse implements Warehouse {
     return structuredClone(this.#tables.get(`${ref.dataset}.${ref.table}`)!.schema);
   }
 
+  async administer(sql: string): Promise<void> {
+    const conn = await this.#instance.connect();
+    this.#catalogVersion++;
+    this.#dryRuns.clear();
+    try {
+      await conn.run(sql);
+      for (const loaded of this.#tables.values()) {
+        const described = await conn.prepare(`SELECT * FROM ${[PROJECT, loaded.ref.dataset, loaded.ref.table].map(quoteIdent).join(".")}`);
+        loaded.schema = this.#schema(described.columnCount, (i) => described.columnName(i), (i) => described.columnType(i));
+        described.destroySync();
+      }
+    } catch (err) {
+      throw new WarehouseQueryError(message(err), { reason: "invalidQuery" });
+    } finally {
+      this.#catalogVersion++;
+      this.#dryRuns.clear();
+      conn.closeSync();
+    }
+  }
+
   async close(): Promise<void> {
+    this.#pool.close();
     this.#instance.closeSync();
   }
 }
