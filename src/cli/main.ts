@@ -1,20 +1,26 @@
-/** The CLI entry: parses argv, runs the command, and turns every error into a message and SPEC's exit code. */
-import { createRequire } from "node:module";
-import { type Command, CommanderError } from "commander";
+/**
+ * The CLI entry: parses argv, runs the command, and turns every error into a message and SPEC's exit code.
+ * It imports almost nothing up front: `jit --version` and `jit --help` answer before commander, chalk or the
+ * command tree load (they were most of jit's start-up time), everything else is imported when it is needed.
+ */
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
 import { EXIT_CODES, JitError } from "../errors.ts";
-import { createContext } from "./context.ts";
-import { type IO, processIO } from "./io.ts";
-import { buildProgram } from "./program.ts";
+import { HELP_TEXT } from "./help-text.ts";
+import { INTERRUPTED_EXIT, Interrupted } from "./interrupted.ts";
+import type { IO } from "./io.ts";
 
-const VERSION = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+export const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
-/** Prints an error the way SPEC.md says: one object on stderr with --json, else a line and a hint. */
+/** Prints an error the way SPEC.md says: one object on stderr with --json, else a line and a hint; pending is a notice. */
 export function reportError(io: IO, err: JitError, json: boolean): void {
   if (json) {
     io.err(JSON.stringify(err.toJSON()));
     return;
   }
-  io.err(`${io.colorErr.red("error:")} ${err.message}`);
+  // A pending request is not something that went wrong: it is where the process stands.
+  const label = err.code === "pending" ? io.colorErr.yellow("pending:") : io.colorErr.red("error:");
+  io.err(`${label} ${err.message}`);
   if (err.hint) io.err(`${io.colorErr.dim("hint:")} ${err.hint}`);
 }
 
@@ -32,8 +38,27 @@ function commandPath(program: Command, argv: string[]): string {
   return path.join(" ");
 }
 
+/** The answer for argv that needs no command tree (`--version`, `-v`, `--help`), or undefined. */
+export function fastAnswer(argv: string[]): string | undefined {
+  if (argv.length !== 1) return undefined;
+  const [a] = argv;
+  if (a === "--version" || a === "-v" || a === "-V") return `${VERSION}\n`;
+  if (a === "--help" || a === "-h") return HELP_TEXT;
+  return undefined;
+}
+
 /** Runs the CLI and returns the exit code; never exits the process itself. */
 export async function main(argv: string[], io: IO): Promise<number> {
+  const fast = fastAnswer(argv);
+  if (fast !== undefined) {
+    io.stdout.write(fast);
+    return 0;
+  }
+  const [{ CommanderError }, { createContext }, { buildProgram }] = await Promise.all([
+    import("commander"),
+    import("./context.ts"),
+    import("./program.ts"),
+  ]);
   const ctx = createContext(io, VERSION);
   const program = buildProgram(ctx);
   const json = argv.includes("--json");
@@ -46,6 +71,13 @@ export async function main(argv: string[], io: IO): Promise<number> {
       const message = err.message.replace(/^error:\s*/i, "");
       reportError(io, new JitError("usage", message, { hint: `see ${commandPath(program, argv)} --help` }), json);
       return EXIT_CODES.usage;
+    }
+    if (err instanceof Interrupted) {
+      const asJson = json || Boolean(ctx.flags.json);
+      // Nothing was withdrawn: with --json the one error object says so with the request's own code.
+      if (asJson && err.notice) io.err(JSON.stringify({ error: { code: "pending", message: err.notice, interrupted: true, ...err.details } }));
+      else if (err.notice) io.err(`${io.colorErr.yellow("interrupted:")} ${err.notice}`);
+      return INTERRUPTED_EXIT;
     }
     if (err instanceof JitError) {
       reportError(io, err, json || Boolean(ctx.flags.json));
@@ -65,8 +97,14 @@ export async function run(): Promise<void> {
     if (err.code === "EPIPE") process.exit(0);
     throw err;
   });
-  const io = processIO();
-  const code = await main(process.argv.slice(2), io);
+  const argv = process.argv.slice(2);
+  const fast = fastAnswer(argv);
+  if (fast !== undefined) {
+    process.stdout.write(fast);
+    return;
+  }
+  const { processIO } = await import("./io.ts");
+  const code = await main(argv, processIO());
   // Flush what is buffered for a pipe before leaving: a reader of `jit query --format csv | ...` gets every byte.
   await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
   process.exit(code);

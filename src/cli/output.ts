@@ -1,5 +1,5 @@
 /** Output formats for rows: a terminal table, JSON, JSON Lines and CSV (RFC 4180). */
-import Table from "cli-table3";
+import { renderTable } from "./table.ts";
 
 export type Format = "table" | "json" | "jsonl" | "csv";
 export const FORMATS: Format[] = ["table", "json", "jsonl", "csv"];
@@ -36,20 +36,35 @@ export function toJsonl(rows: Record<string, unknown>[]): string {
   return rows.map((r) => `${JSON.stringify(r)}\n`).join("");
 }
 
-/** A terminal table; masked column headers carry a marker so the reader knows what they see is masked. */
-export function toTable(columns: ColumnView[], rows: Record<string, unknown>[], mark: (s: string) => string = (s) => s): string {
-  const table = new Table({
-    head: columns.map((c) => (c.masked ? mark(`${c.name} (masked: ${c.mask})`) : c.name)),
-    style: { head: [], border: [] },
-    wordWrap: false,
-  });
-  for (const r of rows) table.push(columns.map((c) => cellText(r[c.name], "NULL")));
-  return table.toString();
+const NUMERIC_TYPES = new Set(["INT64", "INTEGER", "NUMERIC", "BIGNUMERIC", "FLOAT64", "FLOAT", "DECIMAL", "BIGDECIMAL"]);
+
+export interface FitOptions {
+  /** The terminal's width; undefined leaves the table as wide as its content. */
+  width?: number;
+  /** Styles the header text (bold on a colour terminal). */
+  head?: (s: string) => string;
+  /** Styles the rule under the header (dim). */
+  rule?: (s: string) => string;
 }
 
-/** A simple key/value or list table for non-row output (grants, requests). */
-export function toSimpleTable(head: string[], rows: string[][]): string {
-  const table = new Table({ head, style: { head: [], border: [] } });
-  for (const r of rows) table.push(r);
-  return table.toString();
+/** A query result as a table: numbers right-aligned, masked columns marked in the header ("ssn (last4)"). */
+export function toTable(columns: ColumnView[], rows: Record<string, unknown>[], mark: (s: string) => string = (s) => s, fit: FitOptions = {}): string {
+  const head = columns.map((c) => (c.masked ? `${c.name} (${c.mask})` : c.name));
+  return renderTable(head, rows.map((r) => columns.map((c) => cellText(r[c.name], "NULL"))), {
+    width: fit.width,
+    align: columns.map((c) => (NUMERIC_TYPES.has((c.type ?? "").toUpperCase()) ? "right" : "left")),
+    styleHead: (text, i) => (columns[i]!.masked ? mark(text) : fit.head ? fit.head(text) : text),
+    styleRule: fit.rule,
+  });
+}
+
+/** A list table for non-row output (grants, requests, audit): headers in capitals like gh; columns of numbers right-aligned. */
+export function toSimpleTable(head: string[], rows: string[][], fit: FitOptions = {}): string {
+  const numeric = head.map((_, i) => rows.length > 0 && rows.every((r) => /^-?\d+(\.\d+)?$/.test(r[i] ?? "")));
+  return renderTable(head.map((h) => h.toUpperCase()), rows, {
+    width: fit.width,
+    align: numeric.map((n) => (n ? "right" : "left")),
+    styleHead: fit.head ? (t) => fit.head!(t) : undefined,
+    styleRule: fit.rule,
+  });
 }
