@@ -10,6 +10,8 @@ export interface TableOptions {
   /** The width to fit (a terminal's columns); undefined: as wide as the content (a pipe or a file). */
   width?: number;
   align?: Align[];
+  /** Columns that give way first when the table is too wide (free text such as "what" or "reason"). */
+  flexible?: number[];
   /** Styles a header cell after it is cut and padded (colour must not count towards the width). */
   styleHead?: (text: string, column: number) => string;
   /** Styles the rule under the header. */
@@ -58,23 +60,22 @@ function pad(text: string, width: number, align: Align): string {
   return align === "right" ? fill + text : text + fill;
 }
 
-/** Column widths that fit `width`: the largest cap under which every column's min(natural, cap) fits. */
-export function fitWidths(natural: number[], width: number | undefined): number[] {
-  const total = natural.reduce((a, b) => a + b, 0) + GAP * Math.max(0, natural.length - 1);
-  if (width === undefined || total <= width) return natural;
-  const room = width - GAP * Math.max(0, natural.length - 1);
-  const floor = (n: number) => Math.min(n, MIN_WIDTH);
-  const sumAt = (cap: number) => natural.reduce((a, n) => a + Math.max(floor(n), Math.min(n, cap)), 0);
+/** Widths under a cap for the columns `canShrink` allows, never below MIN_WIDTH (or the natural width when smaller). */
+function capped(natural: number[], room: number, canShrink: (i: number) => boolean): number[] | undefined {
+  const floor = (n: number, i: number) => (canShrink(i) ? Math.min(n, MIN_WIDTH) : n);
+  const at = (cap: number) => natural.map((n, i) => (canShrink(i) ? Math.max(floor(n, i), Math.min(n, cap)) : n));
+  const sum = (w: number[]) => w.reduce((a, b) => a + b, 0);
+  if (sum(at(0)) > room) return undefined;
   let lo = 0;
   let hi = Math.max(...natural);
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    if (sumAt(mid) <= room) lo = mid;
+    if (sum(at(mid)) <= room) lo = mid;
     else hi = mid - 1;
   }
-  const widths = natural.map((n) => Math.max(floor(n), Math.min(n, lo)));
+  const widths = at(lo);
   // Hand what the cap left over to the columns that were cut, left to right.
-  let spare = room - widths.reduce((a, b) => a + b, 0);
+  let spare = room - sum(widths);
   for (let i = 0; i < widths.length && spare > 0; i++) {
     const grow = Math.min(spare, natural[i]! - widths[i]!);
     widths[i]! += grow;
@@ -83,12 +84,46 @@ export function fitWidths(natural: number[], width: number | undefined): number[
   return widths;
 }
 
+/**
+ * Column widths that fit `width`: the `flexible` columns (a free-text "what" or "reason") give way first;
+ * only when they alone cannot make room are all columns narrowed, widest first.
+ */
+export function fitWidths(natural: number[], width: number | undefined, flexible: number[] = []): number[] {
+  const total = natural.reduce((a, b) => a + b, 0) + GAP * Math.max(0, natural.length - 1);
+  if (width === undefined || total <= width) return natural;
+  const room = width - GAP * Math.max(0, natural.length - 1);
+  const first = flexible.length ? capped(natural, room, (i) => flexible.includes(i)) : undefined;
+  return first ?? capped(natural, room, () => true) ?? natural.map((n) => Math.min(n, MIN_WIDTH));
+}
+
+/** The width a table would take with nothing cut. */
+export function naturalWidth(head: string[], rows: string[][]): number {
+  const widths = head.map((h, i) => Math.max(displayWidth(oneLine(h)), ...rows.map((r) => displayWidth(oneLine(r[i] ?? "")))));
+  return widths.reduce((a, b) => a + b, 0) + GAP * Math.max(0, head.length - 1);
+}
+
+/** Joins parts with " · ", breaking the line between parts rather than inside one when `width` is known. */
+export function joinWrapped(parts: string[], width: number | undefined): string {
+  if (width === undefined) return parts.join(" · ");
+  const lines: string[] = [];
+  let line = "";
+  for (const p of parts) {
+    const next = line ? `${line} · ${p}` : p;
+    if (line && displayWidth(next) > width) {
+      lines.push(line);
+      line = p;
+    } else line = next;
+  }
+  if (line) lines.push(line);
+  return lines.join("\n");
+}
+
 /** Renders a table; cells are plain text (they are made one line and cut here). */
 export function renderTable(head: string[], rows: string[][], opts: TableOptions = {}): string {
   const head1 = head.map(oneLine);
   const rows1 = rows.map((r) => head.map((_, i) => oneLine(r[i] ?? "")));
   const natural = head1.map((h, i) => Math.max(displayWidth(h), ...rows1.map((r) => displayWidth(r[i]!))));
-  const widths = fitWidths(natural, opts.width);
+  const widths = fitWidths(natural, opts.width, opts.flexible);
   const align = (i: number): Align => opts.align?.[i] ?? "left";
   const line = (cells: string[], style?: (t: string, i: number) => string) =>
     cells.map((c, i) => {

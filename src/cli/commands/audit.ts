@@ -77,7 +77,7 @@ export async function auditListCommand(ctx: CliContext, opts: Record<string, str
   if (kept.length === 0) return ctx.io.err("No audit records match.");
   const now = Date.now();
   const rows = kept.reverse().map((r) => [r.id, localTime(r.at), relative(r.at, now), r.actor, r.action, r.outcome, summarise(r)]);
-  await printLong(ctx, toSimpleTable(["id", "time", "age", "actor", "action", "outcome", "what"], rows, fit(ctx)));
+  await printLong(ctx, toSimpleTable(["id", "time", "age", "actor", "action", "outcome", "what"], rows, { ...fit(ctx), flexible: ["what"] }));
   if (more) ctx.io.err(`note: newest of the first ${MAX_PAGES * 1000} matching records; narrow with --since 1h or --user`);
 }
 

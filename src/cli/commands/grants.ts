@@ -26,7 +26,7 @@ export async function grantsCommand(ctx: CliContext, opts: { all?: boolean }): P
   await printLong(ctx, toSimpleTable(
     ["id", "state", "datasets", "expires", "request"],
     grants.map((g) => [g.id, g.state, g.datasets.join(", ") + (g.single_statement ? " (one statement)" : ""), g.state === "active" ? relative(g.expires_at) : "-", g.request_id]),
-    fit(ctx),
+    { ...fit(ctx), flexible: ["datasets"] },
   ));
 }
 

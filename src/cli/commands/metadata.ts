@@ -8,11 +8,12 @@ export async function datasetsCommand(ctx: CliContext): Promise<void> {
   const client = await ctx.client();
   const res = await client.get<{ datasets: Array<{ dataset: string; access: string; approvers: string[]; max_duration_seconds: number | null; grant_id: string | null; grant_expires_at: string | null }> }>("/v1/datasets");
   if (ctx.flags.json) return printJson(ctx, res);
+  if (res.datasets.length === 0) return ctx.io.err("No datasets you may use or request; an admin grants access in the policy.");
   const how = (a: string, approvers: string[]) => (a === "auto" ? "auto-approved" : a === "per_query" ? `each statement approved by ${approvers.join(" or ")}` : `approval by ${approvers.join(" or ")}`);
   await printLong(ctx, toSimpleTable(
     ["dataset", "access", "max duration", "grant"],
     res.datasets.map((d) => [d.dataset, how(d.access, d.approvers), d.max_duration_seconds ? seconds(d.max_duration_seconds) : "-", d.grant_id ? `${d.grant_id} (expires ${relative(d.grant_expires_at)})` : "none"]),
-    fit(ctx),
+    { ...fit(ctx), flexible: ["access"] },
   ));
 }
 
@@ -33,6 +34,6 @@ export async function describeCommand(ctx: CliContext, table: string): Promise<v
   await printLong(ctx, toSimpleTable(
     ["column", "type", "masked"],
     res.columns.map((c) => [c.name, c.type, c.masked ? `${c.mask}${c.inference === "deny" ? " (not usable in WHERE/JOIN/ORDER BY)" : ""}` : ""]),
-    fit(ctx),
+    { ...fit(ctx), flexible: ["masked"] },
   ));
 }

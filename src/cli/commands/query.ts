@@ -4,7 +4,8 @@ import { text } from "node:stream/consumers";
 import { JitError } from "../../errors.ts";
 import { parseDuration } from "../../policy/duration.ts";
 import type { CliContext } from "../context.ts";
-import { type ColumnView, type Format, toCsv, toJsonl, toTable } from "../output.ts";
+import { type ColumnView, type Format, maskLegend, toCsv, toJsonl, toTable } from "../output.ts";
+import { joinWrapped } from "../table.ts";
 import { humanBytes } from "../human.ts";
 import { fit, intFlag, printJson, printLong } from "./util.ts";
 import { type RequestView, waitForDecision } from "./wait.ts";
@@ -71,7 +72,9 @@ function tableAndSummary(ctx: CliContext, res: QueryResult, page: number | undef
   if (res.masked_cells) parts.push(plural(res.masked_cells, "masked cell"));
   parts.push(`${humanBytes(res.bytes_processed)} processed`, `audit ${res.audit_id}`);
   if (res.grant_id) parts.push(`grant ${res.grant_id}`);
-  return { table, summary: io.colorErr.dim(parts.join(" · ")) };
+  const legend = maskLegend(res.columns, shown, io.stdoutColumns);
+  const summary = joinWrapped(parts, io.stderrColumns ?? io.stdoutColumns);
+  return { table, summary: io.colorErr.dim(legend ? `${legend}\n${summary}` : summary) };
 }
 
 /** Writes a query result in the chosen format, straight to stdout; the summary goes to stderr. */

@@ -24,13 +24,15 @@ export async function requestsCommand(ctx: CliContext, opts: { pending?: boolean
     return;
   }
   // The reason goes last: it is the column that gives way when the terminal is narrow.
+  // "you may approve" only for someone who may approve something: for everyone else it is an empty column.
+  const approver = requests.some((r) => r.can_approve);
   const lines = [toSimpleTable(
-    ["id", "state", "requester", "datasets", "for", "filed", "expires", "yours to approve", "reason"],
+    ["id", "state", "requester", "datasets", "for", "filed", "expires", ...(approver ? ["you may approve"] : []), "reason"],
     requests.map((r) => [
       r.id, r.state, r.requester, r.datasets.join(", "), seconds(r.duration_seconds), relative(r.created_at),
-      r.state === "pending" ? relative(r.expires_at) : "-", r.can_approve ? "yes" : "", r.reason,
+      r.state === "pending" ? relative(r.expires_at) : "-", ...(approver ? [r.can_approve ? "yes" : ""] : []), r.reason,
     ]),
-    fit(ctx),
+    { ...fit(ctx), flexible: ["reason", "datasets"] },
   )];
   const out = (line: string) => lines.push(line);
   for (const r of requests.filter((x) => x.sql && x.state === "pending")) {
