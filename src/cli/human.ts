@@ -32,15 +32,25 @@ export function humanRelative(iso: string | null | undefined, now: number = Date
   return ms >= 0 ? `in ${text}` : `${text} ago`;
 }
 
+/** The zone's short name at `d`: "CET", "EDT", "UTC"; each locale knows its own region's names, so ask two before "GMT+1". */
+function zoneName(d: Date, timeZone: string | undefined): string {
+  let fallback = "";
+  for (const locale of ["en-US", "en-GB"]) {
+    const name = new Intl.DateTimeFormat(locale, { timeZone, timeZoneName: "short" }).formatToParts(d).find((p) => p.type === "timeZoneName")?.value ?? "";
+    if (name && !/^GMT[+-]/.test(name)) return name;
+    fallback ||= name;
+  }
+  return fallback;
+}
+
 /** An ISO time in the local zone with the zone named: "2026-12-02 07:13:05 CET" (TZ is honoured). */
 export function localTime(iso: string, timeZone?: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   const parts = Object.fromEntries(
     new Intl.DateTimeFormat("en-GB", {
-      timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
-      hourCycle: "h23", timeZoneName: "short",
+      timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
     }).formatToParts(d).map((p) => [p.type, p.value]),
   );
-  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${parts.timeZoneName}`;
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${zoneName(d, timeZone)}`;
 }
