@@ -2,7 +2,7 @@
 import { parseDuration } from "../../policy/duration.ts";
 import type { CliContext } from "../context.ts";
 import { localTime } from "../human.ts";
-import { highlightSql, printJson, relative, seconds } from "./util.ts";
+import { highlightSql, jitName, printJson, relative, seconds } from "./util.ts";
 import { notApprovedError, type RequestView, waitForDecision } from "./wait.ts";
 
 async function fetchRequest(ctx: CliContext, id: string): Promise<RequestView> {
@@ -45,6 +45,6 @@ export async function requestWaitCommand(ctx: CliContext, id: string, opts: { ti
   if (first.state !== "pending" && first.state !== "approved") throw notApprovedError(first);
   const r = first.state === "approved" ? first : await waitForDecision(ctx, client, id, timeoutMs);
   if (ctx.flags.json) return printJson(ctx, { request: r });
-  const next = r.sql ? "run the same statement again with jit query" : `jit query "SELECT ... FROM ${r.datasets[0]}.<table>"`;
+  const next = r.sql ? `run the same statement again with ${jitName(ctx.io.env)} query` : `${jitName(ctx.io.env)} query "SELECT ... FROM ${r.datasets[0]}.<table>"`;
   ctx.io.out(`Grant ${r.grant_id} on ${r.datasets.join(", ")}${r.grant ? `, expires ${relative(r.grant.expires_at)}` : ""}. Next: ${next}`);
 }

@@ -12,6 +12,11 @@ export function printJson(ctx: CliContext, value: unknown): void {
   ctx.io.out(JSON.stringify(value, null, 2));
 }
 
+/** How to spell jit in a printed next step: "npx jit" when run through npx (in a checkout jit is not on PATH). */
+export function jitName(env: NodeJS.ProcessEnv): string {
+  return env.npm_command === "exec" ? "npx jit" : "jit";
+}
+
 /** How tables fit this invocation's stdout: its terminal width (none for a pipe), bold headers, a dim rule. */
 export function fit(ctx: CliContext): FitOptions {
   return { width: ctx.io.stdoutColumns, head: ctx.io.color.bold, rule: ctx.io.color.dim };
