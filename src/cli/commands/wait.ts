@@ -57,7 +57,7 @@ export async function waitForDecision(ctx: CliContext, client: BrokerClient, id:
   const text = `waiting for request ${id} to be decided`;
   const quiet = Boolean(ctx.flags.json);
   const spinner = quiet ? null : await startSpinner(io, text);
-  if (!spinner && !quiet) io.err(`${text} (up to ${humanDuration(timeoutMs / 1000)}; Ctrl-C stops waiting)...`);
+  if (!spinner && !quiet) io.err(`${text} (up to ${humanDuration(timeoutMs / 1000)}); Ctrl-C stops waiting...`);
   const ticker = spinner ? setInterval(() => spinner.update(`${text} · ${humanDuration((Date.now() - started) / 1000)} (Ctrl-C stops waiting)`), 1000) : undefined;
   const stop = interruption(io.onInterrupt);
   const interrupted = stop.promise.then(() => "interrupted" as const);
