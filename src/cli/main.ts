@@ -4,10 +4,11 @@
  * command tree load (they were most of jit's start-up time), everything else is imported when it is needed.
  */
 import { readFileSync } from "node:fs";
+import module from "node:module";
+import { homedir } from "node:os";
+import { isAbsolute, join } from "node:path";
 import type { Command } from "commander";
-import { EXIT_CODES, JitError } from "../errors.ts";
-import { HELP_TEXT } from "./help-text.ts";
-import { INTERRUPTED_EXIT, Interrupted } from "./interrupted.ts";
+import type { JitError } from "../errors.ts";
 import type { IO } from "./io.ts";
 
 export const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
@@ -39,25 +40,27 @@ function commandPath(program: Command, argv: string[]): string {
 }
 
 /** The answer for argv that needs no command tree (`--version`, `-v`, `--help`), or undefined. */
-export function fastAnswer(argv: string[]): string | undefined {
+export async function fastAnswer(argv: string[]): Promise<string | undefined> {
   if (argv.length !== 1) return undefined;
   const [a] = argv;
   if (a === "--version" || a === "-v" || a === "-V") return `${VERSION}\n`;
-  if (a === "--help" || a === "-h") return HELP_TEXT;
+  if (a === "--help" || a === "-h") return (await import("./help-text.ts")).HELP_TEXT;
   return undefined;
 }
 
 /** Runs the CLI and returns the exit code; never exits the process itself. */
 export async function main(argv: string[], io: IO): Promise<number> {
-  const fast = fastAnswer(argv);
+  const fast = await fastAnswer(argv);
   if (fast !== undefined) {
     io.stdout.write(fast);
     return 0;
   }
-  const [{ CommanderError }, { createContext }, { buildProgram }] = await Promise.all([
+  const [{ CommanderError }, { createContext }, { buildProgram }, { EXIT_CODES, JitError }, { INTERRUPTED_EXIT, Interrupted }] = await Promise.all([
     import("commander"),
     import("./context.ts"),
     import("./program.ts"),
+    import("../errors.ts"),
+    import("./interrupted.ts"),
   ]);
   const ctx = createContext(io, VERSION);
   const program = buildProgram(ctx);
@@ -90,6 +93,20 @@ export async function main(argv: string[], io: IO): Promise<number> {
   }
 }
 
+/**
+ * Caches V8's compiled code for jit's modules in the person's own cache directory ($XDG_CACHE_HOME/jit, never a
+ * shared /tmp another user could fill): each run then skips compiling commander, chalk and the command tree.
+ */
+function enableCompileCache(env: NodeJS.ProcessEnv): void {
+  if (env.NODE_COMPILE_CACHE !== undefined || env.NODE_DISABLE_COMPILE_CACHE !== undefined) return; // the person chose
+  const base = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(env.HOME || homedir(), ".cache");
+  try {
+    module.enableCompileCache?.(join(base, "jit", "compile-cache"));
+  } catch {
+    // A cache is an optimisation: without one jit is only slower.
+  }
+}
+
 /** The process entry used by bin/jit.js: the only place that sets the exit code. */
 export async function run(): Promise<void> {
   // `jit query ... | head` closes the pipe early: that is the reader's choice, not an error to print a stack for.
@@ -98,11 +115,12 @@ export async function run(): Promise<void> {
     throw err;
   });
   const argv = process.argv.slice(2);
-  const fast = fastAnswer(argv);
+  const fast = await fastAnswer(argv);
   if (fast !== undefined) {
     process.stdout.write(fast);
     return;
   }
+  enableCompileCache(process.env);
   const { processIO } = await import("./io.ts");
   const code = await main(argv, processIO());
   // Flush what is buffered for a pipe before leaving: a reader of `jit query --format csv | ...` gets every byte.
