@@ -24,13 +24,12 @@ export async function requestsCommand(ctx: CliContext, opts: { pending?: boolean
     return;
   }
   // The reason goes last: it is the column that gives way when the terminal is narrow.
-  // "you may approve" only for someone who may approve something: for everyone else it is an empty column.
-  const approver = requests.some((r) => r.can_approve);
+  // A pending request this person may decide reads "to approve": one word instead of a mostly empty column.
   const lines = [toSimpleTable(
-    ["id", "state", "requester", "datasets", "for", "filed", "expires", ...(approver ? ["you may approve"] : []), "reason"],
+    ["id", "state", "requester", "datasets", "for", "filed", "expires", "reason"],
     requests.map((r) => [
-      r.id, r.state, r.requester, r.datasets.join(", "), seconds(r.duration_seconds), relative(r.created_at),
-      r.state === "pending" ? relative(r.expires_at) : "-", ...(approver ? [r.can_approve ? "yes" : ""] : []), r.reason,
+      r.id, r.can_approve ? "to approve" : r.state, r.requester, r.datasets.join(", "), seconds(r.duration_seconds), relative(r.created_at),
+      r.state === "pending" ? relative(r.expires_at) : "-", r.reason,
     ]),
     { ...fit(ctx), flexible: ["reason", "datasets"] },
   )];
@@ -47,5 +46,5 @@ export async function requestsCommand(ctx: CliContext, opts: { pending?: boolean
     }
   }
   await printLong(ctx, lines.join("\n"));
-  if (requests.some((r) => r.can_approve)) ctx.io.err("Approve with: jit approve ID --comment TEXT   (or deny with: jit deny ID --reason TEXT)");
+  if (requests.some((r) => r.can_approve)) ctx.io.err("Decide with: jit approve (a picker), jit approve ID, or jit deny ID --reason TEXT");
 }
