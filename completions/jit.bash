@@ -15,7 +15,7 @@ _jit() {
       case "$prev" in
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "login logout whoami request requests approve deny grants revoke query datasets tables describe mcp audit policy broker completion demo version config help -v --version --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "login logout whoami request requests approve deny grants revoke query datasets tables describe mcp proxy audit policy broker completion demo version config help -v --version --json --broker -h --help" -- "$cur")); return ;;
     "login")
       case "$prev" in
         --broker) return ;;
@@ -113,6 +113,12 @@ _jit() {
         --broker) return ;;
       esac
       COMPREPLY=($(compgen -W "--client --json --broker -h --help" -- "$cur")); return ;;
+    "proxy")
+      case "$prev" in
+        --port) return ;;
+        --broker) return ;;
+      esac
+      COMPREPLY=($(compgen -W "--port --env --json --broker -h --help" -- "$cur")); return ;;
     "audit")
       case "$prev" in
         --broker) return ;;
@@ -231,13 +237,13 @@ _jit() {
       case "$prev" in
         --broker) return ;;
       esac
-      if [[ "$cur" != -* ]]; then COMPREPLY=($(compgen -W "environment exit-codes formatting policy login logout whoami request requests approve deny grants revoke query datasets tables describe mcp audit policy broker completion demo version config" -- "$cur")); return; fi
+      if [[ "$cur" != -* ]]; then COMPREPLY=($(compgen -W "environment exit-codes formatting policy login logout whoami request requests approve deny grants revoke query datasets tables describe mcp proxy audit policy broker completion demo version config" -- "$cur")); return; fi
       COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
   esac
 }
 _jit_subcommands() {
   case "$1" in
-    "") echo "login logout whoami request requests approve deny grants revoke query datasets tables describe mcp audit policy broker completion demo version config help" ;;
+    "") echo "login logout whoami request requests approve deny grants revoke query datasets tables describe mcp proxy audit policy broker completion demo version config help" ;;
     "login") echo "" ;;
     "logout") echo "" ;;
     "whoami") echo "" ;;
@@ -255,6 +261,7 @@ _jit_subcommands() {
     "describe") echo "" ;;
     "mcp") echo "config" ;;
     "mcp config") echo "" ;;
+    "proxy") echo "" ;;
     "audit") echo "list show replay verify export" ;;
     "audit list") echo "" ;;
     "audit show") echo "" ;;

@@ -3,7 +3,7 @@
 function __jit_children
     switch "$argv[1]"
         case ''
-            printf '%s\n' login logout whoami request requests approve deny grants revoke query datasets tables describe mcp audit policy broker completion demo version config help
+            printf '%s\n' login logout whoami request requests approve deny grants revoke query datasets tables describe mcp proxy audit policy broker completion demo version config help
         case 'request'
             printf '%s\n' show wait
         case 'mcp'
@@ -42,6 +42,7 @@ complete -c jit -n 'test "$(__jit_path)" = ""' -f -a datasets -d 'list the datas
 complete -c jit -n 'test "$(__jit_path)" = ""' -f -a tables -d 'list the tables of a dataset'
 complete -c jit -n 'test "$(__jit_path)" = ""' -f -a describe -d 'show a table\'s columns, with masked columns marked'
 complete -c jit -n 'test "$(__jit_path)" = ""' -f -a mcp -d 'an MCP server on stdio acting as you (for AI agents); needs jit login first'
+complete -c jit -n 'test "$(__jit_path)" = ""' -f -a proxy -d 'BigQuery\'s REST API on 127.0.0.1 as you, for unmodified BigQuery clients and MCP servers (see docs/proxy.md)'
 complete -c jit -n 'test "$(__jit_path)" = ""' -f -a audit -d 'the audit log: list, show, replay, verify, export (auditors and admins)'
 complete -c jit -n 'test "$(__jit_path)" = ""' -f -a policy -d 'check a policy file, or explain a decision'
 complete -c jit -n 'test "$(__jit_path)" = ""' -f -a broker -d 'run the broker'
@@ -135,7 +136,7 @@ complete -c jit -n 'test "$(__jit_path)" = "describe"' -l json -d 'machine-reada
 complete -c jit -n 'test "$(__jit_path)" = "describe"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
 complete -c jit -n 'test "$(__jit_path)" = "describe"' -s h -l help -d 'show help'
 complete -c jit -n 'test "$(__jit_path)" = "mcp"' -f
-complete -c jit -n 'test "$(__jit_path)" = "mcp"' -f -a config -d 'print the config snippet that adds jit to an MCP client'
+complete -c jit -n 'test "$(__jit_path)" = "mcp"' -f -a config -d 'print the config snippet that adds jit to an MCP client (or, after --, another BigQuery MCP server under jit proxy)'
 complete -c jit -n 'test "$(__jit_path)" = "mcp"' -l json -d 'machine-readable output on stdout'
 complete -c jit -n 'test "$(__jit_path)" = "mcp"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
 complete -c jit -n 'test "$(__jit_path)" = "mcp"' -s h -l help -d 'show help'
@@ -144,6 +145,12 @@ complete -c jit -n 'test "$(__jit_path)" = "mcp config"' -l client -x -a 'claude
 complete -c jit -n 'test "$(__jit_path)" = "mcp config"' -l json -d 'machine-readable output on stdout'
 complete -c jit -n 'test "$(__jit_path)" = "mcp config"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
 complete -c jit -n 'test "$(__jit_path)" = "mcp config"' -s h -l help -d 'show help'
+complete -c jit -n 'test "$(__jit_path)" = "proxy"' -f
+complete -c jit -n 'test "$(__jit_path)" = "proxy"' -l port -x -d 'port on 127.0.0.1 (default 9050; with a command, a free port)'
+complete -c jit -n 'test "$(__jit_path)" = "proxy"' -l env -d 'start in the background and print export lines: eval "$(jit proxy --env)"'
+complete -c jit -n 'test "$(__jit_path)" = "proxy"' -l json -d 'machine-readable output on stdout'
+complete -c jit -n 'test "$(__jit_path)" = "proxy"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
+complete -c jit -n 'test "$(__jit_path)" = "proxy"' -s h -l help -d 'show help'
 complete -c jit -n 'test "$(__jit_path)" = "audit"' -f
 complete -c jit -n 'test "$(__jit_path)" = "audit"' -f -a list -d 'list audit records'
 complete -c jit -n 'test "$(__jit_path)" = "audit"' -f -a show -d 'show one audit record'
@@ -251,7 +258,7 @@ complete -c jit -n 'test "$(__jit_path)" = "config list"' -l json -d 'machine-re
 complete -c jit -n 'test "$(__jit_path)" = "config list"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
 complete -c jit -n 'test "$(__jit_path)" = "config list"' -s h -l help -d 'show help'
 complete -c jit -n 'test "$(__jit_path)" = "help"' -f
-complete -c jit -n 'test "$(__jit_path)" = "help"' -f -a 'environment exit-codes formatting policy login logout whoami request requests approve deny grants revoke query datasets tables describe mcp audit policy broker completion demo version config'
+complete -c jit -n 'test "$(__jit_path)" = "help"' -f -a 'environment exit-codes formatting policy login logout whoami request requests approve deny grants revoke query datasets tables describe mcp proxy audit policy broker completion demo version config'
 complete -c jit -n 'test "$(__jit_path)" = "help"' -l json -d 'machine-readable output on stdout'
 complete -c jit -n 'test "$(__jit_path)" = "help"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
 complete -c jit -n 'test "$(__jit_path)" = "help"' -s h -l help -d 'show help'
