@@ -2,6 +2,7 @@
 import { createRequire } from "node:module";
 import type { ApproveInput, DenyInput, ExplainInput, FileRequestInput, QueryInput, RevokeInput } from "../api/schemas.ts";
 import { errorFromBody, JitError } from "../errors.ts";
+import { unreachableError } from "./net-error.ts";
 
 const JIT_VERSION = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 
@@ -68,10 +69,7 @@ export class BrokerClient {
         signal: AbortSignal.timeout(this.#opts.timeoutMs ?? 10 * 60_000),
       });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-      throw new JitError("unreachable", `cannot reach the broker at ${this.baseUrl} (${cause})`, {
-        hint: "is it running? Start one with: jit broker dev (or check --broker / JIT_BROKER)",
-      });
+      throw unreachableError(err, this.baseUrl, this.#opts.timeoutMs ?? 10 * 60_000);
     }
     const text = await res.text();
     let parsed: unknown;

@@ -1,22 +1,78 @@
-/** Shell completion scripts generated from the commander tree, so they never drift from the real commands and flags. */
+/**
+ * Shell completion scripts generated from the commander tree, so they never drift from the real commands and flags:
+ * bash (complete -F), zsh (native #compdef with _arguments, descriptions), fish (per-command conditions, descriptions,
+ * files only where a command takes a file).
+ */
 import type { Command } from "commander";
+import { HELP_TOPICS } from "./help-topics.ts";
 
 export type Shell = "bash" | "zsh" | "fish";
 export const SHELLS: Shell[] = ["bash", "zsh", "fish"];
 
+/** What a value completes to: nothing in particular, a file, a directory, or one of a list. */
+type ValueKind = { kind: "text" } | { kind: "file" } | { kind: "dir" } | { kind: "choice"; values: string[] };
+
+interface Flag {
+  long: string;
+  short?: string;
+  description: string;
+  /** Undefined for a switch (--json); else what its value completes to. */
+  value?: ValueKind;
+}
+
 interface Node {
   path: string[];
-  subcommands: string[];
-  flags: string[];
-  choices: Record<string, string[]>;
+  description: string;
+  subcommands: Array<{ name: string; description: string }>;
+  flags: Flag[];
+  /** The positional arguments (not counting subcommands), in order; `rest` when the last one takes many. */
+  args: Array<{ name: string; value: ValueKind; rest: boolean }>;
+}
+
+/** Options whose value is a path; everything else completes from its choices or not at all. */
+const FILE_OPTIONS = new Set(["--file", "--config"]);
+const DIR_OPTIONS = new Set(["--data-dir"]);
+/** Positional arguments that are paths, by command path and argument name. */
+const FILE_ARGS = new Set(["policy check:file"]);
+
+const GLOBAL_FLAGS: Flag[] = [
+  { long: "--json", description: "machine-readable output on stdout" },
+  { long: "--broker", description: "broker URL (overrides JIT_BROKER and the config file)", value: { kind: "text" } },
+  { long: "--help", short: "-h", description: "show help" },
+];
+
+function optionValue(long: string, choices: string[] | undefined): ValueKind {
+  if (choices) return { kind: "choice", values: choices };
+  if (FILE_OPTIONS.has(long)) return { kind: "file" };
+  if (DIR_OPTIONS.has(long)) return { kind: "dir" };
+  return { kind: "text" };
 }
 
 function walk(cmd: Command, path: string[], out: Node[]): void {
-  const flags = cmd.options.map((o) => o.long).filter((f): f is string => Boolean(f));
-  const choices: Record<string, string[]> = {};
-  for (const o of cmd.options) if (o.long && o.argChoices) choices[o.long] = o.argChoices;
-  const global = path.length > 0 ? ["--json", "--broker", "--help"] : ["--help", "--version"];
-  out.push({ path, subcommands: cmd.commands.map((c) => c.name()), flags: [...new Set([...flags, ...global])], choices });
+  const flags: Flag[] = cmd.options
+    .filter((o) => o.long && !o.hidden)
+    .map((o) => ({
+      long: o.long!,
+      short: o.short,
+      description: o.description,
+      value: o.required || o.optional ? optionValue(o.long!, o.argChoices) : undefined,
+    }));
+  const globals = GLOBAL_FLAGS;
+  const seen = new Set(flags.map((f) => f.long));
+  const args = cmd.registeredArguments.map((a) => {
+    const key = `${path.join(" ")}:${a.name()}`;
+    let value: ValueKind = a.argChoices ? { kind: "choice", values: a.argChoices } : FILE_ARGS.has(key) ? { kind: "file" } : { kind: "text" };
+    // `jit help TOPIC`: the topics, then the commands.
+    if (key === "help:topic") value = { kind: "choice", values: [...Object.keys(HELP_TOPICS), ...cmd.parent!.commands.map((c) => c.name()).filter((n) => n !== "help")] };
+    return { name: a.name(), value, rest: a.variadic };
+  });
+  out.push({
+    path,
+    description: cmd.description(),
+    subcommands: cmd.commands.map((c) => ({ name: c.name(), description: c.description() })),
+    flags: [...flags, ...globals.filter((g) => !seen.has(g.long))],
+    args,
+  });
   for (const c of cmd.commands) walk(c, [...path, c.name()], out);
 }
 
@@ -26,18 +82,36 @@ function nodes(program: Command): Node[] {
   return out;
 }
 
+const words = (flags: Flag[]) => flags.flatMap((f) => (f.short ? [f.short, f.long] : [f.long]));
+
+function bashValue(v: ValueKind): string {
+  if (v.kind === "file") return `_jit_files; return ;;`;
+  if (v.kind === "dir") return `_jit_dirs; return ;;`;
+  if (v.kind === "choice") return `COMPREPLY=($(compgen -W "${v.values.join(" ")}" -- "$cur")); return ;;`;
+  return "return ;;"; // a value is expected: offer no commands or flags in its place
+}
+
 function bash(program: Command): string {
-  const cases = nodes(program).map((n) => {
-    const choiceCases = Object.entries(n.choices)
-      .map(([flag, values]) => `        ${flag}) COMPREPLY=($(compgen -W "${values.join(" ")}" -- "$cur")); return ;;`)
+  const all = nodes(program);
+  const cases = all.map((n) => {
+    const valueCases = n.flags
+      .filter((f) => f.value)
+      .map((f) => `        ${[f.short, f.long].filter(Boolean).join("|")}) ${bashValue(f.value!)}`)
       .join("\n");
+    const firstArg = n.args[0];
+    // Only a command's first positional argument has a kind worth completing (policy check FILE, completion SHELL).
+    const positional = n.subcommands.length === 0 && firstArg && firstArg.value.kind !== "text"
+      ? `      if [[ "$cur" != -* ]]; then ${bashValue(firstArg.value).replace(/ return ;;$/, " return; fi").replace(/^return ;;$/, "return; fi")}\n`
+      : "";
     return `    "${n.path.join(" ")}")
       case "$prev" in
-${choiceCases}
+${valueCases}
       esac
-      COMPREPLY=($(compgen -W "${[...n.subcommands, ...n.flags].join(" ")}" -- "$cur")); return ;;`;
+${positional}      COMPREPLY=($(compgen -W "${[...n.subcommands.map((s) => s.name), ...words(n.flags)].join(" ")}" -- "$cur")); return ;;`;
   });
   return `# bash completion for jit (generated by: jit completion bash)
+_jit_files() { compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); }
+_jit_dirs() { compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); }
 _jit() {
   local cur prev path="" w i
   cur="\${COMP_WORDS[COMP_CWORD]}"
@@ -53,28 +127,118 @@ ${cases.join("\n")}
 }
 _jit_subcommands() {
   case "$1" in
-${nodes(program).map((n) => `    "${n.path.join(" ")}") echo "${n.subcommands.join(" ")}" ;;`).join("\n")}
+${all.map((n) => `    "${n.path.join(" ")}") echo "${n.subcommands.map((s) => s.name).join(" ")}" ;;`).join("\n")}
   esac
 }
 complete -F _jit jit
 `;
 }
 
+/** Text safe inside a zsh single-quoted _arguments spec's [description] or a _describe entry. */
+function zshText(s: string): string {
+  return s.replaceAll("'", "'\\''").replaceAll("[", "(").replaceAll("]", ")").replaceAll(":", "\\:");
+}
+
+function zshAction(v: ValueKind | undefined, name: string): string {
+  if (!v) return "";
+  if (v.kind === "file") return `:${name}:_files`;
+  if (v.kind === "dir") return `:${name}:_files -/`;
+  if (v.kind === "choice") return `:${name}:(${v.values.join(" ")})`;
+  return `:${name}: `;
+}
+
+function zshFunctionName(path: string[]): string {
+  return ["_jit", ...path].join("_").replaceAll("-", "_");
+}
+
 function zsh(program: Command): string {
+  const fns = nodes(program).map((n) => {
+    const specs = n.flags.map((f) => {
+      const action = zshAction(f.value, f.long.slice(2));
+      const desc = `[${zshText(f.description)}]`;
+      return f.short ? `'(${f.short} ${f.long})'{${f.short},${f.long}}'${desc}${action}'` : `'${f.long}${desc}${action}'`;
+    });
+    const name = zshFunctionName(n.path);
+    if (n.subcommands.length > 0) {
+      const entries = n.subcommands.map((s) => `'${zshText(s.name)}:${zshText(s.description).replaceAll("\\:", ":")}'`);
+      const dispatch = n.subcommands.map((s) => `      ${s.name}) ${zshFunctionName([...n.path, s.name])} ;;`).join("\n");
+      return `${name}() {
+  local curcontext="$curcontext" state line ret=1
+  _arguments -C -s \\
+    ${[...specs, "'1: :->command'", "'*:: :->args'"].join(" \\\n    ")} && ret=0
+  case $state in
+    command)
+      local -a commands
+      commands=(${entries.join(" ")})
+      _describe -t commands '${["jit", ...n.path].join(" ")} command' commands && ret=0 ;;
+    args)
+      curcontext="\${curcontext%:*:*}:jit-$words[1]:"
+      case $words[1] in
+${dispatch}
+      esac ;;
+  esac
+  return ret
+}`;
+    }
+    const argSpecs = n.args.map((a, i) => (a.rest ? `'*${zshAction(a.value, a.name)}'` : `'${i + 1}${zshAction(a.value, a.name)}'`));
+    return `${name}() {
+  _arguments -s \\
+    ${[...specs, ...argSpecs].join(" \\\n    ")}
+}`;
+  });
   return `#compdef jit
-# zsh completion for jit (generated by: jit completion zsh)
-autoload -U +X bashcompinit && bashcompinit
-${bash(program).replace("# bash completion for jit (generated by: jit completion bash)\n", "")}`;
+# zsh completion for jit (generated by: jit completion zsh). Put it in a directory on $fpath as _jit.
+${fns.join("\n\n")}
+
+if [ "$funcstack[1]" = "_jit" ]; then
+  _jit "$@"
+else
+  compdef _jit jit
+fi
+`;
+}
+
+/** Text inside a fish single-quoted string. */
+const fishText = (s: string) => s.replaceAll("\\", "\\\\").replaceAll("'", "\\'");
+
+function fishValue(v: ValueKind | undefined): string {
+  if (!v) return "";
+  if (v.kind === "file") return " -r -F";
+  if (v.kind === "dir") return " -x -a '(__fish_complete_directories)'";
+  if (v.kind === "choice") return ` -x -a '${v.values.join(" ")}'`;
+  return " -x";
 }
 
 function fish(program: Command): string {
-  const lines = ["# fish completion for jit (generated by: jit completion fish)", "complete -c jit -f"];
-  for (const n of nodes(program)) {
-    const cond = n.path.length === 0 ? "__fish_use_subcommand" : `__fish_seen_subcommand_from ${n.path.at(-1)}`;
-    for (const s of n.subcommands) lines.push(`complete -c jit -n '${cond}' -a ${s}`);
+  const all = nodes(program);
+  const lines = [
+    "# fish completion for jit (generated by: jit completion fish)",
+    "# The command path typed so far (\"audit list\"), skipping flags and their values.",
+    "function __jit_children",
+    "    switch \"$argv[1]\"",
+    ...all.filter((n) => n.subcommands.length > 0).flatMap((n) => [`        case '${n.path.join(" ")}'`, `            printf '%s\\n' ${n.subcommands.map((s) => s.name).join(" ")}`]),
+    "    end",
+    "end",
+    "function __jit_path",
+    "    set -l path ''",
+    "    for w in (commandline -opc)[2..-1]",
+    "        if contains -- $w (__jit_children $path)",
+    "            set path (string trim -- \"$path $w\")",
+    "        end",
+    "    end",
+    "    echo $path",
+    "end",
+  ];
+  for (const n of all) {
+    const cond = `-n 'test "$(__jit_path)" = "${n.path.join(" ")}"'`;
+    const takesFiles = n.subcommands.length === 0 && n.args.some((a) => a.value.kind === "file");
+    // Files only where the command takes a file argument; elsewhere a bare word completes to nothing, not to ./*.
+    if (!takesFiles) lines.push(`complete -c jit ${cond} -f`);
+    for (const s of n.subcommands) lines.push(`complete -c jit ${cond} -f -a ${s.name} -d '${fishText(s.description)}'`);
+    const first = n.args[0];
+    if (n.subcommands.length === 0 && first?.value.kind === "choice") lines.push(`complete -c jit ${cond} -f -a '${first.value.values.join(" ")}'`);
     for (const f of n.flags) {
-      const values = n.choices[f];
-      lines.push(`complete -c jit -n '${cond}' -l ${f.slice(2)}${values ? ` -x -a '${values.join(" ")}'` : ""}`);
+      lines.push(`complete -c jit ${cond}${f.short ? ` -s ${f.short.slice(1)}` : ""} -l ${f.long.slice(2)}${fishValue(f.value)} -d '${fishText(f.description)}'`);
     }
   }
   return `${lines.join("\n")}\n`;

@@ -8,6 +8,8 @@ import { writeFileAtomic } from "../auth/atomic-write.ts";
 /** The CLI's config file; keys jit does not know are kept when it rewrites the file. */
 export interface JitConfig {
   broker?: string;
+  /** The pager for long output on a terminal; "" turns paging off. */
+  pager?: string;
   [key: string]: unknown;
 }
 
@@ -41,6 +43,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): JitConfig {
   if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw bad("must hold a JSON object");
   const cfg = parsed as JitConfig;
   if (cfg.broker !== undefined && typeof cfg.broker !== "string") throw bad('has a "broker" that is not a string');
+  if (cfg.pager !== undefined && typeof cfg.pager !== "string") throw bad('has a "pager" that is not a string');
   return cfg;
 }
 

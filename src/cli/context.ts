@@ -1,5 +1,6 @@
 /** What commands share: IO, global flags, the broker URL, the credential store and a broker client. */
 import { JitError } from "../errors.ts";
+import { parseDuration } from "../policy/duration.ts";
 import type { CredentialStore } from "../auth/credential-store.ts";
 import { BrokerClient, type ClientInfo } from "./client.ts";
 import { loadConfig, normaliseBrokerUrl, resolveBrokerUrl } from "./config.ts";
@@ -21,8 +22,12 @@ export interface CliContext {
   brokerUrl(): string;
   /** The credential store; `announce` prints the plaintext-file warning (login does, other commands stay quiet). */
   credentials(opts?: { announce?: boolean }): Promise<CredentialStore>;
-  client(opts?: { auth?: boolean; info?: ClientInfo }): Promise<BrokerClient>;
+  /** A broker client; `timeoutMs` (default 10 s) bounds the wait for an answer: only a query may take minutes. */
+  client(opts?: { auth?: boolean; info?: ClientInfo; timeoutMs?: number }): Promise<BrokerClient>;
 }
+
+/** How long a command waits for the broker's answer before saying it did not answer (a query asks for longer). */
+export const ANSWER_TIMEOUT_MS = 10_000;
 
 /** Creates the context for one CLI invocation. */
 export function createContext(io: IO, version: string): CliContext {
@@ -52,11 +57,13 @@ export function createContext(io: IO, version: string): CliContext {
     async client(opts = {}) {
       const baseUrl = ctx.brokerUrl();
       const info = opts.info ?? { kind: "cli", name: "jit", version };
-      if (opts.auth === false) return new BrokerClient({ baseUrl, client: info });
+      // JIT_TIMEOUT lengthens (or, in tests, shortens) the wait for an answer; a query's own longer limit stays.
+      const timeoutMs = opts.timeoutMs ?? (io.env.JIT_TIMEOUT ? parseDuration(io.env.JIT_TIMEOUT) : ANSWER_TIMEOUT_MS);
+      if (opts.auth === false) return new BrokerClient({ baseUrl, client: info, timeoutMs });
       const { currentToken } = await import("../auth/session.ts");
       const creds = await ctx.credentials();
       const { defaultLockDir } = await import("../auth/refresh-lock.ts");
-      return new BrokerClient({ baseUrl, client: info, token: () => currentToken(creds, baseUrl, { lockDir: defaultLockDir(io.env) }) });
+      return new BrokerClient({ baseUrl, client: info, timeoutMs, token: () => currentToken(creds, baseUrl, { lockDir: defaultLockDir(io.env) }) });
     },
   };
   return ctx;

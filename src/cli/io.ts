@@ -16,6 +16,12 @@ export interface IO {
   colorErr: ChalkInstance;
   /** Prompts and spinners only when both stdin and stderr are terminals. */
   canPrompt: boolean;
+  /** Width of stdout when it is a terminal of known width (>0), else undefined: tables are not cut to fit a pipe. */
+  stdoutColumns: number | undefined;
+  /** Width of stderr when it is a terminal of known width (>0): spinners run only then (a 0-column terminal made ora spin at 99% CPU). */
+  stderrColumns: number | undefined;
+  /** Height of the terminal on stdout, when known. */
+  stdoutRows: number | undefined;
   /** Writes a line to stdout. */
   out(line?: string): void;
   /** Writes a status or hint line to stderr. */
@@ -24,6 +30,8 @@ export interface IO {
   untilShutdown(): Promise<string>;
   /** Calls fn on each SIGHUP (policy reload); returns a function that stops listening. */
   onHangup(fn: () => void): () => void;
+  /** Calls fn on Ctrl-C (SIGINT) while registered; returns a function that stops listening. */
+  onInterrupt(fn: () => void): () => void;
 }
 
 function colourLevel(env: NodeJS.ProcessEnv, tty: boolean): 0 | 1 | 2 | 3 {
@@ -39,6 +47,10 @@ export function makeIO(opts: {
   isStdoutTTY: boolean; isStderrTTY: boolean; isStdinTTY: boolean;
   untilShutdown?: () => Promise<string>;
   onHangup?: (fn: () => void) => () => void;
+  onInterrupt?: (fn: () => void) => () => void;
+  stdoutColumns?: number;
+  stderrColumns?: number;
+  stdoutRows?: number;
 }): IO {
   const color = new Chalk({ level: colourLevel(opts.env, opts.isStdoutTTY) });
   const colorErr = new Chalk({ level: colourLevel(opts.env, opts.isStderrTTY) });
@@ -51,8 +63,14 @@ export function makeIO(opts: {
     err: (line = "") => void opts.stderr.write(`${line}\n`),
     untilShutdown: opts.untilShutdown ?? (() => new Promise<string>(() => {})),
     onHangup: opts.onHangup ?? (() => () => {}),
+    onInterrupt: opts.onInterrupt ?? (() => () => {}),
+    stdoutColumns: known(opts.stdoutColumns),
+    stderrColumns: known(opts.stderrColumns),
+    stdoutRows: known(opts.stdoutRows),
   };
 }
+
+const known = (n: number | undefined): number | undefined => (n !== undefined && Number.isFinite(n) && n > 0 ? n : undefined);
 
 /** The real process's IO. */
 export function processIO(): IO {
@@ -73,5 +91,12 @@ export function processIO(): IO {
       process.on("SIGHUP", fn);
       return () => void process.off("SIGHUP", fn);
     },
+    onInterrupt: (fn) => {
+      process.on("SIGINT", fn);
+      return () => void process.off("SIGINT", fn);
+    },
+    stdoutColumns: process.stdout.isTTY ? process.stdout.columns : undefined,
+    stderrColumns: process.stderr.isTTY ? process.stderr.columns : undefined,
+    stdoutRows: process.stdout.isTTY ? process.stdout.rows : undefined,
   });
 }

@@ -1,20 +1,27 @@
-/** The CLI entry: parses argv, runs the command, and turns every error into a message and SPEC's exit code. */
-import { createRequire } from "node:module";
-import { type Command, CommanderError } from "commander";
-import { EXIT_CODES, JitError } from "../errors.ts";
-import { createContext } from "./context.ts";
-import { type IO, processIO } from "./io.ts";
-import { buildProgram } from "./program.ts";
+/**
+ * The CLI entry: parses argv, runs the command, and turns every error into a message and SPEC's exit code.
+ * It imports almost nothing up front: `jit --version` and `jit --help` answer before commander, chalk or the
+ * command tree load (they were most of jit's start-up time), everything else is imported when it is needed.
+ */
+import { readFileSync } from "node:fs";
+import module from "node:module";
+import { homedir } from "node:os";
+import { isAbsolute, join } from "node:path";
+import type { Command } from "commander";
+import type { JitError } from "../errors.ts";
+import type { IO } from "./io.ts";
 
-const VERSION = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+export const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
-/** Prints an error the way SPEC.md says: one object on stderr with --json, else a line and a hint. */
+/** Prints an error the way SPEC.md says: one object on stderr with --json, else a line and a hint; pending is a notice. */
 export function reportError(io: IO, err: JitError, json: boolean): void {
   if (json) {
     io.err(JSON.stringify(err.toJSON()));
     return;
   }
-  io.err(`${io.colorErr.red("error:")} ${err.message}`);
+  // A pending request is not something that went wrong: it is where the process stands.
+  const label = err.code === "pending" ? io.colorErr.yellow("pending:") : io.colorErr.red("error:");
+  io.err(`${label} ${err.message}`);
   if (err.hint) io.err(`${io.colorErr.dim("hint:")} ${err.hint}`);
 }
 
@@ -32,8 +39,29 @@ function commandPath(program: Command, argv: string[]): string {
   return path.join(" ");
 }
 
+/** The answer for argv that needs no command tree (`--version`, `-v`, `--help`), or undefined. */
+export async function fastAnswer(argv: string[]): Promise<string | undefined> {
+  if (argv.length !== 1) return undefined;
+  const [a] = argv;
+  if (a === "--version" || a === "-v" || a === "-V") return `${VERSION}\n`;
+  if (a === "--help" || a === "-h") return (await import("./help-text.ts")).HELP_TEXT;
+  return undefined;
+}
+
 /** Runs the CLI and returns the exit code; never exits the process itself. */
 export async function main(argv: string[], io: IO): Promise<number> {
+  const fast = await fastAnswer(argv);
+  if (fast !== undefined) {
+    io.stdout.write(fast);
+    return 0;
+  }
+  const [{ CommanderError }, { createContext }, { buildProgram }, { EXIT_CODES, JitError }, { INTERRUPTED_EXIT, Interrupted }] = await Promise.all([
+    import("commander"),
+    import("./context.ts"),
+    import("./program.ts"),
+    import("../errors.ts"),
+    import("./interrupted.ts"),
+  ]);
   const ctx = createContext(io, VERSION);
   const program = buildProgram(ctx);
   const json = argv.includes("--json");
@@ -47,6 +75,13 @@ export async function main(argv: string[], io: IO): Promise<number> {
       reportError(io, new JitError("usage", message, { hint: `see ${commandPath(program, argv)} --help` }), json);
       return EXIT_CODES.usage;
     }
+    if (err instanceof Interrupted) {
+      const asJson = json || Boolean(ctx.flags.json);
+      // Nothing was withdrawn: with --json the one error object says so with the request's own code.
+      if (asJson && err.notice) io.err(JSON.stringify({ error: { code: "pending", message: err.notice, interrupted: true, ...err.details } }));
+      else if (err.notice) io.err(`${io.colorErr.yellow("interrupted:")} ${err.notice}`);
+      return INTERRUPTED_EXIT;
+    }
     if (err instanceof JitError) {
       reportError(io, err, json || Boolean(ctx.flags.json));
       return EXIT_CODES[err.code];
@@ -58,6 +93,20 @@ export async function main(argv: string[], io: IO): Promise<number> {
   }
 }
 
+/**
+ * Caches V8's compiled code for jit's modules in the person's own cache directory ($XDG_CACHE_HOME/jit, never a
+ * shared /tmp another user could fill): each run then skips compiling commander, chalk and the command tree.
+ */
+function enableCompileCache(env: NodeJS.ProcessEnv): void {
+  if (env.NODE_COMPILE_CACHE !== undefined || env.NODE_DISABLE_COMPILE_CACHE !== undefined) return; // the person chose
+  const base = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(env.HOME || homedir(), ".cache");
+  try {
+    module.enableCompileCache?.(join(base, "jit", "compile-cache"));
+  } catch {
+    // A cache is an optimisation: without one jit is only slower.
+  }
+}
+
 /** The process entry used by bin/jit.js: the only place that sets the exit code. */
 export async function run(): Promise<void> {
   // `jit query ... | head` closes the pipe early: that is the reader's choice, not an error to print a stack for.
@@ -65,8 +114,15 @@ export async function run(): Promise<void> {
     if (err.code === "EPIPE") process.exit(0);
     throw err;
   });
-  const io = processIO();
-  const code = await main(process.argv.slice(2), io);
+  const argv = process.argv.slice(2);
+  const fast = await fastAnswer(argv);
+  if (fast !== undefined) {
+    process.stdout.write(fast);
+    return;
+  }
+  enableCompileCache(process.env);
+  const { processIO } = await import("./io.ts");
+  const code = await main(argv, processIO());
   // Flush what is buffered for a pipe before leaving: a reader of `jit query --format csv | ...` gets every byte.
   await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
   process.exit(code);

@@ -1,5 +1,5 @@
 /** Output formats for rows: a terminal table, JSON, JSON Lines and CSV (RFC 4180). */
-import Table from "cli-table3";
+import { naturalWidth, renderTable } from "./table.ts";
 
 export type Format = "table" | "json" | "jsonl" | "csv";
 export const FORMATS: Format[] = ["table", "json", "jsonl", "csv"];
@@ -36,20 +36,50 @@ export function toJsonl(rows: Record<string, unknown>[]): string {
   return rows.map((r) => `${JSON.stringify(r)}\n`).join("");
 }
 
-/** A terminal table; masked column headers carry a marker so the reader knows what they see is masked. */
-export function toTable(columns: ColumnView[], rows: Record<string, unknown>[], mark: (s: string) => string = (s) => s): string {
-  const table = new Table({
-    head: columns.map((c) => (c.masked ? mark(`${c.name} (masked: ${c.mask})`) : c.name)),
-    style: { head: [], border: [] },
-    wordWrap: false,
-  });
-  for (const r of rows) table.push(columns.map((c) => cellText(r[c.name], "NULL")));
-  return table.toString();
+const NUMERIC_TYPES = new Set(["INT64", "INTEGER", "NUMERIC", "BIGNUMERIC", "FLOAT64", "FLOAT", "DECIMAL", "BIGDECIMAL"]);
+
+export interface FitOptions {
+  /** The terminal's width; undefined leaves the table as wide as its content. */
+  width?: number;
+  /** Styles the header text (bold on a colour terminal). */
+  head?: (s: string) => string;
+  /** Styles the rule under the header (dim). */
+  rule?: (s: string) => string;
+  /** Names of the columns that give way first when the table is too wide. */
+  flexible?: string[];
 }
 
-/** A simple key/value or list table for non-row output (grants, requests). */
-export function toSimpleTable(head: string[], rows: string[][]): string {
-  const table = new Table({ head, style: { head: [], border: [] } });
-  for (const r of rows) table.push(r);
-  return table.toString();
+/** A query result as a table: numbers right-aligned, masked columns marked in the header ("ssn (last4)"). */
+export function toTable(columns: ColumnView[], rows: Record<string, unknown>[], mark: (s: string) => string = (s) => s, fit: FitOptions = {}): string {
+  const cells = rows.map((r) => columns.map((c) => cellText(r[c.name], "NULL")));
+  let head = columns.map((c) => (c.masked ? `${c.name} (${c.mask})` : c.name));
+  // Where "card_number (last4)" would not fit, "card_number*" does; maskLegend() then names the styles.
+  if (fit.width !== undefined && naturalWidth(head, cells) > fit.width) head = columns.map((c) => (c.masked ? `${c.name}*` : c.name));
+  return renderTable(head, cells, {
+    width: fit.width,
+    align: columns.map((c) => (NUMERIC_TYPES.has((c.type ?? "").toUpperCase()) ? "right" : "left")),
+    styleHead: (text, i) => (columns[i]!.masked ? mark(text) : fit.head ? fit.head(text) : text),
+    styleRule: fit.rule,
+  });
+}
+
+/** "* masked: ssn (last4), email (email)" when toTable had to shorten masked headers to "name*", else undefined. */
+export function maskLegend(columns: ColumnView[], rows: Record<string, unknown>[], width: number | undefined): string | undefined {
+  const masked = columns.filter((c) => c.masked);
+  if (masked.length === 0 || width === undefined) return undefined;
+  const head = columns.map((c) => (c.masked ? `${c.name} (${c.mask})` : c.name));
+  if (naturalWidth(head, rows.map((r) => columns.map((c) => cellText(r[c.name], "NULL")))) <= width) return undefined;
+  return `* masked: ${masked.map((c) => `${c.name} (${c.mask})`).join(", ")}`;
+}
+
+/** A list table for non-row output (grants, requests, audit): headers in capitals like gh; columns of numbers right-aligned. */
+export function toSimpleTable(head: string[], rows: string[][], fit: FitOptions = {}): string {
+  const numeric = head.map((_, i) => rows.length > 0 && rows.every((r) => /^-?\d+(\.\d+)?$/.test(r[i] ?? "")));
+  return renderTable(head.map((h) => h.toUpperCase()), rows, {
+    width: fit.width,
+    flexible: (fit.flexible ?? []).map((name) => head.indexOf(name)).filter((i) => i >= 0),
+    align: numeric.map((n) => (n ? "right" : "left")),
+    styleHead: fit.head ? (t) => fit.head!(t) : undefined,
+    styleRule: fit.rule,
+  });
 }

@@ -1,5 +1,5 @@
 /** The commander tree: every command, its flags and examples. Each action lazily imports its command module. */
-import { Command, Option } from "commander";
+import { Argument, Command, Option } from "commander";
 import type { CliContext } from "./context.ts";
 import { FORMATS } from "./output.ts";
 
@@ -16,27 +16,33 @@ const lazy = (ctx: CliContext, load: () => Promise<(ctx: CliContext, ...args: an
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
 
+/** Help is laid out for 80 columns whatever the terminal, so `jit --help` can be answered from prebuilt text (help-text.ts). */
+export const HELP_WIDTH = 80;
+
 /** Builds the program for one invocation. */
 export function buildProgram(ctx: CliContext): Command {
+  const output = {
+    writeOut: (s: string) => void ctx.io.stdout.write(s),
+    writeErr: (s: string) => void ctx.io.stderr.write(s),
+    outputError: () => {},
+    getOutHelpWidth: () => HELP_WIDTH,
+    getErrHelpWidth: () => HELP_WIDTH,
+  };
   const program = new Command("jit")
     .description("Just-in-time, policy-checked, masked and audited access to BigQuery, with no standing credential.")
-    .version(ctx.version, "-V, --version")
+    .version(ctx.version, "-v, --version")
     .option("--json", "machine-readable output on stdout (errors as one JSON object on stderr)")
     .option("--broker <url>", "broker URL (overrides JIT_BROKER and the config file)")
     .showHelpAfterError(false)
     .configureHelp({ showGlobalOptions: true })
-    .configureOutput({
-      writeOut: (s) => ctx.io.stdout.write(s),
-      writeErr: (s) => ctx.io.stderr.write(s),
-      outputError: () => {},
-    })
+    .configureOutput(output)
+    .helpCommand(false)
     .exitOverride()
-    .addHelpText("after", examples("jit broker dev", "jit login --broker http://127.0.0.1:8787", 'jit request demo.sales --reason "weekly report"', 'jit query "SELECT city, COUNT(*) n FROM demo.sales.customers GROUP BY city"'));
+    .addHelpText("after", examples("jit broker dev", "jit login --broker http://127.0.0.1:8787", 'jit request demo.sales --reason "weekly report"', 'jit query "SELECT city, COUNT(*) n FROM demo.sales.customers GROUP BY city"') +
+      "\nHelp topics: jit help environment | exit-codes | formatting | policy\n");
 
   // Every command writes help to the injected streams and throws instead of exiting, so main maps exit codes.
-  const wire = (c: Command) =>
-    c.exitOverride().configureHelp({ showGlobalOptions: true })
-      .configureOutput({ writeOut: (s) => ctx.io.stdout.write(s), writeErr: (s) => ctx.io.stderr.write(s), outputError: () => {} });
+  const wire = (c: Command) => c.exitOverride().configureHelp({ showGlobalOptions: true }).configureOutput(output);
   const sub = (name: string, description: string, parent: Command = program) => wire(parent.command(name).description(description));
 
   sub("login", "sign in with the company identity provider (OIDC device flow); tokens go to the OS keychain")
@@ -60,6 +66,15 @@ export function buildProgram(ctx: CliContext): Command {
     .option("--timeout <d>", "with --wait: give up after this long", "15m")
     .addHelpText("after", examples('jit request demo.sales --reason "weekly report"', 'jit request demo.hr --reason "audit" --duration 30m --wait'))
     .action(lazy(ctx, async () => (await import("./commands/request.ts")).requestCommand));
+  const request = program.commands.find((c) => c.name() === "request")!;
+  sub("show", "show one request in full: state, approvals, grant", request)
+    .argument("<id>", "request id")
+    .addHelpText("after", examples("jit request show 12", "jit request show 12 --json"))
+    .action(lazy(ctx, async () => (await import("./commands/request-id.ts")).requestShowCommand));
+  sub("wait", "wait for a pending request to be decided (Ctrl-C stops waiting; the request stays pending)", request)
+    .argument("<id>", "request id")
+    .addHelpText("after", examples("jit request wait 12", "jit request wait 12 --timeout 1h"))
+    .action(lazy(ctx, async () => (await import("./commands/request-id.ts")).requestWaitCommand));
 
   sub("requests", "list access requests (approvers also see what they may approve)")
     .option("--pending", "only pending requests")
@@ -67,10 +82,10 @@ export function buildProgram(ctx: CliContext): Command {
     .addHelpText("after", examples("jit requests --pending", "jit requests --mine --json"))
     .action(lazy(ctx, async () => (await import("./commands/requests.ts")).requestsCommand));
 
-  sub("approve", "approve a pending request (no ID on a terminal: pick from what you may approve)")
+  sub("approve", "approve a pending request (no ID on a terminal: pick one, then approve or deny it)")
     .argument("[id]", "request id")
     .option("--comment <text>", "a note recorded with the approval")
-    .addHelpText("after", examples("jit approve 42 --comment ok", "jit approve"))
+    .addHelpText("after", examples("jit approve 42 --comment ok", "jit approve   # pick from what you may approve; Esc or Ctrl-C leaves"))
     .action(lazy(ctx, async () => (await import("./commands/decide.ts")).approveCommand));
 
   sub("deny", "deny a pending request")
@@ -144,10 +159,10 @@ export function buildProgram(ctx: CliContext): Command {
     .option("--action <action>", "only this action (request, approve, deny, revoke, expire, query, dry_run, metadata)")
     .option("--outcome <outcome>", "only this outcome (ok, denied, failed, pending)")
     .option("--dataset <dataset>", "only records about this dataset")
-    .option("--since <time>", "from this time on")
-    .option("--until <time>", "before this time")
-    .option("--limit <n>", "at most this many records", "50")
-    .addHelpText("after", examples("jit audit list --since 2026-11-01", "jit audit list --user carol --outcome denied"))
+    .option("--since <time>", "from this time on: a time (2026-11-01, RFC 3339) or a duration ago (10m, 2h, 7d)")
+    .option("--until <time>", "before this time (same forms as --since)")
+    .option("--limit <n>", "at most this many records, newest first", "50")
+    .addHelpText("after", examples("jit audit list --since 10m", "jit audit list --since 2026-11-01 --until 2026-11-02", "jit audit list --user carol --outcome denied"))
     .action(lazy(ctx, async () => (await import("./commands/audit.ts")).auditListCommand));
   auditSub("show", "show one audit record").argument("<id>")
     .addHelpText("after", examples("jit audit show 42"))
@@ -162,7 +177,7 @@ export function buildProgram(ctx: CliContext): Command {
     .action(lazy(ctx, async () => (await import("./commands/audit.ts")).auditVerifyCommand));
   auditSub("export", "export records for a SIEM, one JSON object per line")
     .addHelpText("after", examples("jit audit export --since 2026-11-01 > audit.jsonl"))
-    .option("--since <time>", "from this time on")
+    .option("--since <time>", "from this time on: a time or a duration ago (10m, 7d)")
     .addOption(new Option("--format <format>", "export format").choices(["jsonl"]).default("jsonl"))
     .action(lazy(ctx, async () => (await import("./commands/audit.ts")).auditExportCommand));
 
@@ -192,7 +207,7 @@ export function buildProgram(ctx: CliContext): Command {
     .action(lazy(ctx, async () => (await import("./commands/broker.ts")).brokerDevCommand));
 
   sub("completion", "print the shell completion script (also shipped in completions/)")
-    .argument("<shell>", "bash, zsh or fish")
+    .addArgument(new Argument("<shell>", "bash, zsh or fish").choices(["bash", "zsh", "fish"]))
     .addHelpText("after", examples("jit completion bash > ~/.local/share/bash-completion/completions/jit", "jit completion fish > ~/.config/fish/completions/jit.fish"))
     .action(lazy(ctx, async () => (await import("./commands/completion.ts")).completionCommand));
 
@@ -200,6 +215,30 @@ export function buildProgram(ctx: CliContext): Command {
     .option("--data-dir <dir>", "keep the demo's store here (default: a temporary directory)")
     .addHelpText("after", examples("jit demo"))
     .action(lazy(ctx, async () => (await import("../demo/demo.ts")).demoCommand));
+
+  sub("version", "the CLI's version, and the broker's when one is configured")
+    .addHelpText("after", examples("jit version", "jit version --json"))
+    .action(lazy(ctx, async () => (await import("./commands/version.ts")).versionCommand));
+
+  const config = sub("config", "read and change settings in the config file (broker URL, pager)")
+    .addHelpText("after", examples("jit config list", "jit config set broker https://jit.example.com", "jit config get broker", "jit config set pager \"less -S\""));
+  sub("get", "print one setting", config).argument("<key>", "broker or pager")
+    .addHelpText("after", examples("jit config get broker"))
+    .action(lazy(ctx, async () => (await import("./commands/config.ts")).configGetCommand));
+  sub("set", "change one setting (an empty value removes it)", config).argument("<key>", "broker or pager").argument("<value>")
+    .addHelpText("after", examples("jit config set broker https://jit.example.com", 'jit config set pager ""'))
+    .action(lazy(ctx, async () => (await import("./commands/config.ts")).configSetCommand));
+  sub("list", "print every setting and where it comes from", config)
+    .addHelpText("after", examples("jit config list", "jit config list --json"))
+    .action(lazy(ctx, async () => (await import("./commands/config.ts")).configListCommand));
+
+  sub("help", "help on a command or a topic: environment, exit-codes, formatting, policy")
+    .argument("[topic...]", "a topic (environment, exit-codes, formatting, policy) or a command")
+    .addHelpText("after", examples("jit help exit-codes", "jit help environment", "jit help query"))
+    .action(async (topic: string[] | undefined) => {
+      const { helpCommand } = await import("./commands/help.ts");
+      await helpCommand(ctx, program, topic ?? []);
+    });
 
   return program;
 }

@@ -1,9 +1,12 @@
-/** Completion scripts: the shipped files match the command tree, and bash completes commands and flag values. */
+/** Completion scripts: the shipped files match the command tree, and each completes in its real shell (bash, zsh, fish). */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { test } from "node:test";
+import { after, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { COMPLETION_FILES, completionScript, SHELLS } from "../../src/cli/completion.ts";
 import { createContext } from "../../src/cli/context.ts";
 import { makeIO } from "../../src/cli/io.ts";
@@ -11,6 +14,19 @@ import { buildProgram } from "../../src/cli/program.ts";
 
 const io = makeIO({ stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough(), env: {}, isStdoutTTY: false, isStderrTTY: false, isStdinTTY: false });
 const program = buildProgram(createContext(io, "0.0.0"));
+const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+
+// A directory with a file and a subdirectory, so file and directory completion have something to find.
+const dir = mkdtempSync(join(tmpdir(), "jit-compl-"));
+writeFileSync(join(dir, "policy.yaml"), "version: 1\n");
+writeFileSync(join(dir, "report.sql"), "SELECT 1\n");
+mkdirSync(join(dir, "state"));
+// Shell set-up files live elsewhere, so they do not show up as candidates.
+const aux = mkdtempSync(join(tmpdir(), "jit-compl-aux-"));
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(aux, { recursive: true, force: true });
+});
 
 test("the scripts in completions/ are up to date with the command tree (npm run completions)", () => {
   for (const shell of SHELLS) {
@@ -19,12 +35,79 @@ test("the scripts in completions/ are up to date with the command tree (npm run 
   }
 });
 
-test("bash completes subcommands, nested subcommands and flag choices", () => {
+test("bash completes subcommands, flag choices, shells, files and directories", () => {
   const script = completionScript(program, "bash");
   const complete = (words: string[]) =>
-    execFileSync("bash", ["-c", `${script}\nCOMP_WORDS=(${words.map((w) => `"${w}"`).join(" ")}); COMP_CWORD=${words.length - 1}; _jit; echo "\${COMPREPLY[*]}"`], { encoding: "utf8" }).trim().split(" ");
+    execFileSync("bash", ["-c", `${script}\nCOMP_WORDS=(${words.map((w) => `"${w}"`).join(" ")}); COMP_CWORD=${words.length - 1}; _jit; printf '%s\\n' "\${COMPREPLY[@]}"`], { encoding: "utf8", cwd: dir }).trim().split("\n").filter(Boolean).sort();
   assert.deepEqual(complete(["jit", "req"]), ["request", "requests"]);
   assert.ok(complete(["jit", "audit", ""]).includes("verify"));
-  assert.deepEqual(complete(["jit", "query", "--format", ""]), ["table", "json", "jsonl", "csv"]);
+  assert.deepEqual(complete(["jit", "query", "--format", ""]), ["csv", "json", "jsonl", "table"]);
   assert.ok(complete(["jit", "query", "--"]).includes("--wait-approval"));
+  assert.deepEqual(complete(["jit", "completion", ""]), ["bash", "fish", "zsh"]);
+  assert.deepEqual(complete(["jit", "query", "-f", "rep"]), ["report.sql"]);
+  assert.deepEqual(complete(["jit", "query", "--file", ""]), ["policy.yaml", "report.sql", "state"]);
+  assert.deepEqual(complete(["jit", "policy", "check", "po"]), ["policy.yaml"]);
+  assert.deepEqual(complete(["jit", "broker", "serve", "--config", "p"]), ["policy.yaml"]);
+  assert.deepEqual(complete(["jit", "broker", "dev", "--data-dir", ""]), ["state"]);
+  // A flag that takes free text offers nothing in its place (not the command's other flags).
+  assert.deepEqual(complete(["jit", "request", "--reason", ""]), []);
+});
+
+test("fish completes with descriptions, and files only where a command takes a file", { skip: has("fish") ? false : "fish is not installed (.ci/run installs it)" }, () => {
+  const file = join(aux, "jit.fish");
+  writeFileSync(file, completionScript(program, "fish"));
+  const complete = (line: string) =>
+    execFileSync("fish", ["--no-config", "-c", `source ${file}; complete -C '${line}'`], { encoding: "utf8", cwd: dir }).trim().split("\n").filter(Boolean);
+  const top = complete("jit ");
+  assert.ok(top.some((l) => /^audit\tthe audit log/.test(l)), top.join("\n"));
+  assert.deepEqual(complete("jit completion ").map((l) => l.split("\t")[0]).sort(), ["bash", "fish", "zsh"]);
+  assert.deepEqual(complete("jit policy check ").sort(), ["policy.yaml", "report.sql", "state/"]);
+  assert.deepEqual(complete("jit query -f rep"), ["report.sql"]);
+  assert.deepEqual(complete("jit broker serve --config po"), ["policy.yaml"]);
+  assert.deepEqual(complete("jit broker dev --data-dir ").map((l) => l.split("\t")[0]), ["state/"]);
+  assert.ok(complete("jit audit list --").some((l) => /^--since\t/.test(l)));
+  // No global -f, yet a command without file arguments does not offer ./*: whoami takes nothing.
+  assert.deepEqual(complete("jit whoami "), []);
+  // "list" under config and under audit are told apart by the full command path.
+  assert.ok(!complete("jit config list --").some((l) => l.startsWith("--since")));
+});
+
+test("zsh completes natively on the first Tab, with descriptions (driven in tmux)", { skip: has("zsh") && has("tmux") ? false : "zsh or tmux is not installed (.ci/run installs them)" }, async () => {
+  const fp = join(aux, "fpath");
+  mkdirSync(fp, { recursive: true });
+  writeFileSync(join(fp, "_jit"), completionScript(program, "zsh"));
+  writeFileSync(join(aux, "zshrc"), [`fpath=(${fp} $fpath)`, `autoload -U compinit && compinit -u -d ${join(aux, "zcompdump")}`, "zstyle ':completion:*' format '<%d>'", "jit() { :; }", "PS1='$ '", "echo READY"].join("\n"));
+  const sock = `jit-test-${process.pid}`;
+  const tmux = (...args: string[]) => execFileSync("tmux", ["-L", sock, ...args], { encoding: "utf8" });
+  tmux("new-session", "-d", "-x", "140", "-y", "40", "-c", dir, `ZDOTDIR=${aux}/none zsh -f -i`);
+  try {
+    const screen = async (until: RegExp) => {
+      for (let i = 0; i < 50; i++) {
+        const text = tmux("capture-pane", "-p");
+        if (until.test(text)) return text;
+        await sleep(100);
+      }
+      return tmux("capture-pane", "-p");
+    };
+    tmux("send-keys", `source ${join(aux, "zshrc")}`, "Enter");
+    await screen(/READY/);
+    const tab = async (typed: string, until: RegExp) => {
+      tmux("send-keys", "C-c");
+      tmux("send-keys", "C-l");
+      await screen(/^\$ *$/m);
+      tmux("send-keys", typed, "Tab");
+      return screen(until);
+    };
+    const first = await tab("jit aud", /\$ jit audit$/m);
+    assert.match(first, /\$ jit audit$/m, `the first Tab completes the command; the screen:\n${first}`);
+    tmux("send-keys", "Tab"); // the line is now "jit audit ": a second Tab lists the subcommands with descriptions
+    const subs = await screen(/verify +-- recompute/);
+    assert.match(subs, /list +-- list audit records/);
+    assert.match(await tab("jit completion ", /bash +fish +zsh/), /bash +fish +zsh/);
+    assert.match(await tab("jit policy check ", /policy\.yaml/), /policy\.yaml +report\.sql +state\//);
+    assert.match(await tab("jit audit list --sin", /--since$/m), /jit audit list --since$/m);
+    assert.match(await tab("jit broker dev --data-dir ", /--data-dir state\//), /--data-dir state\//);
+  } finally {
+    tmux("kill-server");
+  }
 });

@@ -40,3 +40,41 @@ test("a usage error names the command's own --help and exits 2", async () => {
   assert.match(t.err(), /unknown option '--bogus'/);
   assert.match(t.err(), /hint: see jit audit list --help/);
 });
+
+test("jit help TOPIC prints the topic; jit help COMMAND the command's help; an unknown one is a usage error", async () => {
+  for (const [topic, says] of [["environment", /JIT_DEBUG +set to 1/], ["exit-codes", /130 +interrupted/], ["formatting", /--json .*cannot be combined/s], ["policy", /max_bytes_processed/]] as const) {
+    const t = io();
+    assert.equal(await main(["help", topic], t.io), 0, topic);
+    assert.match(t.out(), says, topic);
+  }
+  const q = io();
+  assert.equal(await main(["help", "audit", "list"], q.io), 0);
+  assert.match(q.out(), /Usage: jit audit list/);
+  const top = io();
+  assert.equal(await main(["help"], top.io), 0);
+  assert.match(top.out(), /Help topics: jit help environment \| exit-codes \| formatting \| policy/);
+  const bad = io();
+  assert.equal(await main(["help", "nonsense"], bad.io), 2);
+  assert.match(bad.err(), /no help topic or command "nonsense"/);
+});
+
+test("-v, -V, --version and jit version print the version", async () => {
+  for (const argv of [["-v"], ["-V"], ["--version"]]) {
+    const t = io();
+    assert.equal(await main(argv, t.io), 0);
+    assert.match(t.out(), /^\d+\.\d+\.\d+\n$/);
+  }
+  const t = io();
+  assert.equal(await main(["version", "--json"], t.io), 0);
+  const v = JSON.parse(t.out()) as { cli: string; broker: unknown };
+  assert.match(v.cli, /^\d+\.\d+\.\d+$/);
+  assert.equal(v.broker, null, "no broker configured in this environment");
+});
+
+test("the fast path of jit --help is commander's own help", async () => {
+  const fast = io();
+  assert.equal(await main(["--help"], fast.io), 0);
+  const full = io();
+  assert.equal(await main(["help"], full.io), 0);
+  assert.equal(fast.out(), full.out());
+});

@@ -2,8 +2,10 @@
 import { JitError } from "../../errors.ts";
 import type { CliContext } from "../context.ts";
 import { type Format, toSimpleTable } from "../output.ts";
-import { printResult, type QueryResult } from "./query.ts";
-import { intFlag, printJson } from "./util.ts";
+import { checkFormat, printResultPaged, type QueryResult } from "./query.ts";
+import { tryParseDuration } from "../../policy/duration.ts";
+import { localTime } from "../human.ts";
+import { fit, intFlag, printJson, printLong, relative } from "./util.ts";
 
 export interface AuditView {
   id: string;
@@ -25,23 +27,58 @@ export function summarise(r: AuditView): string {
   if (d.request_id) parts.push(`request ${d.request_id}`);
   if (d.grant_id) parts.push(`grant ${d.grant_id}`);
   if (typeof d.row_count === "number") parts.push(`${d.row_count} rows, ${d.masked_cells} masked cells`);
+  if (typeof d.what === "string" && parts.length === 0) parts.push([d.what, d.table ?? d.dataset ?? d.id].filter(Boolean).join(" "));
   const err = d.error as { message?: string } | undefined;
   if (err?.message) parts.push(`→ ${err.message}`);
   if (typeof d.why === "string") parts.push(`→ ${d.why}`);
+  // The table cuts it to the terminal; the demo and pipes get the line whole up to 110 characters.
   const line = parts.join(" · ");
   return line.length > 110 ? `${line.slice(0, 109)}…` : line;
 }
 
-/** Lists audit records with filters. */
+/** A --since/--until value for the broker: "10m", "2h", "7d" mean that long before `now`; anything else passes as a time. */
+export function timeFlag(raw: string | undefined, now: number = Date.now()): string | undefined {
+  if (raw === undefined) return undefined;
+  const ago = tryParseDuration(raw);
+  return ago === undefined ? raw : new Date(now - ago).toISOString();
+}
+
+/** Pages the broker will be asked for at most when looking for the newest records (it lists oldest first). */
+const MAX_PAGES = 50;
+
+/** Lists audit records with filters: newest first on a terminal, local times with their zone and age. */
 export async function auditListCommand(ctx: CliContext, opts: Record<string, string | boolean | undefined>): Promise<void> {
   const limit = intFlag(opts.limit as string | undefined, "limit") ?? 50;
   const params = new URLSearchParams({ limit: String(limit) });
-  for (const k of ["user", "action", "outcome", "dataset", "since", "until"] as const) if (typeof opts[k] === "string") params.set(k, opts[k] as string);
+  for (const k of ["user", "action", "outcome", "dataset"] as const) if (typeof opts[k] === "string") params.set(k, opts[k] as string);
+  for (const k of ["since", "until"] as const) if (typeof opts[k] === "string") params.set(k, timeFlag(opts[k] as string)!);
   if (opts.mine) params.set("mine", "1");
   const client = await ctx.client();
-  const res = await client.get<{ records: AuditView[] }>(`/v1/audit?${params}`);
-  if (ctx.flags.json) return printJson(ctx, res);
-  ctx.io.out(toSimpleTable(["id", "time", "actor", "action", "outcome", "what"], res.records.map((r) => [r.id, r.at.replace("T", " ").slice(0, 19), r.actor, r.action, r.outcome, summarise(r)])));
+  if (ctx.flags.json) {
+    // The machine shape stays the broker's own page (oldest first, next_after to page on).
+    return printJson(ctx, await client.get<{ records: AuditView[]; next_after: number | null }>(`/v1/audit?${params}`));
+  }
+  // The broker lists oldest first: walk its pages and keep the last `limit` records, then show them newest first.
+  params.set("limit", "1000");
+  let kept: AuditView[] = [];
+  let pages = 0;
+  let more = false;
+  for (let after = 0; ; ) {
+    if (after) params.set("after", String(after));
+    const res = await client.get<{ records: AuditView[]; next_after: number | null }>(`/v1/audit?${params}`);
+    kept = [...kept, ...res.records].slice(-limit);
+    if (res.next_after === null) break;
+    if (++pages >= MAX_PAGES) {
+      more = true;
+      break;
+    }
+    after = res.next_after;
+  }
+  if (kept.length === 0) return ctx.io.err("No audit records match.");
+  const now = Date.now();
+  const rows = kept.reverse().map((r) => [r.id, localTime(r.at), relative(r.at, now), r.actor, r.action, r.outcome, summarise(r)]);
+  await printLong(ctx, toSimpleTable(["id", "time", "age", "actor", "action", "outcome", "what"], rows, { ...fit(ctx), flexible: ["what"] }));
+  if (more) ctx.io.err(`note: newest of the first ${MAX_PAGES * 1000} matching records; narrow with --since 1h or --user`);
 }
 
 /** Shows one record in full. */
@@ -53,6 +90,7 @@ export async function auditShowCommand(ctx: CliContext, id: string): Promise<voi
 
 /** Prints what the caller of a query received, from the result kept with its record. */
 export async function auditReplayCommand(ctx: CliContext, id: string, opts: { format?: Format }): Promise<void> {
+  checkFormat(ctx.flags.json, opts.format);
   const client = await ctx.client();
   const { record } = await client.get<{ record: AuditView }>(`/v1/audit/${encodeURIComponent(id)}`);
   let done: AuditView | undefined = record.details.result ? record : undefined;
@@ -75,7 +113,7 @@ export async function auditReplayCommand(ctx: CliContext, id: string, opts: { fo
     grant_id: null,
     audit_id: d.query_audit_id,
   };
-  printResult(ctx, result, opts.format ?? (ctx.flags.json ? "json" : ctx.io.isStdoutTTY ? "table" : "json"));
+  await printResultPaged(ctx, result, opts.format ?? (ctx.flags.json ? "json" : ctx.io.isStdoutTTY ? "table" : "json"));
 }
 
 /** Verifies the hash chain; a broken chain exits 4 naming the first broken record. */
@@ -98,7 +136,7 @@ export async function auditExportCommand(ctx: CliContext, opts: { since?: string
   let after = 0;
   for (;;) {
     const params = new URLSearchParams({ limit: "1000", after: String(after) });
-    if (opts.since) params.set("since", opts.since);
+    if (opts.since) params.set("since", timeFlag(opts.since)!);
     const res = await client.get<{ records: AuditView[]; next_after: number | null }>(`/v1/audit?${params}`);
     for (const r of res.records) ctx.io.out(JSON.stringify(r));
     if (res.next_after === null) break;

@@ -3,7 +3,7 @@ import { JitError } from "../../errors.ts";
 import { defaultDevDataDir, startDevBroker } from "../../broker/dev.ts";
 import { DEMO_USERS } from "../../idp/demo-users.ts";
 import type { CliContext } from "../context.ts";
-import { printJson } from "./util.ts";
+import { jitName, printJson } from "./util.ts";
 
 /** Parses a TCP port flag. */
 export function parsePort(raw: string): number {
@@ -30,10 +30,15 @@ export async function brokerDevCommand(ctx: CliContext, opts: { port: string; da
     io.out("Demo users (password = user name):");
     for (const u of DEMO_USERS) io.out(`  ${u.username.padEnd(6)} ${u.groups.join(", ")}`);
     io.out("");
+    const jit = jitName(io.env);
     io.out("In another terminal:");
-    io.out(`  jit login --broker ${broker.url}      # sign in as alice`);
-    io.out("  jit request demo.sales --reason \"weekly report\"");
-    io.out("  jit query \"SELECT full_name, ssn, card_number, email FROM demo.sales.customers LIMIT 5\"");
+    io.out(`  ${jit} login --broker ${broker.url} --no-browser   # prints a code; sign in as alice / alice`);
+    io.out("  # no browser? confirm the code from the shell (dev mode only):");
+    io.out(`  curl -s -X POST ${broker.url}/dev/device/approve -H 'content-type: application/json' \\`);
+    io.out(`    -d '{"user_code": "CODE", "username": "alice", "password": "alice"}'`);
+    io.out(`  ${jit} request demo.sales --reason "weekly report"`);
+    io.out(`  ${jit} query "SELECT full_name, ssn, card_number, email FROM demo.sales.customers LIMIT 5"`);
+    io.out("  (no desktop keychain, e.g. a server or container? export JIT_CREDENTIAL_STORE=file first)");
     io.out("");
     io.out("Press Ctrl-C to stop.");
   }

@@ -1,7 +1,7 @@
 /** `jit grants` and `jit revoke`. */
 import type { CliContext } from "../context.ts";
 import { toSimpleTable } from "../output.ts";
-import { printJson, relative } from "./util.ts";
+import { fit, printJson, printLong, relative } from "./util.ts";
 
 interface GrantView {
   id: string;
@@ -23,9 +23,10 @@ export async function grantsCommand(ctx: CliContext, opts: { all?: boolean }): P
     ctx.io.err(`No ${opts.all ? "" : "active "}grants. Ask for one with: jit request DATASET --reason TEXT`);
     return;
   }
-  ctx.io.out(toSimpleTable(
+  await printLong(ctx, toSimpleTable(
     ["id", "state", "datasets", "expires", "request"],
     grants.map((g) => [g.id, g.state, g.datasets.join(", ") + (g.single_statement ? " (one statement)" : ""), g.state === "active" ? relative(g.expires_at) : "-", g.request_id]),
+    { ...fit(ctx), flexible: ["datasets"] },
   ));
 }
 

@@ -4,7 +4,7 @@ import { loadSession, sessionFromTokens } from "../../auth/session.ts";
 import { isLoopbackHttp } from "../../net/loopback.ts";
 import { loadConfig, saveConfig } from "../config.ts";
 import type { CliContext } from "../context.ts";
-import { printJson } from "./util.ts";
+import { jitName, printJson } from "./util.ts";
 
 interface LoginSettings {
   issuer: string;
@@ -64,6 +64,8 @@ export async function loginCommand(ctx: CliContext, opts: { browser: boolean }):
     printJson(ctx, { broker: brokerUrl, username: me.username, groups: me.groups, expires_at: new Date(session.expires_at * 1000).toISOString(), credential_store: store.kind });
   } else {
     io.err(`Signed in to ${brokerUrl} as ${io.colorErr.bold(me.username)} (groups: ${me.groups.join(", ") || "none"}); tokens kept in the ${store.kind === "file" ? `file ${store.location}` : "OS keychain"}.`);
+    const jit = jitName(io.env);
+    io.err(`Next: ${jit} datasets (what you may use), then ${jit} request DATASET --reason TEXT`);
   }
 }
 

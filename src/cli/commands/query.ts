@@ -4,8 +4,10 @@ import { text } from "node:stream/consumers";
 import { JitError } from "../../errors.ts";
 import { parseDuration } from "../../policy/duration.ts";
 import type { CliContext } from "../context.ts";
-import { type ColumnView, type Format, toCsv, toJsonl, toTable } from "../output.ts";
-import { intFlag, printJson } from "./util.ts";
+import { type ColumnView, type Format, maskLegend, toCsv, toJsonl, toTable } from "../output.ts";
+import { joinWrapped } from "../table.ts";
+import { humanBytes } from "../human.ts";
+import { fit, intFlag, printJson, printLong } from "./util.ts";
 import { type RequestView, waitForDecision } from "./wait.ts";
 
 export interface QueryResult {
@@ -43,18 +45,55 @@ async function readSql(ctx: CliContext, sql: string | undefined, file: string | 
   throw new JitError("usage", "no SQL given", { hint: 'jit query "SELECT ..." (or --file F, or pipe it on stdin)' });
 }
 
-/** Writes a query result in the chosen format; status lines go to stderr. */
-export function printResult(ctx: CliContext, res: QueryResult, format: Format): void {
+/** A query may run for minutes in the warehouse; every other call gets the short answer timeout. */
+const QUERY_TIMEOUT_MS = 10 * 60_000;
+
+/** Rows a table shows by default on a terminal: a screenful, less the header, rule, summary and prompt. */
+export function screenRows(rows: number | undefined): number {
+  return Math.max(10, (rows ?? 26) - 6);
+}
+
+/** `--json` is JSON: another --format with it is a contradiction, not a choice to make silently. */
+export function checkFormat(json: boolean | undefined, format: Format | undefined): void {
+  if (json && format !== undefined && format !== "json") {
+    throw new JitError("usage", `--json and --format ${format} contradict each other`, { hint: `use one: --format ${format}, or --json` });
+  }
+}
+
+const plural = (n: number, word: string) => `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
+
+/** A result as a table plus its summary line ("showing 20 of 6,000 rows ... · 70.5 kB processed · audit 9"). */
+function tableAndSummary(ctx: CliContext, res: QueryResult, page: number | undefined): { table: string; summary: string } {
+  const { io } = ctx;
+  const shown = page !== undefined && res.rows.length > page ? res.rows.slice(0, page) : res.rows;
+  const table = toTable(res.columns, shown, (s) => io.color.yellow(s), fit(ctx));
+  const total = `${plural(res.row_count, "row")}${res.truncated ? " (cut at the row limit)" : ""}`;
+  const parts = [shown.length < res.rows.length ? `showing ${shown.length} of ${total} (use --max-rows or --format)` : total];
+  if (res.masked_cells) parts.push(plural(res.masked_cells, "masked cell"));
+  parts.push(`${humanBytes(res.bytes_processed)} processed`, `audit ${res.audit_id}`);
+  if (res.grant_id) parts.push(`grant ${res.grant_id}`);
+  const legend = maskLegend(res.columns, shown, io.stdoutColumns);
+  const summary = joinWrapped(parts, io.stderrColumns ?? io.stdoutColumns);
+  return { table, summary: io.colorErr.dim(legend ? `${legend}\n${summary}` : summary) };
+}
+
+/** Writes a query result in the chosen format, straight to stdout; the summary goes to stderr. */
+export function printResult(ctx: CliContext, res: QueryResult, format: Format, page?: number): void {
   const { io } = ctx;
   if (format === "json") return io.out(JSON.stringify(res));
   if (format === "jsonl") return void io.stdout.write(toJsonl(res.rows));
   if (format === "csv") return void io.stdout.write(toCsv(res.columns, res.rows));
-  io.out(toTable(res.columns, res.rows, (s) => io.color.yellow(s)));
-  const parts = [`${res.row_count} row${res.row_count === 1 ? "" : "s"}${res.truncated ? " (truncated)" : ""}`];
-  if (res.masked_cells) parts.push(`${res.masked_cells} masked cell${res.masked_cells === 1 ? "" : "s"}`);
-  parts.push(`${res.bytes_processed} bytes processed`, `audit ${res.audit_id}`);
-  if (res.grant_id) parts.push(`grant ${res.grant_id}`);
-  io.err(io.colorErr.dim(parts.join(" · ")));
+  const { table, summary } = tableAndSummary(ctx, res, page);
+  io.out(table);
+  io.err(summary);
+}
+
+/** Like printResult, but a table taller than the terminal goes through the pager (the summary follows it). */
+export async function printResultPaged(ctx: CliContext, res: QueryResult, format: Format, page?: number): Promise<void> {
+  if (format !== "table") return printResult(ctx, res, format);
+  const { table, summary } = tableAndSummary(ctx, res, page);
+  await printLong(ctx, table);
+  ctx.io.err(summary);
 }
 
 /** Runs SQL through the broker; with --wait-approval, files the missing request and waits first. */
@@ -63,8 +102,9 @@ export async function queryCommand(ctx: CliContext, sqlArg: string | undefined, 
   if (!sql.trim()) throw new JitError("usage", "the SQL is empty", { hint: 'jit query "SELECT ..."' });
   const maxRows = intFlag(opts.maxRows, "max-rows");
   const timeoutMs = parseDuration(opts.timeout);
+  checkFormat(ctx.flags.json, opts.format);
   const format: Format = opts.format ?? (ctx.flags.json ? "json" : ctx.io.isStdoutTTY ? "table" : "json");
-  const client = await ctx.client();
+  const client = await ctx.client({ timeoutMs: QUERY_TIMEOUT_MS });
   const body = { sql, max_rows: maxRows, dry_run: Boolean(opts.dryRun) };
   const send = () => client.post<QueryResult & Record<string, unknown>>("/v1/query", body);
 
@@ -90,9 +130,11 @@ export async function queryCommand(ctx: CliContext, sqlArg: string | undefined, 
     ctx.io.out(`decision:       allowed`);
     ctx.io.out(`tables:         ${d.tables.join(", ") || "none"}`);
     ctx.io.out(`masked columns: ${d.masked_columns.join(", ") || "none"}`);
-    ctx.io.out(`bytes estimate: ${d.bytes_estimate}`);
+    ctx.io.out(`estimate:       ${humanBytes(d.bytes_estimate)} processed`);
     ctx.io.out(`grants:         ${d.grant_ids.join(", ") || "none needed"}`);
     return;
   }
-  printResult(ctx, res, format);
+  // On a terminal a table shows a screenful unless --max-rows asked for more; other formats get every row.
+  const page = format === "table" && ctx.io.isStdoutTTY && maxRows === undefined ? screenRows(ctx.io.stdoutRows) : undefined;
+  await printResultPaged(ctx, res, format, page);
 }

@@ -1,7 +1,7 @@
 /** `jit request`: ask for a time-boxed grant; auto-approved, pending approval, or denied as the policy says. */
 import { parseDuration } from "../../policy/duration.ts";
 import type { CliContext } from "../context.ts";
-import { printJson, relative, seconds } from "./util.ts";
+import { jitName, printJson, relative, seconds } from "./util.ts";
 import { pendingError, type RequestView, waitForDecision } from "./wait.ts";
 
 /** Files a request and, with --wait, waits for its decision. */
@@ -31,6 +31,6 @@ export async function requestCommand(
   if (!ctx.flags.json) {
     const expires = r.grant?.expires_at;
     io.out(`${io.color.green("✔")} Grant ${r.grant_id} on ${r.datasets.join(", ")}: ${r.decided_by === "policy" ? "auto-approved by policy" : `approved by ${r.decided_by}`}, expires ${relative(expires)}.`);
-    io.out(`  Next: jit query "SELECT ... FROM ${r.datasets[0]}.<table>"`);
+    io.out(`  Next: ${jitName(io.env)} query "SELECT ... FROM ${r.datasets[0]}.<table>"   (${jitName(io.env)} tables ${r.datasets[0]} lists them)`);
   }
 }

@@ -1,7 +1,8 @@
 /** `jit requests`: the caller's requests and those they may approve. */
 import type { CliContext } from "../context.ts";
 import { toSimpleTable } from "../output.ts";
-import { highlightSql, printJson, relative, seconds } from "./util.ts";
+import { fit, highlightSql, printJson, printLong, relative, seconds } from "./util.ts";
+import { humanBytes } from "../human.ts";
 import type { RequestView } from "./wait.ts";
 
 /** Fetches requests visible to the caller. */
@@ -22,23 +23,28 @@ export async function requestsCommand(ctx: CliContext, opts: { pending?: boolean
     ctx.io.err(opts.pending ? "No pending requests you may see." : "No requests.");
     return;
   }
-  ctx.io.out(toSimpleTable(
-    ["id", "state", "requester", "datasets", "reason", "duration", "age", "expires", "you may approve"],
+  // The reason goes last: it is the column that gives way when the terminal is narrow.
+  // A pending request this person may decide reads "to approve": one word instead of a mostly empty column.
+  const lines = [toSimpleTable(
+    ["id", "state", "requester", "datasets", "for", "filed", "expires", "reason"],
     requests.map((r) => [
-      r.id, r.state, r.requester, r.datasets.join(", "), r.reason, seconds(r.duration_seconds), relative(r.created_at),
-      r.state === "pending" ? relative(r.expires_at) : "-", r.can_approve ? "yes" : "",
+      r.id, r.can_approve ? "to approve" : r.state, r.requester, r.datasets.join(", "), seconds(r.duration_seconds), relative(r.created_at),
+      r.state === "pending" ? relative(r.expires_at) : "-", r.reason,
     ]),
-  ));
+    { ...fit(ctx), flexible: ["reason", "datasets"] },
+  )];
+  const out = (line: string) => lines.push(line);
   for (const r of requests.filter((x) => x.sql && x.state === "pending")) {
-    ctx.io.out(`\nRequest ${r.id}: ${r.requester} asks to run this statement once (${r.reason || "no reason given"}):`);
-    ctx.io.out(highlightSql(r.sql!, ctx.io.color));
+    out(`\nRequest ${r.id}: ${r.requester} asks to run this statement once (${r.reason || "no reason given"}):`);
+    out(highlightSql(r.sql!, ctx.io.color));
     const st = r.statement;
-    if (st && "error" in st) ctx.io.out(`  ${ctx.io.color.red(`would be refused: ${st.error}`)}`);
+    if (st && "error" in st) out(`  ${ctx.io.color.red(`would be refused: ${st.error}`)}`);
     else if (st) {
-      ctx.io.out(`  reads: ${st.tables.join(", ")}`);
-      ctx.io.out(`  masked in the result: ${st.masked_columns.map((m) => `${m.name} (${m.mask})`).join(", ") || "nothing"}`);
-      ctx.io.out(`  bytes estimate: ${st.bytes_estimate}`);
+      out(`  reads: ${st.tables.join(", ")}`);
+      out(`  masked in the result: ${st.masked_columns.map((m) => `${m.name} (${m.mask})`).join(", ") || "nothing"}`);
+      out(`  estimate: ${humanBytes(st.bytes_estimate)} processed`);
     }
   }
-  if (requests.some((r) => r.can_approve)) ctx.io.err("Approve with: jit approve ID --comment TEXT   (or deny with: jit deny ID --reason TEXT)");
+  await printLong(ctx, lines.join("\n"));
+  if (requests.some((r) => r.can_approve)) ctx.io.err("Decide with: jit approve (a picker), jit approve ID, or jit deny ID --reason TEXT");
 }

@@ -2,27 +2,42 @@
 import type { ChalkInstance } from "chalk";
 import { JitError } from "../../errors.ts";
 import type { CliContext } from "../context.ts";
+import { loadConfig } from "../config.ts";
+import { humanDuration, humanRelative } from "../human.ts";
+import type { FitOptions } from "../output.ts";
+import { writePaged } from "../pager.ts";
 
 /** Prints a value as JSON on stdout (used with --json). */
 export function printJson(ctx: CliContext, value: unknown): void {
   ctx.io.out(JSON.stringify(value, null, 2));
 }
 
-/** "in 7h59m", "3m ago" for an ISO time relative to now. */
-export function relative(iso: string | null | undefined, now: number = Date.now()): string {
-  if (!iso) return "-";
-  const ms = Date.parse(iso) - now;
-  const s = Math.round(Math.abs(ms) / 1000);
-  const text = s >= 86400 ? `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h` : s >= 3600 ? `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m` : `${s}s`;
-  return ms >= 0 ? `in ${text}` : `${text} ago`;
+/** How to spell jit in a printed next step: "npx jit" when run through npx (in a checkout jit is not on PATH). */
+export function jitName(env: NodeJS.ProcessEnv): string {
+  return env.npm_command === "exec" ? "npx jit" : "jit";
 }
 
-/** Seconds as "1h30m". */
-export function seconds(s: number): string {
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h && m ? `${h}h${m}m` : h ? `${h}h` : m ? `${m}m` : `${s}s`;
+/** How tables fit this invocation's stdout: its terminal width (none for a pipe), bold headers, a dim rule. */
+export function fit(ctx: CliContext): FitOptions {
+  return { width: ctx.io.stdoutColumns, head: ctx.io.color.bold, rule: ctx.io.color.dim };
 }
+
+/** Writes long text to stdout, through the pager on a terminal when it is taller than the screen. */
+export async function printLong(ctx: CliContext, text: string): Promise<void> {
+  let configured: string | undefined;
+  try {
+    configured = loadConfig(ctx.io.env).pager;
+  } catch {
+    configured = undefined; // a broken config file is reported by the commands that need it, not by paging
+  }
+  await writePaged(ctx.io, text, configured);
+}
+
+/** "in 7h59m", "3m ago" for an ISO time relative to now (the one duration style: see human.ts). */
+export const relative = humanRelative;
+
+/** Seconds as "1h30m". */
+export const seconds = humanDuration;
 
 /** Parses a whole-number flag. */
 export function intFlag(raw: string | undefined, name: string): number | undefined {

@@ -1,11 +1,14 @@
-/** Waiting for a request to be decided: a spinner on a terminal, plain lines otherwise. */
+/** Waiting for a request to be decided: a spinner with the time waited on a terminal, plain lines otherwise; Ctrl-C ends it. */
 import { JitError } from "../../errors.ts";
 import type { BrokerClient } from "../client.ts";
 import type { CliContext } from "../context.ts";
+import { humanDuration } from "../human.ts";
+import { Interrupted, interruption } from "../interrupted.ts";
+import { startSpinner } from "../spinner.ts";
 
 export interface RequestView {
   id: string;
-  state: "pending" | "approved" | "denied" | "expired";
+  state: "pending" | "approved" | "denied" | "expired" | "cancelled";
   requester: string;
   datasets: string[];
   reason: string;
@@ -27,7 +30,7 @@ export interface RequestView {
 /** The error for a request that is still pending: exit 5, with who must act. */
 export function pendingError(r: RequestView): JitError {
   return new JitError("pending", `request ${r.id} is waiting for approval by ${r.approver_groups.join(" or ")}`, {
-    hint: `ask an approver to run: jit approve ${r.id}   (then you can re-run your command; add --wait to wait here)`,
+    hint: `ask an approver to run: jit approve ${r.id}   (then re-run your command, or wait here: jit request wait ${r.id})`,
     details: { request_id: r.id, approver_groups: r.approver_groups },
   });
 }
@@ -38,34 +41,56 @@ export function notApprovedError(r: RequestView): JitError {
   return new JitError("denied", `request ${r.id} was ${why}`, { details: { request_id: r.id, state: r.state } });
 }
 
-/** Polls a request until it is decided or `timeoutMs` passes; returns the approved request, throws otherwise. */
+/** Polling interval: every second for the first half minute (an approver at hand), then every 5 s (fewer audit records). */
+export function pollDelay(elapsedMs: number, firstMs = 1000): number {
+  return elapsedMs < 30_000 ? firstMs : Math.max(firstMs, 5000);
+}
+
+/**
+ * Polls a request until it is decided, `timeoutMs` passes, or the person presses Ctrl-C; returns the approved request.
+ * Ctrl-C throws Interrupted at once (exit 130): the request stays pending and `jit request wait ID` resumes.
+ */
 export async function waitForDecision(ctx: CliContext, client: BrokerClient, id: string, timeoutMs: number, pollMs = 1000): Promise<RequestView> {
   const { io } = ctx;
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   const text = `waiting for request ${id} to be decided`;
-  const spinner = io.canPrompt && !ctx.flags.json ? (await import("ora")).default({ text, stream: io.stderr as NodeJS.WriteStream }).start() : null;
-  if (!spinner && !ctx.flags.json) io.err(`${text} (up to ${Math.round(timeoutMs / 1000)}s)...`);
+  const quiet = Boolean(ctx.flags.json);
+  const spinner = quiet ? null : await startSpinner(io, text);
+  if (!spinner && !quiet) io.err(`${text} (up to ${humanDuration(timeoutMs / 1000)}); Ctrl-C stops waiting...`);
+  const ticker = spinner ? setInterval(() => spinner.update(`${text} · ${humanDuration((Date.now() - started) / 1000)} (Ctrl-C stops waiting)`), 1000) : undefined;
+  const stop = interruption(io.onInterrupt);
+  const interrupted = stop.promise.then(() => "interrupted" as const);
   try {
     for (;;) {
-      const { request } = await client.get<{ request: RequestView }>(`/v1/requests/${encodeURIComponent(id)}`);
+      const got = await Promise.race([client.get<{ request: RequestView }>(`/v1/requests/${encodeURIComponent(id)}`), interrupted]);
+      if (got === "interrupted") break;
+      const { request } = got;
       if (request.state === "approved") {
-        spinner?.succeed(`request ${id} approved by ${request.decided_by}`);
+        spinner?.stop();
+        if (!quiet) io.err(`${io.colorErr.green("✔")} request ${id} approved by ${request.decided_by} after ${humanDuration((Date.now() - started) / 1000)}`);
         return request;
       }
       if (request.state !== "pending") {
-        spinner?.fail(`request ${id} ${request.state}`);
+        spinner?.stop();
         throw notApprovedError(request);
       }
       if (Date.now() >= deadline) {
-        spinner?.stop();
-        throw new JitError("pending", `request ${id} is still pending after ${Math.round(timeoutMs / 1000)}s`, {
-          hint: `ask an approver to run: jit approve ${id}`,
+        throw new JitError("pending", `request ${id} is still pending after ${humanDuration(timeoutMs / 1000)}`, {
+          hint: `ask an approver to run: jit approve ${id}   (wait again with: jit request wait ${id})`,
           details: { request_id: id },
         });
       }
-      await new Promise((r) => setTimeout(r, Math.min(pollMs, Math.max(0, deadline - Date.now()))));
+      const delay = Math.min(pollDelay(Date.now() - started, pollMs), Math.max(0, deadline - Date.now()));
+      let timer: NodeJS.Timeout | undefined;
+      const slept = await Promise.race([new Promise<"slept">((r) => (timer = setTimeout(() => r("slept"), delay))), interrupted]);
+      clearTimeout(timer);
+      if (slept === "interrupted") break;
     }
+    throw new Interrupted(`stopped waiting; request ${id} stays pending. Resume with: jit request wait ${id}`, { request_id: id });
   } finally {
+    clearInterval(ticker);
     spinner?.stop();
+    stop.dispose();
   }
 }
