@@ -7,6 +7,7 @@ import { loadPolicyFile } from "../policy/load.ts";
 import type { Policy } from "../policy/types.ts";
 import { openStore } from "../store/open.ts";
 import type { Warehouse } from "../warehouse/types.ts";
+import { withSchemaCache } from "../warehouse/schema-cache.ts";
 import type { BrokerConfig } from "./config.ts";
 import type { BrokerDeps } from "./context.ts";
 import { createBrokerHandler, listen } from "./server.ts";
@@ -93,6 +94,15 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
     const { createNotifier, validateNotifyConfig } = await import("../notify/webhook.ts");
     notifier = createNotifier(validateNotifyConfig(cfg.notify, "notify").config, { log });
   }
+  // Table schemas are cached for a few seconds (every query reads them) and dropped when the policy reloads;
+  // warehouseFor keeps the uncached per-group warehouses, which read no schemas.
+  const cached = withSchemaCache(warehouse);
+  warehouse = cached;
+  const reload = (why: string): boolean => {
+    const ok = policy.reload(why);
+    if (ok) cached.invalidate();
+    return ok;
+  };
   const deps: BrokerDeps = {
     policy: policy.get,
     store,
@@ -120,7 +130,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
   try {
     watcher = watch(cfg.policyFile, () => {
       clearTimeout(debounce);
-      debounce = setTimeout(() => policy.reload("file changed"), 200);
+      debounce = setTimeout(() => reload("file changed"), 200);
     });
   } catch {
     log(`cannot watch ${cfg.policyFile}; reload the policy with SIGHUP`);
@@ -129,7 +139,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
     url,
     server,
     deps,
-    reloadPolicy: policy.reload,
+    reloadPolicy: reload,
     async close() {
       watcher?.close();
       clearTimeout(debounce);
