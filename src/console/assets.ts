@@ -13,7 +13,7 @@ a{color:var(--accent)}a:focus-visible,button:focus-visible,input:focus-visible,s
 header{background:#24292f;color:#fff;padding:.5rem 1rem;display:flex;flex-wrap:wrap;gap:.25rem 1rem;align-items:center}
 header a{color:#fff;text-decoration:none;padding:.35rem .2rem}header a[aria-current=page]{border-bottom:2px solid #f59e0b}
 header .brand{font-weight:700;margin-right:.5rem}header .who{margin-left:auto;font-size:.9rem;display:flex;gap:.5rem;align-items:center}
-header form{margin:0}header button{background:none;border:1px solid #8c959f;color:#fff;border-radius:6px;padding:.2rem .6rem;cursor:pointer;font:inherit}
+header .muted{color:#d0d7de}header form{margin:0}header button{background:none;border:1px solid #8c959f;color:#fff;border-radius:6px;padding:.2rem .6rem;cursor:pointer;font:inherit}
 nav ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.25rem 1rem}
 main{max-width:72rem;margin:0 auto;padding:1rem}
 h1{font-size:1.4rem;margin:.25rem 0 1rem}h2{font-size:1.1rem;margin:1.25rem 0 .5rem}
@@ -22,7 +22,7 @@ h1{font-size:1.4rem;margin:.25rem 0 1rem}h2{font-size:1.1rem;margin:1.25rem 0 .5
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.5rem 0}dl.facts dt{color:var(--muted)}dl.facts dd{margin:0}
 .muted{color:var(--muted)}.ok{color:var(--ok)}.bad{color:var(--bad)}.warn{color:var(--warn)}
 .badge{display:inline-block;border-radius:999px;padding:0 .55rem;font-size:.85rem;border:1px solid currentColor}
-pre,code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9rem}
+code{overflow-wrap:anywhere}pre,code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9rem}
 pre{background:#f6f8fa;border:1px solid var(--line);border-radius:6px;padding:.75rem;overflow-x:auto;white-space:pre-wrap;word-break:break-word}
 pre.cmd{background:#24292f;color:#f6f8fa;border:0}
 .sql .k{color:#8250df;font-weight:600}.sql .s{color:#0a3069}.sql .n{color:#0550ae}.sql .c{color:#57606a;font-style:italic}.sql .p{color:#57606a}
@@ -37,7 +37,7 @@ button.primary{background:#1a7f37;color:#fff}button.danger{background:#b42318;co
 .filters{display:grid;gap:.5rem;grid-template-columns:repeat(auto-fill,minmax(11rem,1fr));align-items:end}
 table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
 .scroll{overflow-x:auto}
-.notice{border-left:4px solid var(--accent);background:#ddf4ff;padding:.6rem .8rem;border-radius:4px;margin:0 0 1rem}
+.notice{overflow-wrap:anywhere;border-left:4px solid var(--accent);background:#ddf4ff;padding:.6rem .8rem;border-radius:4px;margin:0 0 1rem}
 .notice.bad{border-color:var(--bad);background:#ffebe9;color:var(--fg)}.notice.ok{border-color:var(--ok);background:#dafbe1;color:var(--fg)}
 .why{border-left:4px solid var(--warn);background:#fff8c5;padding:.5rem .75rem;border-radius:4px}
 .center{max-width:26rem;margin:4rem auto;text-align:center}

@@ -99,7 +99,7 @@ ${command(`jit audit show ${r.id}`)}`;
 
 /** The rows the caller received, exactly as kept (masked as they were). */
 export function replayBody(query: AuditRecord, result: AuditRecord): Html {
-  const d = result.details as { result?: { columns: { name: string; mask?: string }[]; rows: unknown[][]; truncated: boolean }; row_count?: number };
+  const d = result.details as { result?: { columns: { name: string; mask?: string }[]; rows: (Record<string, unknown> | unknown[])[]; truncated: boolean }; row_count?: number };
   const cols = d.result?.columns ?? [];
   const rows = d.result?.rows ?? [];
   const cell = (v: unknown) => (v === null ? html`<span class="muted">NULL</span>` : typeof v === "object" ? JSON.stringify(v) : String(v));
@@ -107,7 +107,7 @@ export function replayBody(query: AuditRecord, result: AuditRecord): Html {
 <p>What <strong>${query.actor}</strong> received at ${iso(result.at)}, masked as it was. ${rows.length < (d.row_count ?? 0) ? html`<strong>The log kept the first ${rows.length} of ${d.row_count} rows.</strong>` : ""}</p>
 ${typeof query.details.sql === "string" ? highlightSql(query.details.sql) : ""}
 <div class="card scroll"><table><thead><tr>${cols.map((c) => html`<th scope="col">${c.name}${c.mask ? html` <span class="muted">(${c.mask})</span>` : ""}</th>`)}</tr></thead>
-<tbody>${rows.map((row) => html`<tr>${row.map((v) => html`<td>${cell(v)}</td>`)}</tr>`)}</tbody></table></div>
+<tbody>${rows.map((row) => html`<tr>${cols.map((c, i) => html`<td>${cell(Array.isArray(row) ? row[i] : row?.[c.name])}</td>`)}</tr>`)}</tbody></table></div>
 <p><a href="/console/audit/${query.id}">Back to the record</a></p>${command(`jit audit replay ${query.id}`)}`;
 }
 
