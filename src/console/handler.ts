@@ -54,7 +54,7 @@ const fingerprint = (parts: unknown): string => createHash("sha256").update(JSON
 
 /** A path inside the console to come back to after sign-in; anything else goes to the inbox. */
 function safeReturn(raw: string | null): string {
-  return raw && /^\/console(\/[A-Za-z0-9_\-./?=&%]*)?$/.test(raw) && !raw.includes("//") ? raw : "/console/";
+  return raw && /^\/console(\/[A-Za-z0-9_\-./?=&%]*)?$/.test(raw) && !raw.includes("//") && !raw.includes("..") ? raw : "/console/";
 }
 
 /** Builds the console's request handler. */

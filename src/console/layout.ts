@@ -34,6 +34,7 @@ ${opts.refresh ? html`<meta http-equiv="refresh" content="0;url=${opts.refresh}"
 export function relative(ms: number, now: number): string {
   const d = Math.round((ms - now) / 1000);
   const a = Math.abs(d);
+  if (a < 2) return "just now";
   const t = a < 60 ? `${a} s` : a < 3600 ? `${Math.round(a / 60)} min` : a < 86400 ? `${Math.round(a / 3600)} h` : `${Math.round(a / 86400)} d`;
   return d < 0 ? `${t} ago` : `in ${t}`;
 }
