@@ -58,7 +58,7 @@ ${field("dataset", "Dataset", "e.g. demo.sales")}${field("since", "Since", "2026
 <div class="actions"><button class="primary" type="submit">Filter</button> <a href="/console/audit">Clear</a></div></form>
 <p><a href="/console/audit/verify">Verify the hash chain</a></p>
 ${error ? html`<p class="notice bad" role="alert">${error}</p>` : ""}
-<div class="card scroll"><table><caption class="muted">${records.length} record${records.length === 1 ? "" : "s"} on this page</caption>
+<div class="card scroll"><table class="audit"><caption class="muted">${records.length} record${records.length === 1 ? "" : "s"} on this page</caption>
 <thead><tr><th scope="col">#</th><th scope="col">Time (UTC)</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Outcome</th><th scope="col">About</th></tr></thead>
 <tbody>${records.map((r) => html`<tr><td><a href="/console/audit/${r.id}">${r.seq}</a></td><td>${iso(r.at)}</td><td>${r.actor}</td><td>${r.action}</td>
 <td><span class="${r.outcome === "ok" ? "ok" : r.outcome === "pending" ? "warn" : "bad"}">${r.outcome}</span></td><td>${summary(r)}</td></tr>`)}</tbody></table></div>
