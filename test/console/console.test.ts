@@ -143,10 +143,13 @@ describe("web console in a real browser", { skip, timeout: 240_000 }, () => {
 
     const decide = await pageOf("bob");
     await open(decide, "bob", `/console/requests/${salesId}`);
-    await decide.fill(`#comment-${salesId}`, "ok for the board <b>deck</b>");
+    // Keyboard only: type the comment, Tab to the approve button, press Enter.
+    await decide.focus(`#comment-${salesId}`);
+    await decide.keyboard.type("ok for the board <b>deck</b>");
+    await decide.keyboard.press("Tab");
+    assert.equal(await decide.evaluate("document.activeElement.textContent"), `Approve request ${salesId}`);
     const clicked = Date.now();
-    await decide.click(`button:has-text("Approve request ${salesId}")`);
-    await decide.waitForURL(/done=approved/);
+    await Promise.all([decide.waitForURL(/done=approved/), decide.keyboard.press("Enter")]);
     assert.match(await decide.locator("[role=status]").first().innerText(), /You approved this request/);
     // The comment is shown as text, never as markup.
     assert.match(await decide.locator("article").innerText(), /ok for the board <b>deck<\/b>/);

@@ -209,4 +209,25 @@ describe("console pages", () => {
       assert.match(await cb.text(), new RegExp(`content="0;url=${expected!.replaceAll("/", "\\/")}"`), asked);
     }
   });
+
+  test("denying needs a reason; with one, the request is denied and the decision audited with the console as client", async () => {
+    const { cookie } = await signIn("bob");
+    const carol = { principal: await broker.deps.verifyToken(tokens.get("carol")!.idToken), client: { kind: "test", name: "", version: "", address: "" } };
+    const { request } = await fileRequest(broker.deps, carol, { datasets: ["demo.sales"], reason: "deny me", durationMs: 600_000 });
+    const pageHtml = await (await fetch(`${base}/console/requests/${request.id}`, { headers: { cookie } })).text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(pageHtml)![1]!;
+    const post = (body: string) => fetch(`${base}/console/requests/${request.id}/deny`, {
+      method: "POST", redirect: "manual", body, headers: { cookie, origin: base, "content-type": "application/x-www-form-urlencoded" },
+    });
+    const empty = await post(`csrf=${csrf}&reason=%20`);
+    assert.equal(empty.status, 400);
+    assert.match(await empty.text(), /a reason is required to deny a request/);
+    const ok = await post(`csrf=${csrf}&reason=${encodeURIComponent("use the aggregated dataset")}`);
+    assert.equal(ok.status, 303);
+    assert.equal(ok.headers.get("location"), `/console/requests/${request.id}?done=denied`);
+    assert.equal((await broker.deps.store.getRequest(request.id))?.state, "denied");
+    const [rec] = (await broker.deps.store.listAudit({ action: "deny", outcome: "ok" })).slice(-1);
+    assert.equal(rec?.actor, "bob");
+    assert.equal((rec?.details.client as { kind: string }).kind, "console");
+  });
 });
