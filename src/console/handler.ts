@@ -5,12 +5,11 @@
  */
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { verifyChain } from "../audit/chain.ts";
 import { approveRequest, denyRequest, expireDue, revokeGrant } from "../broker/access.ts";
 import { audit, type BrokerDeps, type Caller } from "../broker/context.ts";
 import { JitError } from "../errors.ts";
-import type { AuditRecord } from "../store/types.ts";
 import { findAsset } from "./assets.ts";
+import { auditPage, findReplay, parseAnchor, verifyAudit } from "./audit-data.ts";
 import { decisionRefusal, maySeeRequest, mayReadAudit, statementPreview } from "./data.ts";
 import { cookie, cookieSecure, ownOrigin, readForm, redirect, sendAsset, sendConsoleJson, sendPage } from "./edge.ts";
 import { html, type Html } from "./html.ts";
@@ -20,7 +19,8 @@ import { auditDetailBody, auditListBody, replayBody, verifyBody, type AuditFilte
 import { policyBody } from "./pages/policy.ts";
 import { inboxBody, mineBody, requestBody } from "./pages/requests.ts";
 import { RateLimit } from "./rate-limit.ts";
-import { IDLE_TIMEOUT_MS, readCookie, sameSecret, SessionStore, type ConsoleSession } from "./session.ts";
+import { sameSecret, SessionStore, type ConsoleSession } from "./session.ts";
+import { CALLBACK_PATH, createSignIn, sessionCookieName, type Ctx } from "./sign-in.ts";
 
 export interface ConsoleOptions {
   /** The broker's public URL (`public_url`); without it the origin is the one the request reached. */
@@ -31,23 +31,14 @@ export interface ConsoleOptions {
   clock?: () => number;
 }
 
-/** Where the IdP sends people back: `{public_url}/console/callback`, to be registered for the jit client. */
-export const CALLBACK_PATH = "/console/callback";
-const SIGN_IN_COOKIE = "jit_console_signin";
-const REFRESH_MARGIN_MS = 60_000;
+export { CALLBACK_PATH } from "./sign-in.ts";
 
-type Ctx = { req: IncomingMessage; res: ServerResponse; url: URL; origin: URL; secure: boolean };
 type Authed = Ctx & { session: ConsoleSession; caller: Caller; viewer: Viewer };
 
 const NOTICES: Record<string, string> = {
   approved: "You approved this request.",
   denied: "You denied this request.",
   revoked: "The grant was revoked.",
-};
-
-const jwtExp = (token: string): number => {
-  const payload = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as { exp?: number };
-  return (payload.exp ?? 0) * 1000;
 };
 
 const fingerprint = (parts: unknown): string => createHash("sha256").update(JSON.stringify(parts)).digest("base64url").slice(0, 22);
@@ -65,9 +56,6 @@ export function createConsoleHandler(deps: BrokerDeps, opts: ConsoleOptions = {}
   // Per person and per address, like a busy API client: pages, writes, and sign-in attempts.
   const readLimit = new RateLimit(300, 60_000, clock);
   const writeLimit = new RateLimit(30, 60_000, clock);
-  const signInLimit = new RateLimit(30, 60_000, clock);
-  const sessionCookie = (secure: boolean) => (secure ? "__Host-jit_console" : "jit_console");
-
   const clientOf = (req: IncomingMessage): Caller["client"] => ({
     kind: "console", name: "jit console", version: deps.version, address: req.socket.remoteAddress ?? "",
   });
@@ -76,66 +64,7 @@ export function createConsoleHandler(deps: BrokerDeps, opts: ConsoleOptions = {}
 
   const errorPage = (ctx: Ctx, status: number, title: string, message: Html | string, viewer?: Viewer) =>
     sendPage(ctx.res, status, page(title, html`<div class="center card"><h1>${title}</h1><p>${message}</p><p><a href="/console/">Back to the console</a></p></div>`, { viewer }));
-
-  /** Sends the person to the IdP, remembering where they were going. */
-  async function beginSignIn(ctx: Ctx, returnTo: string) {
-    const wait = signInLimit.hit(ctx.req.socket.remoteAddress ?? "");
-    if (wait) return errorPage(ctx, 429, "Too many sign-ins", `Wait ${wait} s, then try again.`);
-    const start = await oidc.begin(new URL(CALLBACK_PATH, ctx.origin).href);
-    const pending = sessions.startSignIn({ state: start.state, nonce: start.nonce, codeVerifier: start.codeVerifier, returnTo });
-    // Lax, not Strict: the IdP's redirect back is a cross-site navigation in production, and must carry this cookie.
-    redirect(ctx.res, start.url.href, 302, {
-      "set-cookie": cookie(SIGN_IN_COOKIE, pending.id, { secure: ctx.secure, sameSite: "Lax", path: CALLBACK_PATH, maxAgeSeconds: 600 }),
-    });
-  }
-
-  async function callback(ctx: Ctx) {
-    const pending = sessions.takeSignIn(readCookie(ctx.req, SIGN_IN_COOKIE));
-    const clear = cookie(SIGN_IN_COOKIE, "", { secure: ctx.secure, sameSite: "Lax", path: CALLBACK_PATH, maxAgeSeconds: 0 });
-    const retry = html`<a href="/console/login">Sign in again</a>`;
-    if (ctx.url.searchParams.get("error")) {
-      return sendPage(ctx.res, 401, page("Sign-in cancelled", html`<div class="center card"><h1>Not signed in</h1><p>The identity provider said: ${ctx.url.searchParams.get("error_description") ?? ctx.url.searchParams.get("error")}.</p><p>${retry}</p></div>`), { "set-cookie": clear });
-    }
-    if (!pending) return sendPage(ctx.res, 400, page("Sign-in expired", html`<div class="center card"><h1>This sign-in expired</h1><p>It was started more than 10 minutes ago, or in another browser.</p><p>${retry}</p></div>`), { "set-cookie": clear });
-    const client = clientOf(ctx.req);
-    let tokens;
-    let principal;
-    try {
-      tokens = await oidc.finish(new URL(`${CALLBACK_PATH}${ctx.url.search}`, ctx.origin), pending);
-      principal = await deps.verifyToken(tokens.idToken);
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      await audit(deps, { principal: null, client }, "authenticate", "denied", { method: "GET", path: CALLBACK_PATH, why, console: true });
-      return sendPage(ctx.res, 401, page("Sign-in failed", html`<div class="center card"><h1>Sign-in failed</h1><p>${why}</p><p>${retry}</p></div>`), { "set-cookie": clear });
-    }
-    const s = sessions.create({ principal, idToken: tokens.idToken, refreshToken: tokens.refreshToken, idTokenExpiresAt: jwtExp(tokens.idToken) });
-    await audit(deps, { principal, client }, "console", "ok", { page: "sign-in" });
-    // A same-origin page (not a redirect) carries on, so the Strict session cookie is sent with the next request
-    // even when the sign-in began with a cross-site link (a notification).
-    sendPage(ctx.res, 200, page("Signed in", html`<div class="center card"><h1>Signed in</h1><p><a href="${pending.returnTo}">Continue</a></p></div>`, { refresh: pending.returnTo }), {
-      "set-cookie": [clear, cookie(sessionCookie(ctx.secure), s.id, { secure: ctx.secure, sameSite: "Strict", path: "/", maxAgeSeconds: IDLE_TIMEOUT_MS / 1000 * 8 })],
-    });
-  }
-
-  /** The session of this request, refreshed when its id_token is about to lapse; undefined (signed out) when it cannot be. */
-  async function sessionOf(ctx: Ctx): Promise<ConsoleSession | undefined> {
-    const s = sessions.touch(readCookie(ctx.req, sessionCookie(ctx.secure)));
-    if (!s) return undefined;
-    if (s.idTokenExpiresAt - clock() > REFRESH_MARGIN_MS) return s;
-    try {
-      if (!s.refreshToken) throw new Error("no refresh token");
-      const t = await oidc.refresh(s.refreshToken);
-      // Groups may have changed at the IdP: the refreshed, verified token is the identity from now on.
-      s.principal = await deps.verifyToken(t.idToken);
-      s.idToken = t.idToken;
-      s.refreshToken = t.refreshToken;
-      s.idTokenExpiresAt = jwtExp(t.idToken);
-      return s;
-    } catch {
-      sessions.end(s.id);
-      return undefined;
-    }
-  }
+  const signIn = createSignIn({ deps, sessions, oidc, clock, clientOf, errorPage });
 
   /** Refuses a state-changing request that did not come from a console page: wrong Origin or missing CSRF token. */
   async function checkForgery(a: Authed, form: URLSearchParams): Promise<string | null> {
@@ -210,41 +139,16 @@ export function createConsoleHandler(deps: BrokerDeps, opts: ConsoleOptions = {}
     if (!(await requireAuditor(a, "list"))) return;
     const q = a.url.searchParams;
     const f: AuditFilters = { actor: q.get("user") ?? "", action: q.get("action") ?? "", outcome: q.get("outcome") ?? "", dataset: q.get("dataset") ?? "", since: q.get("since") ?? "", until: q.get("until") ?? "" };
-    const time = (raw: string, name: string) => {
-      if (!raw) return undefined;
-      const t = Date.parse(raw);
-      if (Number.isNaN(t)) throw new JitError("usage", `"${name}" must be a date or time such as 2026-11-27 or 2026-11-27T10:00:00Z`);
-      return t;
-    };
-    const limit = 50;
-    let records: AuditRecord[] = [];
-    let next: number | null = null;
+    let found: Awaited<ReturnType<typeof auditPage>> = { records: [], next: null };
     let error: string | undefined;
     try {
-      const after = Number(q.get("after") ?? 0);
-      records = await deps.store.listAudit({
-        actor: f.actor || undefined, action: f.action || undefined, outcome: f.outcome || undefined,
-        since: time(f.since, "since"), until: time(f.until, "until"), afterSeq: Number.isInteger(after) && after > 0 ? after : undefined, limit,
-      });
-      next = records.length === limit ? records.at(-1)!.seq : null;
-      if (f.dataset) records = records.filter((x) => JSON.stringify(x.details.datasets ?? x.details.tables ?? []).includes(f.dataset));
+      found = await auditPage(deps.store, f, Number(q.get("after") ?? 0));
     } catch (err) {
       if (!(err instanceof JitError) || err.code !== "usage") throw err;
       error = err.message;
     }
     await audit(deps, a.caller, "audit_read", "ok", { what: "list", console: true, filters: Object.fromEntries(q) });
-    sendPage(a.res, error ? 400 : 200, pageFor(a, "Audit log", auditListBody(f, records, next, error), "audit"));
-  }
-
-  async function resultOf(rec: AuditRecord): Promise<{ query: AuditRecord; result: AuditRecord } | null> {
-    if (rec.details.result) {
-      const query = await deps.store.getAudit(String(rec.details.query_audit_id ?? ""));
-      return query ? { query, result: rec } : null;
-    }
-    if (rec.action !== "query") return null;
-    const later = await deps.store.listAudit({ action: "query.result", afterSeq: rec.seq, limit: 1000 });
-    const result = later.find((r) => r.details.query_audit_id === rec.id && r.details.result);
-    return result ? { query: rec, result } : null;
+    sendPage(a.res, error ? 400 : 200, pageFor(a, "Audit log", auditListBody(f, found.records, found.next, error), "audit"));
   }
 
   async function auditRecord(a: Authed, id: string, replay: boolean) {
@@ -253,7 +157,7 @@ export function createConsoleHandler(deps: BrokerDeps, opts: ConsoleOptions = {}
       await audit(deps, a.caller, "audit_read", "denied", { what: replay ? "replay" : "record", id, console: true });
       return errorPage(a, 404, "No such record", html`There is no audit record ${id} that you may read.`, a.viewer);
     }
-    const pair = await resultOf(rec);
+    const pair = await findReplay(deps.store, rec);
     await audit(deps, a.caller, "audit_read", "ok", { what: replay ? "replay" : "record", id: rec.id, console: true });
     if (!replay) return sendPage(a.res, 200, pageFor(a, `Audit record ${rec.seq}`, auditDetailBody(rec, pair !== null), "audit"));
     if (!pair) return errorPage(a, 404, "Nothing to replay", html`Audit record ${rec.seq} holds no query result.`, a.viewer);
@@ -262,44 +166,16 @@ export function createConsoleHandler(deps: BrokerDeps, opts: ConsoleOptions = {}
 
   async function auditVerify(a: Authed) {
     if (!(await requireAuditor(a, "verify"))) return;
-    const anchorRaw = (a.url.searchParams.get("anchor") ?? "").trim();
-    const run = a.url.searchParams.get("run") === "1";
-    if (!run) {
+    const raw = (a.url.searchParams.get("anchor") ?? "").trim();
+    const anchor = parseAnchor(raw);
+    const title = "Verify the audit chain";
+    if (a.url.searchParams.get("run") !== "1" || anchor === null) {
       await audit(deps, a.caller, "console", "ok", { page: "audit-verify" });
-      return sendPage(a.res, 200, pageFor(a, "Verify the audit chain", verifyBody(anchorRaw), "audit"));
+      const error = anchor === null ? "The anchor must be SEQ:HASH as printed by an earlier verify: a record number, a colon, and 64 hex digits." : undefined;
+      return sendPage(a.res, error ? 400 : 200, pageFor(a, title, verifyBody(raw, undefined, error), "audit"));
     }
-    const m = anchorRaw ? /^([1-9][0-9]{0,15}):([0-9a-f]{64})$/.exec(anchorRaw) : null;
-    if (anchorRaw && !m) {
-      await audit(deps, a.caller, "console", "ok", { page: "audit-verify" });
-      return sendPage(a.res, 400, pageFor(a, "Verify the audit chain", verifyBody(anchorRaw, undefined, "The anchor must be SEQ:HASH as printed by an earlier verify: a record number, a colon, and 64 hex digits."), "audit"));
-    }
-    await audit(deps, a.caller, "audit_read", "ok", { what: "verify", anchor: m ? { seq: Number(m[1]), hash: m[2] } : undefined, console: true });
-    let outcome: Parameters<typeof verifyBody>[1];
-    if (m) {
-      const rec = await deps.store.getAudit(m[1]!);
-      if (!rec || rec.hash !== m[2]) {
-        outcome = { ok: false, checked: 0, broken: { seq: Number(m[1]), message: rec ? "that record no longer has the anchored hash: history was rewritten" : "that record is gone: the log was truncated" } };
-      }
-    }
-    if (!outcome) {
-      let after = 0;
-      let count = 0;
-      let prev: AuditRecord | undefined;
-      for (;;) {
-        const pageOf = await deps.store.listAudit({ afterSeq: after, limit: 1000 });
-        if (pageOf.length === 0) break;
-        const broken = verifyChain(pageOf, prev ? { seq: prev.seq, hash: prev.hash } : undefined);
-        if (broken) {
-          outcome = { ok: false, checked: count, broken };
-          break;
-        }
-        count += pageOf.length;
-        prev = pageOf.at(-1)!;
-        after = prev.seq;
-      }
-      outcome ??= { ok: true, checked: count, head: prev ? { seq: prev.seq, hash: prev.hash } : null };
-    }
-    sendPage(a.res, 200, pageFor(a, "Verify the audit chain", verifyBody(anchorRaw, outcome), "audit"));
+    await audit(deps, a.caller, "audit_read", "ok", { what: "verify", anchor, console: true });
+    sendPage(a.res, 200, pageFor(a, title, verifyBody(raw, await verifyAudit(deps.store, anchor)), "audit"));
   }
 
   async function policyPage(a: Authed, form?: URLSearchParams) {
@@ -375,7 +251,7 @@ export function createConsoleHandler(deps: BrokerDeps, opts: ConsoleOptions = {}
         sessions.end(a.session.id);
         await audit(deps, a.caller, "console", "ok", { page: "sign-out" });
         return sendPage(a.res, 200, page("Signed out", html`<div class="center card"><h1>Signed out</h1><p><a href="/console/login">Sign in again</a></p></div>`), {
-          "set-cookie": cookie(sessionCookie(a.secure), "", { secure: a.secure, sameSite: "Strict", path: "/", maxAgeSeconds: 0 }),
+          "set-cookie": cookie(sessionCookieName(a.secure), "", { secure: a.secure, sameSite: "Strict", path: "/", maxAgeSeconds: 0 }),
         });
       }
     }
@@ -393,9 +269,9 @@ export function createConsoleHandler(deps: BrokerDeps, opts: ConsoleOptions = {}
       if (url.pathname === "/console") return redirect(res, "/console/", 301);
       const asset = req.method === "GET" ? findAsset(url.pathname) : undefined;
       if (asset) return sendAsset(res, asset.type, asset.body);
-      if (url.pathname === "/console/login" && req.method === "GET") return await beginSignIn(ctx, safeReturn(url.searchParams.get("return")));
-      if (url.pathname === CALLBACK_PATH && req.method === "GET") return await callback(ctx);
-      const session = await sessionOf(ctx);
+      if (url.pathname === "/console/login" && req.method === "GET") return await signIn.begin(ctx, safeReturn(url.searchParams.get("return")));
+      if (url.pathname === CALLBACK_PATH && req.method === "GET") return await signIn.callback(ctx);
+      const session = await signIn.sessionOf(ctx);
       if (!session) {
         if (req.method !== "GET") return errorPage(ctx, 401, "Signed out", html`Your session ended. <a href="/console/login">Sign in again</a>; nothing was done.`);
         if (url.pathname.startsWith("/console/live/")) return sendConsoleJson(res, 401, { error: "signed out" });
@@ -407,7 +283,7 @@ export function createConsoleHandler(deps: BrokerDeps, opts: ConsoleOptions = {}
         const back = new URLSearchParams(url.search);
         back.delete("again");
         const target = `${url.pathname}${back.size ? `?${back}` : ""}`;
-        return await beginSignIn(ctx, safeReturn(target));
+        return await signIn.begin(ctx, safeReturn(target));
       }
       const caller: Caller = { principal: session.principal, client: clientOf(req) };
       await route({ ...ctx, session, caller, viewer: viewerOf(session) });

@@ -230,4 +230,15 @@ describe("console pages", () => {
     assert.equal(rec?.actor, "bob");
     assert.equal((rec?.details.client as { kind: string }).kind, "console");
   });
+
+  test("a link followed from another site first looks again from the console's own origin, then signs in and returns there", async () => {
+    const first = await fetch(`${base}/console/requests/9?x=1`, { redirect: "manual", headers: { "sec-fetch-site": "cross-site" } });
+    assert.equal(first.status, 200);
+    assert.match(await first.text(), /content="0;url=\/console\/requests\/9\?x=1&#38;again=1"/);
+    const again = await fetch(`${base}/console/requests/9?x=1&again=1`, { redirect: "manual", headers: { "sec-fetch-site": "same-origin" } });
+    assert.equal(again.status, 302, "still no session: off to sign in");
+    const signin = valueOf(cookieOf(again, "jit_console_signin")!);
+    const cb = await fetch(`${base}/console/callback?code=bob&state=st`, { headers: { cookie: signin } });
+    assert.match(await cb.text(), /content="0;url=\/console\/requests\/9\?x=1"/, "back where the link pointed, without the marker");
+  });
 });
