@@ -36,7 +36,7 @@ button.primary{background:#1a7f37;color:#fff}button.danger{background:#b42318;co
 .grid2{display:grid;gap:1rem}@media(min-width:48rem){.grid2{grid-template-columns:1fr 1fr}}
 .filters{display:grid;gap:.5rem;grid-template-columns:repeat(auto-fill,minmax(11rem,1fr));align-items:end}
 table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
-.scroll{overflow-x:auto}th{white-space:nowrap}table.audit td:nth-child(-n+5){white-space:nowrap}
+.scroll{overflow-x:auto}th{white-space:nowrap}table.audit td:nth-child(-n+5){white-space:nowrap}table.audit td:last-child{min-width:16rem}caption{text-align:left}
 .notice{overflow-wrap:anywhere;border-left:4px solid var(--accent);background:#ddf4ff;padding:.6rem .8rem;border-radius:4px;margin:0 0 1rem}
 .notice.bad{border-color:var(--bad);background:#ffebe9;color:var(--fg)}.notice.ok{border-color:var(--ok);background:#dafbe1;color:var(--fg)}
 .why{border-left:4px solid var(--warn);background:#fff8c5;padding:.5rem .75rem;border-radius:4px}
