@@ -1,39 +1,21 @@
-/**
- * Small adapters over broker logic that routes.ts and audit-routes.ts keep private (the console must not edit them):
- * who may see a request, the statement preview approvers judge, and who may read the whole audit log.
- */
-import { approvalRefusal } from "../broker/access.ts";
-import type { BrokerDeps } from "../broker/context.ts";
+/** The console's view of the broker's rules: who may see and decide a request, read the audit log; the statement preview. */
+import { approvalRefusal, statementPreview } from "../broker/access.ts";
+import { maySeeRequest as mayAuthorizeSee } from "../policy/authorize.ts";
 import { isAdmin, isAuditor } from "../policy/evaluate.ts";
 import type { Policy, Principal } from "../policy/types.ts";
 import type { AccessRequest } from "../store/types.ts";
 
-/** Same rule as the API's: its requester, admins, whoever decided it, and while pending whoever may decide it. */
+/** The API's rule (authorize.ts): its requester, admins, its approvers, and its approver groups. */
 export function maySeeRequest(policy: Policy, p: Principal, q: AccessRequest): boolean {
-  if (q.requesterSubject === p.subject || isAdmin(policy, p) || q.decidedBy === p.username) return true;
-  return q.state === "pending" && approvalRefusal(policy, p, q) === null;
+  return mayAuthorizeSee(policy, p, q).allowed;
 }
 
 /** Auditors and admins read the whole audit log. */
 export const mayReadAudit = (policy: Policy, p: Principal): boolean => isAuditor(policy, p) || isAdmin(policy, p);
 
-export interface StatementPreview {
-  tables?: string[];
-  masked_columns?: { name: string; mask: string | null }[];
-  bytes_estimate?: number | null;
-  error?: string;
-}
-
 /** What a single-statement request would read and return under the current policy (as GET /v1/requests shows). */
-export async function statementPreview(deps: BrokerDeps, sql: string): Promise<StatementPreview> {
-  try {
-    const { analyseStatement } = await import("../broker/plan.ts");
-    const s = await analyseStatement(deps, sql);
-    return { tables: s.tables, masked_columns: s.columns.filter((c) => c.style).map((c) => ({ name: c.name, mask: c.style })), bytes_estimate: s.bytesEstimate };
-  } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
-  }
-}
+export type StatementPreview = Awaited<ReturnType<typeof statementPreview>>;
+export { statementPreview };
 
 /** Why `p` may not decide `q` now, or null when they may. */
 export function decisionRefusal(policy: Policy, p: Principal, q: AccessRequest): string | null {
