@@ -1,7 +1,9 @@
 /** Real Debian chromium driven by playwright-core, one browser per test file; axe-core runs inside the page. */
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Browser, Page } from "playwright-core";
+import { JIT_BIN, type RunResult } from "../e2e/harness.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
@@ -49,4 +51,24 @@ export async function signInOnIdp(page: Page, user: string): Promise<void> {
   // The callback lands on a page that carries on to where the person was going.
   await page.waitForURL((u) => !u.pathname.startsWith("/console/callback"), { timeout: 15_000 });
   await page.waitForLoadState("load");
+}
+
+/**
+ * Runs the built `jit` like the e2e harness's runJit, but with stdin closed from the start: these commands read
+ * none, and writing an empty stdin to a child that already closed it fails with EPIPE on a loaded machine.
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [JIT_BIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
 }

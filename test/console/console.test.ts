@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { type DevBrokerProcess, runJit, type RunResult, startBroker } from "../e2e/harness.ts";
+import { type DevBrokerProcess, type RunResult, startBroker } from "../e2e/harness.ts";
 import { slackPayload } from "../../src/notify/webhook.ts";
-import { browserSkip, launchChromium, seriousViolations, signInOnIdp } from "./browser.ts";
+import { browserSkip, launchChromium, runCli, seriousViolations, signInOnIdp } from "./browser.ts";
 
 // Screenshots are always taken (narrow layouts must not scroll sideways); they refresh the README's copies only when
 // asked, so an ordinary test run leaves the work tree alone: JIT_CONSOLE_SCREENSHOTS=1 node --test test/console/
@@ -25,7 +25,7 @@ describe("web console in a real browser", { skip, timeout: 240_000 }, () => {
   let browser: Browser;
   const contexts = new Map<string, BrowserContext>();
   const cspErrors: string[] = [];
-  const jit = (user: string, args: string[], timeoutMs?: number): Promise<RunResult> => runJit(args, broker.env(user), { timeoutMs });
+  const jit = (user: string, args: string[], timeoutMs?: number): Promise<RunResult> => runCli(args, broker.env(user), timeoutMs);
   const json = <T>(r: RunResult): T => {
     try {
       return JSON.parse(r.stdout) as T;
