@@ -17,6 +17,7 @@ import { audit, type BrokerDeps, type Caller } from "./context.ts";
 import { ClientGone, compilePath, decodeParam, header, httpError, readJsonBody, sendError, sendJson, statusOf } from "./http.ts";
 import { createRateLimiter, type RateLimiter } from "./rate-limit.ts";
 import { apiRoutes, refusalError, type RouteDef, type RouteInput } from "./routes.ts";
+import { createConsoleHandler } from "../console/handler.ts";
 
 /** Routes mounted beside the API by `jit broker dev` only (the embedded IdP, device approval); `broker serve` never has one. */
 export interface BrokerPlugin {
@@ -98,6 +99,8 @@ export function createBrokerHandler(deps: BrokerDeps, plugin?: BrokerPlugin, opt
     max: opts.refusalsPerWindow ?? 30, windowMs: opts.refusalWindowMs ?? 60_000, now: Date.now,
   });
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 10_000;
+  // Console mount (issue 16): the web console owns /console and runs its own session pipeline (audit() included).
+  const consoleHandler = createConsoleHandler(deps);
 
   const match = (method: string, pathname: string): { route: CompiledRoute; raw: Record<string, string> } => {
     const wanted = method === "HEAD" ? "GET" : method;
@@ -162,6 +165,10 @@ export function createBrokerHandler(deps: BrokerDeps, plugin?: BrokerPlugin, opt
     try {
       plugin?.guard?.(req);
       const url = new URL(req.url ?? "/", "http://broker.invalid");
+      if (url.pathname === "/console" || url.pathname.startsWith("/console/")) {
+        line.route = "console";
+        return await consoleHandler(req, res);
+      }
       line.route = `plugin ${url.pathname.slice(0, 100)}`;
       if (plugin && (await plugin.handle(req, res, url))) return;
       line.route = null;

@@ -45,6 +45,9 @@ export async function createDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
   const clientId = opts.clientId ?? "jit-cli";
   const idTokenTtl = opts.idTokenTtlSeconds ?? 3600;
   const pollInterval = opts.pollIntervalSeconds ?? 5;
+  // The web console signs in with the same client (so its id_tokens carry the audience the broker accepts),
+  // by authorization code + PKCE, coming back to the broker's own origin.
+  const consoleRedirect = new URL("/console/callback", issuer).href;
 
   const { privateKey } = await jose.generateKeyPair("ES256", { extractable: true });
   const signingKey = { ...(await jose.exportJWK(privateKey)), kid: randomUUID(), alg: "ES256", use: "sig" };
@@ -57,9 +60,9 @@ export async function createDevIdp(opts: DevIdpOptions): Promise<DevIdp> {
       client_name: "jit CLI",
       application_type: "native",
       token_endpoint_auth_method: "none",
-      response_types: [],
-      redirect_uris: [],
-      grant_types: [DEVICE_CODE_GRANT, "refresh_token"],
+      response_types: ["code"],
+      redirect_uris: [consoleRedirect],
+      grant_types: [DEVICE_CODE_GRANT, "authorization_code", "refresh_token"],
       id_token_signed_response_alg: "ES256",
     }],
     scopes: ["openid", "offline_access", "profile", "email", "groups"],

@@ -51,6 +51,11 @@ function headline(e: NotifyEvent): string {
   }
 }
 
+/** The request's page in the broker's web console: one click from the notification to the decision (after sign-in). */
+export function consoleLink(brokerUrl: string, id: string): string {
+  return new URL(`/console/requests/${encodeURIComponent(id)}`, brokerUrl).href;
+}
+
 function commands(id: string): string {
   return `Approve: ${code(`jit approve ${id} --comment "..."`)}\nDeny: ${code(`jit deny ${id} --reason "..."`)}`;
 }
@@ -86,6 +91,12 @@ export function slackPayload(e: NotifyEvent): { text: string; blocks: unknown[] 
     blocks.push({ type: "section", text: { type: "mrkdwn", text: clip(`*Why denied*\n${quote(r.decision_reason)}`, SECTION_MAX) } });
   }
   if (e.kind === "pending") blocks.push({ type: "section", text: { type: "mrkdwn", text: commands(r.id) } });
+  if (e.brokerUrl) {
+    const link = consoleLink(e.brokerUrl, r.id);
+    blocks.push({ type: "actions", elements: [{ type: "button", text: { type: "plain_text", text: e.kind === "pending" ? "Open to decide" : "Open in the console" }, url: link }] });
+  }
   if (e.brokerUrl) blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: `jit broker ${slackEscape(e.brokerUrl)}` }] });
-  return { text: clip(text, SECTION_MAX), blocks };
+  // The link goes last and whole: a clipped URL would lead nowhere.
+  const link = e.brokerUrl ? consoleLink(e.brokerUrl, r.id) : null;
+  return { text: link ? `${clip(text, SECTION_MAX - link.length - 7)} Open: ${link}` : clip(text, SECTION_MAX), blocks };
 }

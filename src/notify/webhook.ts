@@ -8,7 +8,7 @@ import { type NotifyEvent, slackPayload } from "./slack.ts";
 
 export { NOTIFY_KINDS, safeOrigin, validateNotifyConfig } from "./config.ts";
 export type { NotifyConfig, NotifyIssue, NotifyKind } from "./config.ts";
-export { slackEscape, slackPayload } from "./slack.ts";
+export { consoleLink, slackEscape, slackPayload } from "./slack.ts";
 export type { NotifyEvent } from "./slack.ts";
 
 export interface NotifierOptions {

@@ -313,3 +313,28 @@ describe("delivery", { timeout: 20_000 }, () => {
     await n.close();
   });
 });
+
+describe("the console deep link", () => {
+  test("a pending notification links to the request's console page, as a button and in the text", () => {
+    const p = slackPayload(event("pending", "42"));
+    const actions = p.blocks.find((b) => (b as { type: string }).type === "actions") as { elements: { url: string }[] };
+    assert.equal(actions.elements[0]!.url, "https://jit.example.com/console/requests/42");
+    assert.match(p.text, / Open: https:\/\/jit\.example\.com\/console\/requests\/42$/);
+  });
+
+  test("a long reason is clipped before the link, never the link itself", () => {
+    const e = event("pending", "7");
+    e.request.reason = "x".repeat(5000);
+    const p = slackPayload(e);
+    assert.ok(p.text.endsWith("Open: https://jit.example.com/console/requests/7"));
+    assert.ok(p.text.length <= 2900);
+  });
+
+  test("without a public URL there is no link", () => {
+    const e = event("pending", "7");
+    delete e.brokerUrl;
+    const p = slackPayload(e);
+    assert.ok(!p.text.includes("/console/"));
+    assert.ok(!p.blocks.some((b) => (b as { type: string }).type === "actions"));
+  });
+});

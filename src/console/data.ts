@@ -1,0 +1,34 @@
+/** The console's view of the broker's rules: who may see and decide a request, read the audit log; the statement preview. */
+import { approvalRefusal, statementPreview } from "../broker/access.ts";
+import { maySeeRequest as mayAuthorizeSee } from "../policy/authorize.ts";
+import { isAdmin, isAuditor } from "../policy/evaluate.ts";
+import type { Policy, Principal } from "../policy/types.ts";
+import type { AccessRequest } from "../store/types.ts";
+
+/** The API's rule (authorize.ts): its requester, admins, its approvers, and its approver groups. */
+export function maySeeRequest(policy: Policy, p: Principal, q: AccessRequest): boolean {
+  return mayAuthorizeSee(policy, p, q).allowed;
+}
+
+/** Auditors and admins read the whole audit log. */
+export const mayReadAudit = (policy: Policy, p: Principal): boolean => isAuditor(policy, p) || isAdmin(policy, p);
+
+/** What a single-statement request would read and return under the current policy (as GET /v1/requests shows). */
+export type StatementPreview = Awaited<ReturnType<typeof statementPreview>>;
+export { statementPreview };
+
+/** Why `p` may not decide `q` now, or null when they may. */
+export function decisionRefusal(policy: Policy, p: Principal, q: AccessRequest): string | null {
+  if (q.state !== "pending") return `this request is already ${q.state}${q.decidedBy ? ` (by ${q.decidedBy})` : ""}`;
+  return approvalRefusal(policy, p, q);
+}
+
+/** Human bytes: 1.2 MB. */
+export function formatBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return "unknown";
+  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) (v /= 1000), i++;
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
