@@ -20,6 +20,13 @@ export interface BrokerClientOptions {
   timeoutMs?: number;
 }
 
+export interface RequestOptions {
+  /** Default true: attach the bearer token. */
+  auth?: boolean;
+  /** Abandons the call; the broker sees the connection close and stops the query it was running for it. */
+  signal?: AbortSignal;
+}
+
 /** Talks to one broker; maps network failures to `unreachable` and error bodies to their SPEC codes. */
 export class BrokerClient {
   readonly baseUrl: string;
@@ -36,18 +43,18 @@ export class BrokerClient {
   }
 
   /** POST JSON to a route; the body's type is the route's schema (src/api/schemas.ts), so the contract is declared once. */
-  post<T = Record<string, unknown>>(path: "/v1/query", body: QueryInput, opts?: { auth?: boolean }): Promise<T>;
-  post<T = Record<string, unknown>>(path: "/v1/requests", body: FileRequestInput, opts?: { auth?: boolean }): Promise<T>;
-  post<T = Record<string, unknown>>(path: "/v1/policy/explain", body: ExplainInput, opts?: { auth?: boolean }): Promise<T>;
-  post<T = Record<string, unknown>>(path: `/v1/requests/${string}/approve`, body: ApproveInput, opts?: { auth?: boolean }): Promise<T>;
-  post<T = Record<string, unknown>>(path: `/v1/requests/${string}/deny`, body: DenyInput, opts?: { auth?: boolean }): Promise<T>;
-  post<T = Record<string, unknown>>(path: `/v1/grants/${string}/revoke`, body: RevokeInput, opts?: { auth?: boolean }): Promise<T>;
-  post<T>(path: string, body: unknown, opts: { auth?: boolean } = {}): Promise<T> {
+  post<T = Record<string, unknown>>(path: "/v1/query", body: QueryInput, opts?: RequestOptions): Promise<T>;
+  post<T = Record<string, unknown>>(path: "/v1/requests", body: FileRequestInput, opts?: RequestOptions): Promise<T>;
+  post<T = Record<string, unknown>>(path: "/v1/policy/explain", body: ExplainInput, opts?: RequestOptions): Promise<T>;
+  post<T = Record<string, unknown>>(path: `/v1/requests/${string}/approve`, body: ApproveInput, opts?: RequestOptions): Promise<T>;
+  post<T = Record<string, unknown>>(path: `/v1/requests/${string}/deny`, body: DenyInput, opts?: RequestOptions): Promise<T>;
+  post<T = Record<string, unknown>>(path: `/v1/grants/${string}/revoke`, body: RevokeInput, opts?: RequestOptions): Promise<T>;
+  post<T>(path: string, body: unknown, opts: RequestOptions = {}): Promise<T> {
     return this.request<T>("POST", path, body, opts);
   }
 
-  /** Sends one request; `auth` (default true) attaches the bearer token. */
-  async request<T>(method: string, path: string, body: unknown, opts: { auth?: boolean } = {}): Promise<T> {
+  /** Sends one request; `auth` (default true) attaches the bearer token; `signal` abandons it (the broker then cancels its warehouse job). */
+  async request<T>(method: string, path: string, body: unknown, opts: RequestOptions = {}): Promise<T> {
     const headers: Record<string, string> = {
       accept: "application/json",
       "user-agent": `jit/${JIT_VERSION}`,
@@ -60,16 +67,19 @@ export class BrokerClient {
       headers.authorization = `Bearer ${await this.#opts.token()}`;
     }
     if (body !== undefined) headers["content-type"] = "application/json";
+    const timeoutMs = this.#opts.timeoutMs ?? 10 * 60_000;
     let res: Response;
     try {
       res = await fetch(new URL(path, `${this.baseUrl}/`), {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.#opts.timeoutMs ?? 10 * 60_000),
+        signal: opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
-      throw unreachableError(err, this.baseUrl, this.#opts.timeoutMs ?? 10 * 60_000);
+      // Abandoned by the caller, not a broker outage: the caller's own reason, which it already acts on.
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      throw unreachableError(err, this.baseUrl, timeoutMs);
     }
     const text = await res.text();
     let parsed: unknown;

@@ -54,9 +54,9 @@ function checkQueryOptions(q: Record<string, unknown>): string {
   return q.query;
 }
 
-async function brokerQuery(broker: BrokerClient, sql: string): Promise<BrokerResult> {
+async function brokerQuery(broker: BrokerClient, sql: string, signal: AbortSignal): Promise<BrokerResult> {
   try {
-    return await broker.post<BrokerResult>("/v1/query", { sql, dry_run: false });
+    return await broker.post<BrokerResult>("/v1/query", { sql, dry_run: false }, { signal });
   } catch (err) {
     throw bigQueryErrorFrom(err, "query");
   }
@@ -117,7 +117,7 @@ export function createApi(jobs = new JobTable()) {
       const stats = dryRunStatistics(d);
       return { kind: "bigquery#queryResponse", schema: stats.schema, jobReference: { projectId, location }, totalBytesProcessed: stats.totalBytesProcessed, jobComplete: true, cacheHit: false };
     }
-    const job = jobs.start({ projectId, jobId: newJobId(), location, sql, labels: labelsOf(call.body.labels) }, () => brokerQuery(call.broker, sql));
+    const job = jobs.start({ projectId, jobId: newJobId(), location, sql, labels: labelsOf(call.body.labels) }, (signal) => brokerQuery(call.broker, sql, signal));
     const maxResults = intParam(call.body.maxResults, "maxResults");
     if (!(await waitFor(job, intParam(call.body.timeoutMs, "timeoutMs") ?? DEFAULT_WAIT_MS))) {
       return { kind: "bigquery#queryResponse", jobReference: jobReference(job), jobComplete: false };
@@ -147,7 +147,7 @@ export function createApi(jobs = new JobTable()) {
         statistics: dryRunStatistics(d),
       };
     }
-    const job = jobs.start({ projectId, jobId, location, sql, labels }, () => brokerQuery(call.broker, sql));
+    const job = jobs.start({ projectId, jobId, location, sql, labels }, (signal) => brokerQuery(call.broker, sql, signal));
     // A refusal is answered as the insert's own error, which clients show; a slow query is left RUNNING for polling.
     await waitFor(job, DEFAULT_WAIT_MS);
     if (job.error) throw job.error;
@@ -234,7 +234,7 @@ export function createApi(jobs = new JobTable()) {
     } else {
       if (![p, d, t].every((x) => /^[A-Za-z0-9_-]+$/.test(x))) throw tableNotFound(p, d, t);
       const sql = `SELECT * FROM \`${p}.${d}.${t}\``;
-      job = jobs.start({ projectId: p, jobId: `jit_tabledata_${newJobId().slice(4)}`, location: DEFAULT_LOCATION, sql, labels: {} }, () => brokerQuery(call.broker, sql));
+      job = jobs.start({ projectId: p, jobId: `jit_tabledata_${newJobId().slice(4)}`, location: DEFAULT_LOCATION, sql, labels: {} }, (signal) => brokerQuery(call.broker, sql, signal));
     }
     await job.done;
     // A table the broker has no schema for reads, to a BigQuery client, as a table that is not there.

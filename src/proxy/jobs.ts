@@ -31,6 +31,8 @@ export interface Job {
   error?: BigQueryError;
   /** Settles (never rejects) when the broker has answered or the job was cancelled. */
   done: Promise<void>;
+  /** Abandons the broker call, so the broker stops the warehouse job it runs for this one. */
+  stop: AbortController;
 }
 
 const MAX_JOBS = 200;
@@ -49,12 +51,12 @@ export function validJobId(id: string): boolean {
 export class JobTable {
   readonly #jobs = new Map<string, Job>();
 
-  /** Starts a job whose result `run` produces; a client-chosen id that exists already is a 409. */
-  start(init: Omit<Job, "done" | "createdMs">, run: () => Promise<BrokerResult>, now = Date.now()): Job {
+  /** Starts a job whose result `run` produces (abandoned through `signal` on jobs.cancel); a client-chosen id that exists already is a 409. */
+  start(init: Omit<Job, "done" | "createdMs" | "stop">, run: (signal: AbortSignal) => Promise<BrokerResult>, now = Date.now()): Job {
     const key = `${init.projectId}:${init.jobId}`;
     if (this.#jobs.has(key)) throw new BigQueryError(409, "duplicate", `Already Exists: Job ${init.projectId}:${init.location}.${init.jobId}`);
-    const job = { ...init, createdMs: now } as Job;
-    job.done = run().then(
+    const job = { ...init, createdMs: now, stop: new AbortController() } as Job;
+    job.done = run(job.stop.signal).then(
       (result) => {
         if (job.error) return; // cancelled meanwhile: the result is dropped
         job.result = result;
@@ -78,11 +80,12 @@ export class JobTable {
     return job;
   }
 
-  /** Marks a running job cancelled; its result, if it still arrives, is dropped. */
+  /** Cancels a running job: the broker call is abandoned (the broker then stops the warehouse job) and a late result is dropped. */
   cancel(job: Job): void {
     if (job.endMs !== undefined) return;
     job.error = new BigQueryError(400, "stopped", "Job execution was cancelled: jobs.cancel");
     job.endMs = Date.now();
+    job.stop.abort(job.error);
   }
 
   #evict(): void {

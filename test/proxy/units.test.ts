@@ -105,4 +105,37 @@ describe("jobs.cancel on a running job", () => {
     await new Promise((r) => setImmediate(r));
     await assert.rejects(call("GET", `/projects/demo/queries/${jobId}`), { status: 400, reason: "stopped" });
   });
+
+  test("cancelling abandons the broker call, so the broker sees its client go and stops the warehouse job", async () => {
+    const { createServer } = await import("node:http");
+    const { createApi } = await import("../../src/proxy/api.ts");
+    const { BrokerClient } = await import("../../src/cli/client.ts");
+    let arrived!: () => void;
+    const inFlight = new Promise<void>((r) => (arrived = r));
+    let closed!: () => void;
+    const gone = new Promise<void>((r) => (closed = r));
+    // A broker that takes the query and never answers: only the client closing its connection ends the call.
+    const server = createServer((req, res) => {
+      req.resume();
+      res.on("close", () => closed());
+      arrived();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const { port } = server.address() as import("node:net").AddressInfo;
+      const broker = new BrokerClient({ baseUrl: `http://127.0.0.1:${port}`, token: async () => "t", client: { kind: "proxy", name: "test", version: "0" } });
+      const api = createApi();
+      const started = (await api({ method: "POST", path: "/projects/demo/queries", query: new URLSearchParams(), body: { query: "SELECT 1 AS n", timeoutMs: 0 }, broker })) as Record<string, any>;
+      await inFlight;
+      let stillOpen = true;
+      void gone.then(() => (stillOpen = false));
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(stillOpen, true, "the broker call is in flight before the cancel");
+      await api({ method: "POST", path: `/projects/demo/jobs/${started.jobReference.jobId}/cancel`, query: new URLSearchParams(), body: {}, broker });
+      await Promise.race([gone, new Promise((_, reject) => setTimeout(() => reject(new Error("the broker connection stayed open after jobs.cancel")), 2000))]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
 });
