@@ -1,6 +1,6 @@
 /** The access tools of `jit mcp`: request_access files a time-boxed request, access_status shows grants and pending requests. */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { z } from "zod";
+import { z } from "./sdk.ts";
 import type { RequestView as RequestViewWire } from "../api/views.ts";
 import { parseDuration } from "../policy/duration.ts";
 import { guarded, toolResult, type ToolContext } from "./result.ts";

@@ -1,5 +1,6 @@
 /** Table schemas as MCP resources: bigquery://project/dataset/table, listed from what the signed-in person may see. */
-import { type McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { ResourceTemplate } from "./sdk.ts";
 import type { ReadResourceResult } from "@modelcontextprotocol/sdk/types.js";
 import { JitError } from "../errors.ts";
 import type { ToolContext } from "./result.ts";

@@ -2,6 +2,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { BrokerClient, ClientInfo } from "../cli/client.ts";
 import { registerAccessTools } from "./access-tools.ts";
+import { McpServer, StdioServerTransport } from "./sdk.ts";
 import { registerTableResources } from "./resources.ts";
 import { registerReadTools } from "./tools.ts";
 
@@ -27,7 +28,6 @@ export function headerSafe(value: string | undefined, max: number): string {
 
 /** Builds the MCP server with every jit tool and resource registered (not yet connected). */
 export async function createJitMcpServer(opts: JitMcpOptions) {
-  const { McpServer } = await import("@modelcontextprotocol/sdk/server/mcp.js");
   const server = new McpServer(
     { name: "jit", title: "jit: just-in-time BigQuery access", version: opts.version },
     { instructions: INSTRUCTIONS },
@@ -46,10 +46,7 @@ export async function createJitMcpServer(opts: JitMcpOptions) {
 
 /** Serves MCP on the given streams until the client closes stdin or `stop` resolves. */
 export async function serveStdio(opts: JitMcpOptions & { stdin: Readable; stdout: Writable; stop?: Promise<unknown> }): Promise<void> {
-  const [server, { StdioServerTransport }] = await Promise.all([
-    createJitMcpServer(opts),
-    import("@modelcontextprotocol/sdk/server/stdio.js"),
-  ]);
+  const server = await createJitMcpServer(opts);
   const transport = new StdioServerTransport(opts.stdin, opts.stdout);
   const closed = new Promise<void>((resolve) => {
     transport.onclose = () => resolve();

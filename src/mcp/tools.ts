@@ -1,6 +1,6 @@
 /** The read tools of `jit mcp`: list_datasets, list_tables, describe_table and query, each a thin adapter over the broker API. */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { z } from "zod";
+import { z } from "./sdk.ts";
 import type { TableView } from "../api/views.ts";
 import { guarded, toolResult, type ToolContext } from "./result.ts";
 
