@@ -37,7 +37,7 @@ export async function statementPreview(deps: BrokerDeps, sql: string) {
   const { analyseStatement } = await import("./plan.ts");
   try {
     const s = await analyseStatement(deps, sql);
-    return { tables: s.tables, masked_columns: s.columns.filter((c) => c.style).map((c) => ({ name: c.name, mask: c.style })), bytes_estimate: s.bytesEstimate };
+    return { tables: s.tables, masked_columns: s.columns.filter((c) => c.style).map((c) => ({ name: c.name, mask: c.style })), bytes_estimate: s.bytesShown };
   } catch (err) {
     return { error: err instanceof Error ? err.message : String(err) };
   }

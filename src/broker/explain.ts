@@ -38,7 +38,7 @@ export async function explainQuery(deps: BrokerDeps, caller: Caller, input: { as
       allowed: true,
       kind: s.analysis.kind,
       tables: s.tables,
-      bytes_estimate: s.bytesEstimate,
+      bytes_estimate: s.bytesShown,
       masked_columns_read: s.maskedRead,
       columns: s.columns.map((c) => ({
         name: c.name,

@@ -5,6 +5,7 @@ import { maskErrorMessage } from "../masking/row-masker.ts";
 import { evaluateAccess, maskRuleFor, strictestStyle } from "../policy/evaluate.ts";
 import type { ColumnMaskRule, MaskStyle, Policy, Principal } from "../policy/types.ts";
 import { expandWildcard } from "../sql/analyze.ts";
+import { couldRead } from "../sql/mentions.ts";
 import { analyzeSql, inspectSql, type Syntax } from "../sql/offload.ts";
 import { normalizeSql } from "../sql/normalize.ts";
 import type { Analysis, ColumnRef, OutputColumn, StatementKind } from "../sql/types.ts";
@@ -41,11 +42,41 @@ export interface StatementPlan {
   tables: string[];
   datasets: string[];
   columns: PlannedColumn[];
+  /** The warehouse's dry-run figure: for the byte cap and the audit log. */
   bytesEstimate: number;
+  /** Whether byte figures are withheld from the caller: the statement could read a masked column (see `shownBytes`). */
+  bytesWithheld: boolean;
+  /** The dry-run figure as callers may see it: null when withheld. */
+  bytesShown: number | null;
   /** Every masked column the statement reads, in any position ("project.dataset.table.column"): what an approver must see. */
   maskedRead: string[];
   /** Whether any masked column is read (returned or tested): then warehouse error messages are withheld. */
   readsMasked: boolean;
+}
+
+/**
+ * The bytes a statement processes, as its caller may see them. The warehouse counts the stored size of every column
+ * read (BigQuery: 2 + the UTF-8 length of each STRING), so for a statement that reads a masked column the figure is a
+ * function of the masked values: over a one-row partition it is a value's length. The answer may depend on a masked
+ * value only in masked cells, so the figure is withheld (null) there; the audit log keeps it, and the byte cap still
+ * applies to it.
+ */
+export function shownBytes(withheld: boolean, bytes: number): number | null {
+  return withheld ? null : bytes;
+}
+
+/** The (lower-case) names of the masked columns and fields of the tables a statement reads. */
+function maskedColumnNames(policy: Policy, schemas: ReadonlyMap<string, Field[]>): Set<string> {
+  const out = new Set<string>();
+  const walk = (table: string, fields: readonly Field[], prefix: string) => {
+    for (const f of fields) {
+      const path = `${prefix}${f.name}`;
+      if (maskRuleFor(policy, { table, column: path }) !== undefined) out.add(f.name.toLowerCase());
+      if (f.fields) walk(table, f.fields, `${path}.`);
+    }
+  };
+  for (const [table, fields] of schemas) walk(table, fields, "");
+  return out;
 }
 
 /** The datasets a statement names ("project.dataset", sorted), from its syntax alone: what access is decided on. */
@@ -116,14 +147,17 @@ export async function analyseStatement(deps: BrokerDeps, sql: string, known?: Sy
     });
   }
   const bytesEstimate = dry.bytesProcessed;
+  // The figure counts every column the statement references, also where the analysis sees no use of it.
+  const bytesWithheld = readsMasked || couldRead(analysis.mentions, maskedColumnNames(policy, schemas));
+  const bytesShown = shownBytes(bytesWithheld, bytesEstimate);
   const max = policy.guardrails.maxBytesProcessed;
   if (max !== null && bytesEstimate > max) {
-    throw new JitError("denied", `the query would process ${bytesEstimate} bytes, over the policy's limit of ${max}`, {
+    throw new JitError("denied", `the query would process ${bytesShown === null ? "more bytes than" : `${bytesShown} bytes, over`} the policy's limit of ${max}`, {
       hint: "select fewer columns or filter on a partition",
     });
   }
   return {
-    analysis, schema: dry.schema, tables: refs.map(tableName), datasets: [...new Set(refs.map(datasetName))].sort(), columns, bytesEstimate,
+    analysis, schema: dry.schema, tables: refs.map(tableName), datasets: [...new Set(refs.map(datasetName))].sort(), columns, bytesEstimate, bytesWithheld, bytesShown,
     maskedRead, readsMasked,
   };
 }

@@ -3,7 +3,7 @@ import { JitError } from "../errors.ts";
 import { createRowMasker } from "../masking/row-masker.ts";
 import type { Field, Row } from "../warehouse/types.ts";
 import { audit, type BrokerDeps, type Caller } from "./context.ts";
-import { planQuery, type QueryPlan, warehouseError } from "./plan.ts";
+import { planQuery, type QueryPlan, shownBytes, warehouseError } from "./plan.ts";
 
 function columnsView(plan: QueryPlan, schema: Field[]) {
   // The warehouse's names, as the rows carry them (`SELECT SsN` may come back as `ssn`); the analysis matched them by position.
@@ -28,6 +28,9 @@ async function checkStillGranted(deps: BrokerDeps, plan: QueryPlan): Promise<voi
     }
   }
 }
+
+/** Marks an audit record whose byte figure the caller was not shown (replay shows what the caller received). */
+const withheld = (plan: QueryPlan) => (plan.bytesWithheld ? { bytes_withheld: true } : {});
 
 /** Runs (or dry-runs) a query for a caller and returns SPEC's JSON shape; every outcome is audited. */
 export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: string; maxRows?: number; dryRun?: boolean; signal?: AbortSignal }) {
@@ -60,7 +63,7 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
   };
 
   if (input.dryRun) {
-    const rec = await audit(deps, caller, action, "ok", { ...decision, bytes_estimate: plan.bytesEstimate });
+    const rec = await audit(deps, caller, action, "ok", { ...decision, bytes_estimate: plan.bytesEstimate, ...withheld(plan) });
     return {
       decision: "allowed",
       tables: plan.tables,
@@ -68,7 +71,7 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
       columns: columnsView(plan, plan.schema),
       masked_columns: maskedColumns.map((m) => m.name),
       masked_columns_read: plan.maskedRead,
-      bytes_estimate: plan.bytesEstimate,
+      bytes_estimate: plan.bytesShown,
       grant_id: grantIds[0] ?? null,
       grant_ids: grantIds,
       audit_id: rec.id,
@@ -139,7 +142,7 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
     row_count: rows.length,
     truncated: result.truncated,
     masked_cells: maskedCells,
-    bytes_processed: result.bytesProcessed,
+    bytes_processed: shownBytes(plan.bytesWithheld, result.bytesProcessed),
     grant_id: grantIds[0] ?? null,
     audit_id: rec.id,
   };
@@ -152,6 +155,7 @@ export async function runQuery(deps: BrokerDeps, caller: Caller, input: { sql: s
     truncated: result.truncated,
     masked_cells: maskedCells,
     bytes_processed: result.bytesProcessed,
+    ...withheld(plan),
     duration_ms: deps.now() - started,
     result: { columns: body.columns, rows: rows.slice(0, keep), truncated: result.truncated },
     replay_rows_kept: Math.min(rows.length, keep),

@@ -51,7 +51,8 @@ const FORMATTING = `Output formats
            then goes through the pager) or another format for everything
     json   the default when stdout is not a terminal: one object with columns,
            rows, row_count, truncated, masked_cells, bytes_processed, grant_id,
-           audit_id
+           audit_id; bytes_processed is null for a statement that could read
+           a masked column (the figure counts the masked values' sizes)
     jsonl  one row object per line, nothing else
     csv    a header line, then rows (RFC 4180, CRLF line ends)
 

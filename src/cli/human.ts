@@ -13,6 +13,11 @@ export function humanBytes(n: number): string {
   return `${v >= 100 ? Math.round(v) : v.toFixed(1).replace(/\.0$/, "")} ${units[i]}`;
 }
 
+/** "70.5 kB processed", or why there is no figure: the broker withholds it for a statement that reads a masked column. */
+export function processedBytes(n: number | null | undefined): string {
+  return n === null || n === undefined ? "bytes not shown (it reads a masked column)" : `${humanBytes(n)} processed`;
+}
+
 /** A span of seconds as "45s", "5m", "1h30m", "2d3h": the largest two units, nothing smaller than a second. */
 export function humanDuration(totalSeconds: number): string {
   const s = Math.max(0, Math.round(totalSeconds));

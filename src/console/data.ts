@@ -25,7 +25,8 @@ export function decisionRefusal(policy: Policy, p: Principal, q: AccessRequest):
 
 /** Human bytes: 1.2 MB. */
 export function formatBytes(n: number | null | undefined): string {
-  if (n === null || n === undefined) return "unknown";
+  if (n === null) return "not shown (the statement reads a masked column)";
+  if (n === undefined) return "unknown";
   const units = ["B", "kB", "MB", "GB", "TB", "PB"];
   let v = n;
   let i = 0;

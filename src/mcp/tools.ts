@@ -71,7 +71,7 @@ export function registerReadTools(server: McpServer, ctx: ToolContext): void {
     title: "Run a SQL query",
     description:
       "Runs one BigQuery Standard SQL SELECT through the jit broker as the signed-in person and returns JSON: " +
-      "columns (masked ones marked), rows, row_count, truncated, masked_cells, bytes_processed, audit_id. " +
+      "columns (masked ones marked), rows, row_count, truncated, masked_cells, bytes_processed (null when the query could read a masked column), audit_id. " +
       "Needs a live grant on every dataset the query reads (see access_status / request_access). " +
       "Masked columns come back masked and may not be used in WHERE, JOIN, GROUP BY or ORDER BY. " +
       "Name tables in full (project.dataset.table). Prefer aggregates and LIMIT; rows are capped at max_rows. " +

@@ -23,7 +23,8 @@ const DEFAULT_WAIT_MS = 10_000;
 interface BrokerDryRun {
   tables: string[];
   columns: BrokerColumn[];
-  bytes_estimate: number;
+  /** Null when the statement reads a masked column: the proxy then leaves the byte statistics out. */
+  bytes_estimate: number | null;
 }
 
 const obj = (v: unknown): Record<string, unknown> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
@@ -76,12 +77,12 @@ function tableRef(name: string) {
 }
 
 function dryRunStatistics(d: BrokerDryRun) {
-  const bytes = String(d.bytes_estimate);
+  const bytes = d.bytes_estimate === null ? {} : { totalBytesProcessed: String(d.bytes_estimate) };
   const schema = { fields: resultSchema(d.columns, []) };
   return {
     creationTime: String(Date.now()),
-    totalBytesProcessed: bytes,
-    query: { statementType: "SELECT", referencedTables: d.tables.map(tableRef), totalBytesProcessed: bytes, totalBytesBilled: "0", cacheHit: false, schema },
+    ...bytes,
+    query: { statementType: "SELECT", referencedTables: d.tables.map(tableRef), ...bytes, totalBytesBilled: "0", cacheHit: false, schema },
     schema,
   };
 }

@@ -14,7 +14,8 @@ export interface BrokerResult {
   row_count: number;
   truncated: boolean;
   masked_cells: number;
-  bytes_processed: number;
+  /** Null when the statement reads a masked column: the byte statistics are then left out. */
+  bytes_processed: number | null;
   audit_id: string;
 }
 
@@ -149,7 +150,7 @@ export function resultPage(job: Job, opts: { start: number; maxResults?: number;
     totalRows: String(result.rows.length),
     rows: encodeRows(schema, rows, opts.ts),
     ...(end < result.rows.length ? { pageToken: pageToken(job.jobId, end) } : {}),
-    totalBytesProcessed: String(result.bytes_processed),
+    ...(result.bytes_processed !== null ? { totalBytesProcessed: String(result.bytes_processed) } : {}),
   };
 }
 
@@ -160,7 +161,7 @@ export function jobResource(job: Job) {
     : job.error
       ? { state: "DONE", errorResult: job.error.errorProto(), errors: [job.error.errorProto()] }
       : { state: "DONE" };
-  const bytes = job.result ? String(job.result.bytes_processed) : undefined;
+  const bytes = job.result && job.result.bytes_processed !== null ? String(job.result.bytes_processed) : undefined;
   return {
     kind: "bigquery#job",
     id: `${job.projectId}:${job.location}.${job.jobId}`,

@@ -2,6 +2,7 @@
 import type { Analysis, ColumnRef, SchemaMap, StatementKind } from "./types.ts";
 import { classify, type KindInfo } from "./kind.ts";
 import { resolveQuery } from "./lineage.ts";
+import { mentionsOf } from "./mentions.ts";
 import { parseSql, statementsOf } from "./parse.ts";
 import { newScope, type Ctx } from "./scope.ts";
 import { collectTables } from "./tables.ts";
@@ -37,7 +38,7 @@ export function analyze(sql: string, opts: AnalyzeOptions): Analysis {
   const program = parseSql(sql);
   const { kind, statementType, kinds } = classify(program);
   if (kind !== "query") {
-    return { kind, statementType, kinds, tables: collectTables(program, opts.defaultProject), outputs: [], uses: [] };
+    return { kind, statementType, kinds, tables: collectTables(program, opts.defaultProject), outputs: [], uses: [], mentions: mentionsOf(program) };
   }
   const ctx: Ctx = {
     defaultProject: opts.defaultProject,
@@ -56,6 +57,7 @@ export function analyze(sql: string, opts: AnalyzeOptions): Analysis {
     tables: [...ctx.tables.values()],
     outputs: rel.columns.map((c) => ({ name: c.name, sources: [...c.sources].sort().map(toRef), direct: c.direct === true })),
     uses: [...ctx.uses.values()].sort((a, b) => rank(a.construct) - rank(b.construct)),
+    mentions: mentionsOf(program),
   };
 }
 

@@ -1,5 +1,6 @@
 /** What SQL analysis derives from one statement; consumed by the broker's guardrails and masking. */
 import type { Field, TableRef } from "../warehouse/types.ts";
+import type { Mentions } from "./mentions.ts";
 
 export type StatementKind = "query" | "dml" | "ddl" | "script" | "export" | "external_query" | "other";
 
@@ -48,6 +49,8 @@ export interface Analysis {
   outputs: OutputColumn[];
   /** Every use of a source column other than projecting it, query clauses first. */
   uses: ColumnUse[];
+  /** Every name the statement mentions and whether it reads whole rows: what the warehouse may count bytes of. */
+  mentions: Mentions;
 }
 
 /** Table schemas by fully qualified lower-case "project.dataset.table". */

@@ -22,11 +22,15 @@ import { type CorpusBroker, type QueryAnswer, startCorpusBroker } from "./corpus
 const SEED = process.env.JIT_PROPERTY_SEED === "random" ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.JIT_PROPERTY_SEED ?? 20261202);
 const COUNT = Number(process.env.JIT_PROPERTY_COUNT ?? 300);
 
-/** Each variant differs from the demo data in one masked value, of the same length and type. */
+/**
+ * Each variant differs from the demo data in one masked value of the same type. The shorter e-mail changes the
+ * column's stored size, which the warehouse's byte figures count: the broker must not let that through either.
+ */
 const VARIANTS: Record<string, { edit: DemoEdit; reads: RegExp }> = {
   "customer 1's SSN": { edit: { file: "customers.csv", key: "1", from: "757-41-4575", to: "102-63-8841" }, reads: /customers/ },
   "employee 1001's salary": { edit: { file: "employees.csv", key: "1001", from: "84250.00", to: "151730.00" }, reads: /employees/ },
   "customer 3's e-mail": { edit: { file: "customers.csv", key: "3", from: "priya.wright@example.com", to: "wright.priya@example.com" }, reads: /customers/ },
+  "customer 3's e-mail, shorter": { edit: { file: "customers.csv", key: "3", from: "priya.wright@example.com", to: "p.wright@example.com" }, reads: /customers/ },
 };
 
 /** What must be equal between two answers: everything but masked cells and per-request ids. */
@@ -113,6 +117,7 @@ describe(`noninterference: answers differ only in masked cells (seed ${SEED}, ${
       "customer 1's SSN": "SELECT ssn FROM demo.sales.customers WHERE id = 1",
       "employee 1001's salary": "SELECT salary FROM demo.hr.employees WHERE employee_id = 1001",
       "customer 3's e-mail": "SELECT email FROM demo.sales.customers WHERE id = 3",
+      "customer 3's e-mail, shorter": "SELECT email FROM demo.sales.customers WHERE id = 3",
     };
     for (const [name, sql] of Object.entries(probes)) {
       const [x, y] = [await raw(original, sql), await raw(changed.get(name)!, sql)];
@@ -145,6 +150,15 @@ describe(`noninterference: answers differ only in masked cells (seed ${SEED}, ${
     const [pa, pb] = [await ask(original, proj), await ask(changed.get("customer 1's SSN")!, proj)];
     assert.deepEqual(differences(pa, pb, true), []);
     assert.ok(maskedCellsDiffer(pa, pb), "the changed SSN shows in its masked cell (a different last four)");
+    // The byte figure counts a masked column's stored size: raw it tells the shorter e-mail apart; the broker withholds it.
+    const shorter = changed.get("customer 3's e-mail, shorter")!;
+    const emails = "SELECT id, email FROM demo.sales.customers WHERE id <= 3 ORDER BY id";
+    assert.match(differences(await raw(original, emails), await raw(shorter, emails), true).join(), /bytes_processed: \d+ vs \d+/);
+    const [ea, eb] = [await ask(original, emails), await ask(shorter, emails)];
+    assert.deepEqual(differences(ea, eb, true), []);
+    assert.equal(ea.body.bytes_processed, null, "no byte figure for a statement that reads a masked column");
+    const clear = await ask(shorter, "SELECT id, city FROM demo.sales.customers WHERE id <= 3 ORDER BY id");
+    assert.equal(typeof clear.body.bytes_processed, "number", "statements that read no masked column keep their byte figure");
   });
 
   test("random queries: same decision, columns, rows, unmasked cells and errors on every variant", async (t) => {

@@ -98,7 +98,7 @@ export async function auditReplayCommand(ctx: CliContext, id: string, opts: { fo
     const { records } = await client.get<{ records: AuditView[] }>(`/v1/audit?action=query.result&after=${record.seq}&limit=1000`);
     done = records.find((r) => r.details.query_audit_id === record.id);
   }
-  const d = done?.details as { result?: { columns: QueryResult["columns"]; rows: QueryResult["rows"]; truncated: boolean }; row_count: number; masked_cells: number; bytes_processed: number; query_audit_id: string } | undefined;
+  const d = done?.details as { result?: { columns: QueryResult["columns"]; rows: QueryResult["rows"]; truncated: boolean }; row_count: number; masked_cells: number; bytes_processed: number; bytes_withheld?: boolean; query_audit_id: string } | undefined;
   if (!d?.result) throw new JitError("usage", `audit record ${id} holds no query result to replay`, { hint: "jit audit list --action query" });
   const kept = d.result.rows.length;
   // Over the broker's replay cap only the first rows were kept: say so rather than pass them off as the whole answer.
@@ -109,7 +109,8 @@ export async function auditReplayCommand(ctx: CliContext, id: string, opts: { fo
     row_count: d.row_count,
     truncated: d.result.truncated,
     masked_cells: d.masked_cells,
-    bytes_processed: d.bytes_processed,
+    // What the caller received: no figure when the broker withheld it (the statement read a masked column).
+    bytes_processed: d.bytes_withheld ? null : d.bytes_processed,
     grant_id: null,
     audit_id: d.query_audit_id,
   };

@@ -2,7 +2,7 @@
 import type { Readable } from "node:stream";
 import { JitError } from "../../errors.ts";
 import type { CliContext } from "../context.ts";
-import { humanBytes } from "../human.ts";
+import { processedBytes } from "../human.ts";
 import { Interrupted } from "../interrupted.ts";
 import { fetchRequests } from "./requests.ts";
 import { highlightSql, printJson, relative, seconds } from "./util.ts";
@@ -30,7 +30,7 @@ function choiceLine(r: RequestView): string {
 function preview(ctx: CliContext, r: RequestView): string | undefined {
   if (!r.sql) return undefined;
   const st = r.statement;
-  const about = st && "error" in st ? `\nwould be refused: ${st.error}` : st ? `\nreads ${st.tables.join(", ")} · masked: ${st.masked_columns.map((m) => m.name).join(", ") || "nothing"} · ~${humanBytes(st.bytes_estimate)}` : "";
+  const about = st && "error" in st ? `\nwould be refused: ${st.error}` : st ? `\nreads ${st.tables.join(", ")} · masked: ${st.masked_columns.map((m) => m.name).join(", ") || "nothing"} · ${processedBytes(st.bytes_estimate)}` : "";
   return `Runs once:\n${highlightSql(r.sql, ctx.io.colorErr)}${about}`;
 }
 

@@ -30,7 +30,7 @@ function formatIssue(e: { file?: string; line?: number; column?: number; path?: 
 interface Explanation {
   decision: string;
   access: Array<{ dataset: string; outcome: string; rule: string | null; matched_rules: string[]; approvers: string[]; reasons: string[] }>;
-  statement: { allowed: boolean; refused_because?: string; kind?: string; tables?: string[]; bytes_estimate?: number; columns?: Array<{ name: string; masked: boolean; mask: string | null; rules: string[]; sources: string[] }> };
+  statement: { allowed: boolean; refused_because?: string; kind?: string; tables?: string[]; bytes_estimate?: number | null; columns?: Array<{ name: string; masked: boolean; mask: string | null; rules: string[]; sources: string[] }> };
 }
 
 /** Asks the broker what its policy decides for a person and a statement, with the rules behind it. */
@@ -49,7 +49,7 @@ export async function policyExplainCommand(ctx: CliContext, sql: string, opts: {
   }
   if (!res.statement.allowed) io.out(`  statement refused: ${res.statement.refused_because}`);
   else {
-    io.out(`  statement: ${res.statement.kind}, reads ${res.statement.tables!.join(", ")}, ~${res.statement.bytes_estimate} bytes`);
+    io.out(`  statement: ${res.statement.kind}, reads ${res.statement.tables!.join(", ")}, ${res.statement.bytes_estimate === null ? "bytes not shown (it reads a masked column)" : `~${res.statement.bytes_estimate} bytes`}`);
     for (const col of res.statement.columns!) {
       io.out(`    ${col.name}: ${col.masked ? c.yellow(`masked ${col.mask} (${col.rules.join(", ")})`) : "returned as is"}${col.sources.length ? ` ← ${col.sources.join(", ")}` : ""}`);
     }

@@ -6,7 +6,7 @@ import { parseDuration } from "../../policy/duration.ts";
 import type { CliContext } from "../context.ts";
 import { type ColumnView, type Format, maskLegend, toCsv, toJsonl, toTable } from "../output.ts";
 import { joinWrapped } from "../table.ts";
-import { humanBytes } from "../human.ts";
+import { processedBytes } from "../human.ts";
 import { fit, intFlag, printJson, printLong } from "./util.ts";
 import { type RequestView, waitForDecision } from "./wait.ts";
 
@@ -16,7 +16,8 @@ export interface QueryResult {
   row_count: number;
   truncated: boolean;
   masked_cells: number;
-  bytes_processed: number;
+  /** Null when the statement reads a masked column (the figure would depend on masked values). */
+  bytes_processed: number | null;
   grant_id: string | null;
   audit_id: string;
 }
@@ -70,7 +71,7 @@ function tableAndSummary(ctx: CliContext, res: QueryResult, page: number | undef
   const total = `${plural(res.row_count, "row")}${res.truncated ? " (cut at the row limit)" : ""}`;
   const parts = [shown.length < res.rows.length ? `showing ${shown.length} of ${total} (use --max-rows or --format)` : total];
   if (res.masked_cells) parts.push(plural(res.masked_cells, "masked cell"));
-  parts.push(`${humanBytes(res.bytes_processed)} processed`, `audit ${res.audit_id}`);
+  parts.push(processedBytes(res.bytes_processed), `audit ${res.audit_id}`);
   if (res.grant_id) parts.push(`grant ${res.grant_id}`);
   const legend = maskLegend(res.columns, shown, io.stdoutColumns);
   const summary = joinWrapped(parts, io.stderrColumns ?? io.stdoutColumns);
@@ -126,11 +127,11 @@ export async function queryCommand(ctx: CliContext, sqlArg: string | undefined, 
   }
   if (opts.dryRun) {
     if (ctx.flags.json || format !== "table") return printJson(ctx, res);
-    const d = res as unknown as { tables: string[]; masked_columns: string[]; bytes_estimate: number; grant_ids: string[] };
+    const d = res as unknown as { tables: string[]; masked_columns: string[]; bytes_estimate: number | null; grant_ids: string[] };
     ctx.io.out(`decision:       allowed`);
     ctx.io.out(`tables:         ${d.tables.join(", ") || "none"}`);
     ctx.io.out(`masked columns: ${d.masked_columns.join(", ") || "none"}`);
-    ctx.io.out(`estimate:       ${humanBytes(d.bytes_estimate)} processed`);
+    ctx.io.out(`estimate:       ${processedBytes(d.bytes_estimate)}`);
     ctx.io.out(`grants:         ${d.grant_ids.join(", ") || "none needed"}`);
     return;
   }

@@ -2,7 +2,7 @@
 import type { CliContext } from "../context.ts";
 import { toSimpleTable } from "../output.ts";
 import { fit, highlightSql, printJson, printLong, relative, seconds } from "./util.ts";
-import { humanBytes } from "../human.ts";
+import { processedBytes } from "../human.ts";
 import type { RequestView } from "./wait.ts";
 
 /** Fetches requests visible to the caller. */
@@ -42,7 +42,7 @@ export async function requestsCommand(ctx: CliContext, opts: { pending?: boolean
     else if (st) {
       out(`  reads: ${st.tables.join(", ")}`);
       out(`  masked in the result: ${st.masked_columns.map((m) => `${m.name} (${m.mask})`).join(", ") || "nothing"}`);
-      out(`  estimate: ${humanBytes(st.bytes_estimate)} processed`);
+      out(`  estimate: ${processedBytes(st.bytes_estimate)}`);
     }
   }
   await printLong(ctx, lines.join("\n"));

@@ -23,7 +23,7 @@ export interface RequestView {
   created_at: string;
   sql?: string;
   can_approve?: boolean;
-  statement?: { tables: string[]; masked_columns: Array<{ name: string; mask: string }>; bytes_estimate: number } | { error: string };
+  statement?: { tables: string[]; masked_columns: Array<{ name: string; mask: string }>; bytes_estimate: number | null } | { error: string };
   grant?: { id: string; expires_at: string; datasets: string[] };
 }
 

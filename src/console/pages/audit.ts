@@ -78,6 +78,7 @@ export function auditDetailBody(r: AuditRecord, replayable: boolean): Html {
     ...(Array.isArray(d.decisions) ? (d.decisions as { rule?: string; dataset: string; outcome: string }[]).map((x) => `${x.dataset}: ${x.outcome}${x.rule ? ` by ${x.rule}` : ""}`) : []),
     ...(Array.isArray(d.masked_columns) ? (d.masked_columns as { rules?: string[] }[]).flatMap((m) => m.rules ?? []) : []),
   ];
+  const withheld = d.bytes_withheld === true ? " (not shown to the caller: the statement reads a masked column)" : "";
   return html`<h1>Audit record #${r.seq}</h1>
 <div class="card"><h2>Who and how</h2><dl class="facts">
 ${fact("Time (UTC)", iso(r.at))}${fact("Actor", r.actor)}${fact("Subject", r.actorSubject)}${fact("Email", d.email)}
@@ -88,7 +89,7 @@ ${fact("Action", r.action)}${fact("Outcome", r.outcome)}</dl></div>
 ${fact("Request", d.request_id)}${fact("Grant", d.grant_id ?? (Array.isArray(d.grant_ids) ? (d.grant_ids as string[]).join(", ") : undefined))}
 ${fact("Datasets", Array.isArray(d.datasets) ? (d.datasets as string[]).join(", ") : "")}${fact("Tables", Array.isArray(d.tables) ? (d.tables as string[]).join(", ") : "")}
 ${fact("Decision rules", rules.join("; "))}${fact("Masked columns", masked.join(", "))}
-${fact("Rows", d.row_count)}${fact("Bytes", d.bytes_processed !== undefined ? formatBytes(d.bytes_processed) : d.bytes_estimate !== undefined ? `${formatBytes(d.bytes_estimate)} (estimate)` : undefined)}
+${fact("Rows", d.row_count)}${fact("Bytes", d.bytes_processed !== undefined ? `${formatBytes(d.bytes_processed)}${withheld}` : d.bytes_estimate !== undefined ? `${formatBytes(d.bytes_estimate)} (estimate)${withheld}` : undefined)}
 ${fact("Job id", d.job_id)}${fact("Why", d.why ?? d.error?.message)}${fact("Query record", d.query_audit_id)}</dl>
 ${typeof d.sql === "string" ? highlightSql(d.sql) : ""}
 ${replayable ? html`<p><a class="button" href="/console/audit/${r.id}/replay">Replay what the caller received</a></p>` : ""}</div>
