@@ -1,12 +1,12 @@
 /** The PostgreSQL store: several broker replicas share one database; row locks and advisory locks keep them consistent. */
 import type { Pool, PoolClient } from "pg";
-import { GENESIS_HASH, recordHash } from "../audit/chain.ts";
 import { checkSchemaName, createPool, describeTarget, rollbackAndRelease } from "./postgres-connect.ts";
 import { storeFailure } from "./failure.ts";
+import { AuditBatcher, type ChainHead, type LinkedRecord } from "./audit-batch.ts";
 import { guardStore } from "./guard.ts";
 import { auditFromRow, grantFromRow, requestFromRow, undecidable } from "./rows.ts";
 import type {
-  AccessRequest, Approval, ApproveResult, AuditQuery, AuditRecord, Grant, NewAuditRecord, NewRequest, RequestState, Store,
+  AccessRequest, Approval, ApproveResult, AuditQuery, AuditRecord, AuditStats, Grant, NewAuditRecord, NewRequest, RequestState, Store,
 } from "./types.ts";
 
 type Row = Record<string, unknown>;
@@ -54,10 +54,12 @@ class PostgresStore implements Store {
   readonly #pool: Pool;
   readonly #auditLock: string;
   #closed = false;
+  readonly #audit: AuditBatcher;
 
   constructor(pool: Pool, schema: string) {
     this.#pool = pool;
     this.#auditLock = `jit.audit.${schema}`;
+    this.#audit = new AuditBatcher({ write: (_known, link) => this.#writeBatch(link) });
   }
 
   async createRequest(r: NewRequest): Promise<{ request: AccessRequest; grant: Grant | null }> {
@@ -182,21 +184,30 @@ class PostgresStore implements Store {
 
   /** Failures become "the audit log could not record this request" with their cause, in guard.ts / failure.ts. */
   async appendAudit(r: NewAuditRecord): Promise<AuditRecord> {
-    // Hash what will be read back: values JSON does not keep (Dates, undefined, toJSON objects) would otherwise break the chain.
-    const detailsText = JSON.stringify(r.details ?? {});
-    const record = { ...r, details: JSON.parse(detailsText) as Record<string, unknown> };
+    return this.#audit.append(r);
+  }
+
+  /** Batch sizes of the audit log's group commit so far. */
+  auditStats(): AuditStats {
+    return this.#audit.stats();
+  }
+
+  /** One batch, one transaction, one INSERT of every row. */
+  async #writeBatch(link: (head: ChainHead | null) => LinkedRecord[]): Promise<AuditRecord[]> {
     return tx(this.#pool, async (c) => {
-      // One writer at a time across replicas; the lock is released at COMMIT, after the row is visible to the next holder.
+      // One writer at a time across replicas; the lock is released at COMMIT, after the rows are visible to the next holder.
       await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [this.#auditLock]);
       const last = (await c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")).rows[0] as Row | undefined;
-      const seq = last ? Number(last.seq) + 1 : 1;
-      const prevHash = last ? String(last.hash) : GENESIS_HASH;
-      const hash = recordHash({ ...record, seq, prevHash });
+      const rows = link(last ? { seq: Number(last.seq), hash: String(last.hash) } : null);
       await c.query(
-        "INSERT INTO audit (seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        [seq, r.at, r.actor, r.actorSubject, r.action, r.outcome, detailsText, prevHash, hash],
+        `INSERT INTO audit (seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash)
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`,
+        [
+          rows.map((r) => r.seq), rows.map((r) => r.at), rows.map((r) => r.actor), rows.map((r) => r.actorSubject), rows.map((r) => r.action),
+          rows.map((r) => r.outcome), rows.map((r) => r.detailsText), rows.map((r) => r.prevHash), rows.map((r) => r.hash),
+        ],
       );
-      return { ...record, id: String(seq), seq, prevHash, hash };
+      return rows.map(({ detailsText: _, ...r }) => ({ ...r, id: String(r.seq) }));
     });
   }
 
@@ -231,6 +242,8 @@ class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Appends already accepted are written (or fail) before the pool ends; later ones are refused.
+    await this.#audit.close();
     await this.#pool.end();
   }
 }

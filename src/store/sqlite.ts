@@ -1,13 +1,13 @@
 /** The SQLite store (node:sqlite): one file in the broker's data dir, WAL, every write in an immediate transaction. */
 import { DatabaseSync } from "node:sqlite";
-import { GENESIS_HASH, recordHash } from "../audit/chain.ts";
 import { JitError } from "../errors.ts";
 import { describeCause, probeWritable, storeFailure, storeUnavailable } from "./failure.ts";
 import { prepareStoreFiles, storeIdentity, type FileIdentity } from "./sqlite-files.ts";
+import { AuditBatcher, type ChainHead, type LinkedRecord } from "./audit-batch.ts";
 import { guardStore } from "./guard.ts";
 import { auditFromRow, grantFromRow, requestFromRow, undecidable } from "./rows.ts";
 import type {
-  AccessRequest, Approval, ApproveResult, AuditQuery, AuditRecord, Grant, NewAuditRecord, NewRequest, RequestState, Store,
+  AccessRequest, Approval, ApproveResult, AuditQuery, AuditRecord, AuditStats, Grant, NewAuditRecord, NewRequest, RequestState, Store,
 } from "./types.ts";
 
 /** Schema migrations, applied in order once each; never edit a released one, append a new one. */
@@ -139,9 +139,12 @@ class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #path: string;
 
+  readonly #audit: AuditBatcher;
+
   constructor(db: DatabaseSync, path: string) {
     this.#db = db;
     this.#path = path;
+    this.#audit = new AuditBatcher({ write: (_known, link) => this.#writeBatch(link) });
   }
 
   async ready(): Promise<void> {
@@ -274,18 +277,24 @@ class SqliteStore implements Store {
 
   /** Failures become "the audit log could not record this request" with their cause, in guard.ts / failure.ts. */
   async appendAudit(r: NewAuditRecord): Promise<AuditRecord> {
-    // Hash exactly what is stored: a Date or undefined in details changes in the JSON round trip.
-    const text = JSON.stringify(r.details);
-    const stored = { ...r, details: JSON.parse(text) as Record<string, unknown> };
+    return this.#audit.append(r);
+  }
+
+  /** Batch sizes of the audit log's group commit so far. */
+  auditStats(): AuditStats {
+    return this.#audit.stats();
+  }
+
+  /** One batch in one immediate transaction: the head is read under the write lock, so other processes' appends serialise. */
+  #writeBatch(link: (head: ChainHead | null) => LinkedRecord[]): AuditRecord[] {
     return immediate(this.#db, () => {
       const last = this.#db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get() as Row | undefined;
-      const seq = last ? Number(last.seq) + 1 : 1;
-      const prevHash = last ? String(last.hash) : GENESIS_HASH;
-      const hash = recordHash({ ...stored, seq, prevHash });
-      this.#db
-        .prepare("INSERT INTO audit (seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        .run(seq, r.at, r.actor, r.actorSubject, r.action, r.outcome, text, prevHash, hash);
-      return { ...stored, id: String(seq), seq, prevHash, hash };
+      const rows = link(last ? { seq: Number(last.seq), hash: String(last.hash) } : null);
+      const insert = this.#db.prepare("INSERT INTO audit (seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      return rows.map(({ detailsText, ...r }) => {
+        insert.run(r.seq, r.at, r.actor, r.actorSubject, r.action, r.outcome, detailsText, r.prevHash, r.hash);
+        return { ...r, id: String(r.seq) };
+      });
     });
   }
 
@@ -310,6 +319,8 @@ class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    // Appends already accepted are written (or fail) before the file closes; later ones are refused.
+    await this.#audit.close();
     if (this.#db.isOpen) this.#db.close();
   }
 

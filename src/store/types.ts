@@ -99,6 +99,20 @@ export interface AuditQuery {
   limit?: number;
 }
 
+/** Batch sizes of the audit log's group commit so far, for metrics: how much one transaction per batch is saving. */
+export interface AuditStats {
+  /** Transactions that committed. */
+  batches: number;
+  /** Records those transactions held. */
+  records: number;
+  /** The largest batch committed. */
+  maxBatch: number;
+  /** Transactions that failed (every caller in them got the error). */
+  failedBatches: number;
+  /** Records waiting for the next transaction right now. */
+  pending: number;
+}
+
 export type ApproveResult =
   | { ok: true; request: AccessRequest; grant: Grant | null }
   | { ok: false; reason: "not_found" | "not_pending" | "expired" | "already_approved_by_you"; request: AccessRequest | null };
@@ -119,8 +133,13 @@ export interface Store {
   revokeGrant(id: string, by: string, at: number): Promise<Grant | null>;
   /** Marks a single-statement grant used; false when it was already used (atomic). */
   consumeGrant(id: string, at: number): Promise<boolean>;
-  /** Appends to the hash chain durably before returning; throws when it cannot. */
+  /**
+   * Appends to the hash chain durably before returning; throws when it cannot. Concurrent calls share one
+   * transaction (group commit); each resolves only once its own record has committed.
+   */
   appendAudit(r: NewAuditRecord): Promise<AuditRecord>;
+  /** Batch sizes of the audit log's group commit in this store instance so far (no I/O). */
+  auditStats(): AuditStats;
   listAudit(q: AuditQuery): Promise<AuditRecord[]>;
   getAudit(id: string): Promise<AuditRecord | null>;
   /** Resolves when the store answers and is still the one opened (readiness); throws the store's failure otherwise. */

@@ -1,8 +1,10 @@
 // The Store contract, run against every implementation: each test gets a fresh, empty store from `open`.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { afterEach, beforeEach, describe, test as nodeTest, type TestContext } from "node:test";
 import { verifyChain } from "../../src/audit/chain.ts";
 import { JitError } from "../../src/errors.ts";
+import type { StoreSpec } from "../../src/store/open.ts";
 import type { Approval, NewAuditRecord, NewRequest, Store } from "../../src/store/types.ts";
 
 export interface OpenedStore {
@@ -10,6 +12,10 @@ export interface OpenedStore {
   cleanup(): Promise<void>;
   /** Runs raw SQL behind the store's back (to tamper with the audit log); absent when the store offers no raw access. */
   exec?(sql: string): Promise<void>;
+  /** How another process opens this same store (for the kill -9 test); absent when it cannot. */
+  spec?: StoreSpec;
+  /** SQL that makes the database refuse any audit row whose details contain "boom", and SQL that undoes it. */
+  trap?: { install: string; remove: string };
 }
 
 /** A fixed clock: contract tests never read the real time. */
@@ -42,8 +48,12 @@ const grantUntil = (at: number) => at + HOUR;
  * fails it today: the test still runs and reports as TODO instead of failing the suite, until the gap is fixed.
  */
 export function storeContract(name: string, open: () => Promise<OpenedStore>, knownGaps: Record<string, string> = {}): void {
-  const test = (title: string, fn: (t: TestContext) => Promise<void>) =>
-    nodeTest(title, knownGaps[title] ? { todo: `${name}: ${knownGaps[title]}` } : {}, fn);
+  function test(title: string, fn: (t: TestContext) => Promise<void>): void;
+  function test(title: string, opts: { timeout: number }, fn: (t: TestContext) => Promise<void>): void;
+  function test(title: string, a: { timeout: number } | ((t: TestContext) => Promise<void>), b?: (t: TestContext) => Promise<void>): void {
+    const [opts, fn] = typeof a === "function" ? [{}, a] : [a, b!];
+    nodeTest(title, { ...opts, ...(knownGaps[title] ? { todo: `${name}: ${knownGaps[title]}` } : {}) }, fn);
+  }
   describe(`${name} store contract`, () => {
     let opened: OpenedStore;
     let store: Store;
@@ -235,6 +245,63 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>, kn
       const all = await store.listAudit({});
       assert.deepEqual(all.map((r) => r.seq), Array.from({ length: 50 }, (_, i) => i + 1));
       assert.equal(verifyChain(all), null);
+    });
+
+    test("200 concurrent appends share transactions and form one gap-free, verified chain", async () => {
+      const records = await Promise.all(Array.from({ length: 200 }, (_, i) => store.appendAudit(auditRecord(i))));
+      assert.deepEqual(records.map((r) => r.seq), Array.from({ length: 200 }, (_, i) => i + 1), "each caller got its own record, in call order");
+      const all = await store.listAudit({ limit: 1000 });
+      assert.deepEqual(all, records, "what each caller was told is what is stored");
+      assert.equal(verifyChain(all), null);
+      const stats = store.auditStats();
+      assert.equal(stats.records, 200);
+      assert.ok(stats.batches < 20, `200 appends issued together took ${stats.batches} transactions; group commit should need a few`);
+      assert.ok(stats.maxBatch >= 20, `largest batch ${stats.maxBatch}`);
+      assert.equal(stats.failedBatches, 0);
+    });
+
+    test("a batch the database refuses rejects every caller in it and leaves no partial chain", async (t) => {
+      if (!opened.exec || !opened.trap) return t.skip(`${name}: no raw access to make the database refuse a write`);
+      for (let i = 1; i <= 5; i += 1) await store.appendAudit(auditRecord(i));
+      await opened.exec(opened.trap.install);
+      // Issued in one turn: they go in one transaction, and one row the database refuses fails all of them.
+      const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store.appendAudit(auditRecord(10 + i, { details: i === 13 ? { boom: true } : { i } }))));
+      assert.deepEqual(settled.map((s) => s.status), Array(20).fill("rejected"));
+      for (const s of settled) {
+        const err = (s as PromiseRejectedResult).reason;
+        assert.ok(err instanceof JitError && err.code === "internal" && /audit log could not record/.test(err.message), String(err));
+      }
+      assert.equal(store.auditStats().failedBatches, 1);
+      assert.deepEqual((await store.listAudit({})).map((r) => r.seq), [1, 2, 3, 4, 5], "none of the batch was stored");
+      await opened.exec(opened.trap.remove);
+      const next = await store.appendAudit(auditRecord(99));
+      assert.equal(next.seq, 6, "the chain goes on from the last committed record, without a gap");
+      assert.equal(verifyChain(await store.listAudit({})), null);
+    });
+
+    test("kill -9 mid-stream: every append a caller saw resolve is stored, and the chain verifies", { timeout: 60_000 }, async (t) => {
+      if (!opened.spec) return t.skip(`${name}: another process cannot open this store`);
+      const child = spawn(process.execPath, [new URL("./audit-kill-child.ts", import.meta.url).pathname, JSON.stringify(opened.spec), "20"], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          // Kill it in full flight: well after start, with batches being written.
+          if (out.split("\n").length > 400 && child.kill("SIGKILL")) resolve();
+        });
+        child.on("exit", () => reject(new Error(`the appender exited before it was killed: ${err || out.slice(0, 500)}`)));
+      });
+      assert.equal(await exited, "SIGKILL");
+      const answered = out.split("\n").slice(1).filter((l) => /^[0-9]+ [0-9a-f]{64}$/.test(l)).map((l) => l.split(" "));
+      assert.ok(answered.length >= 400, `${answered.length} answered appends`);
+      const all = await store.listAudit({ limit: 100_000 });
+      const stored = new Map(all.map((r) => [String(r.seq), r.hash]));
+      for (const [seq, hash] of answered) assert.equal(stored.get(seq!), hash, `record #${seq} was answered but is not stored as answered`);
+      assert.equal(verifyChain(all), null);
+      t.diagnostic(`${answered.length} appends answered before SIGKILL, ${all.length} stored (the rest were in the batch it died in)`);
     });
 
     test("tampering with a stored audit record is detected", async (t) => {

@@ -56,6 +56,12 @@ if (!URL_) {
     return {
       store,
       exec: (sql) => raw(`SET search_path TO ${schema}; ${sql}; RESET search_path`),
+      spec: { kind: "postgres", url, schema },
+      trap: {
+        install: `CREATE FUNCTION audit_trap() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.details LIKE '%"boom"%' THEN RAISE EXCEPTION 'trap: audit row refused'; END IF; RETURN NEW; END $$;
+          CREATE TRIGGER audit_trap BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION audit_trap()`,
+        remove: "DROP TRIGGER audit_trap ON audit",
+      },
       cleanup: async () => {
         await store.close();
         await raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

@@ -29,6 +29,11 @@ storeContract("sqlite", async () => {
         raw.close();
       }
     },
+    spec: { kind: "sqlite", path },
+    trap: {
+      install: `CREATE TRIGGER audit_trap BEFORE INSERT ON audit WHEN NEW.details LIKE '%"boom"%' BEGIN SELECT RAISE(ABORT, 'trap: audit row refused'); END`,
+      remove: "DROP TRIGGER audit_trap",
+    },
     cleanup: async () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
