@@ -5,7 +5,7 @@ import type { Store } from "./types.ts";
 /** Every Store method that talks to the database (close, kind and auditStats excluded). */
 const CALLS = [
   "createRequest", "getRequest", "listRequests", "approveRequest", "denyRequest", "expirePending", "getGrant", "listGrants",
-  "revokeGrant", "consumeGrant", "appendAudit", "listAudit", "getAudit", "ready",
+  "revokeGrant", "consumeGrant", "appendAudit", "auditChains", "auditCheckpoint", "listAudit", "getAudit", "ready",
 ] as const satisfies readonly (keyof Store)[];
 
 /**
