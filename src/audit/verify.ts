@@ -62,7 +62,6 @@ function checkpointHeads(r: AuditRecord): [number, number, string][] {
 
 /** Checks every chain, every cross-link and every anchor; stops at the first break. */
 export async function verifyAuditLog(store: Pick<Store, "listAudit" | "auditChains">, anchors: readonly ChainAnchor[] = []): Promise<VerifyReport> {
-  const chains = (await store.auditChains()).map((c) => c.id);
   const report = (broken: ChainBreak | undefined, checked: number, heads: VerifyReport["heads"], crossLinks: number): VerifyReport => {
     const first = heads.find((h) => h.chain === FIRST_CHAIN);
     return { ok: !broken, checked, head: first ? { seq: first.seq, hash: first.hash } : null, heads, crossLinks, ...(broken ? { broken } : {}) };
@@ -71,7 +70,7 @@ export async function verifyAuditLog(store: Pick<Store, "listAudit" | "auditChai
   // Anchors first: a head kept outside the broker must still be there, unchanged. This catches a truncated tail or
   // a rewritten history that the chains alone cannot.
   for (const a of anchors) {
-    const rec = chains.includes(a.chain) ? (await store.listAudit({ chain: a.chain, afterChainSeq: a.seq - 1, limit: 1 }))[0] : undefined;
+    const rec = (await store.listAudit({ chain: a.chain, afterChainSeq: a.seq - 1, limit: 1 }))[0];
     if (!rec || rec.chainSeq !== a.seq || rec.hash !== a.hash) {
       const message = rec?.chainSeq === a.seq ? `${recordName(a.chain, a.seq)} no longer has the anchored hash: history was rewritten` : `${recordName(a.chain, a.seq)} is gone: the log was truncated`;
       return report({ chain: a.chain, seq: a.seq, id: rec?.chainSeq === a.seq ? rec.id : "", problem: "anchor_mismatch", message }, 0, [], 0);
@@ -91,6 +90,8 @@ export async function verifyAuditLog(store: Pick<Store, "listAudit" | "auditChai
     if (page.length < PAGE) break;
     after = page.at(-1)!.seq;
   }
+  // Listed after the checkpoints were read, so a chain one of them names (even one started meanwhile) is listed.
+  const chains = (await store.auditChains()).map((c) => c.id);
   for (const [chain, at] of links) {
     if (chains.includes(chain)) continue;
     const { by } = [...at.values()][0]!;
