@@ -15,10 +15,21 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
 }
 
-/** SHA-256 over the previous hash and the record's canonical form (sequence number included, so gaps show). */
-export function recordHash(r: Omit<AuditRecord, "id" | "hash">): string {
+/** The action of the records that tie the chains together: each holds the heads of the other chains. */
+export const CHECKPOINT_ACTION = "audit.checkpoint";
+
+/** The chain every record written before there were several chains belongs to; its records hash as they always did. */
+export const FIRST_CHAIN = 1;
+
+/**
+ * SHA-256 over the previous hash and the record's canonical form: its chain and place in it included, so gaps and
+ * records moved between chains show. The first chain's records leave the chain out, so logs written before there
+ * were chains still verify; every other chain's records name it.
+ */
+export function recordHash(r: Omit<AuditRecord, "id" | "seq" | "hash">): string {
   const body = canonicalJson({
-    seq: r.seq,
+    chain: r.chain === FIRST_CHAIN ? undefined : r.chain,
+    seq: r.chainSeq,
     at: r.at,
     actor: r.actor,
     actor_subject: r.actorSubject,
@@ -31,26 +42,38 @@ export function recordHash(r: Omit<AuditRecord, "id" | "hash">): string {
 }
 
 export interface ChainBreak {
+  chain: number;
+  /** The record's place in its chain. */
   seq: number;
+  /** The record's audit id ("" when it is missing). */
   id: string;
-  problem: "gap" | "prev_hash_mismatch" | "hash_mismatch";
+  problem: "gap" | "prev_hash_mismatch" | "hash_mismatch" | "wrong_chain" | "anchor_mismatch" | "cross_link_mismatch" | "truncated" | "chain_missing";
   message: string;
 }
 
-/** Checks records in sequence order; returns the first broken link, or null when the chain holds. */
-export function verifyChain(records: Iterable<AuditRecord>, start: { seq: number; hash: string } = { seq: 0, hash: GENESIS_HASH }): ChainBreak | null {
+/** "chain 2 record #7": how verification names a record. */
+export const recordName = (chain: number, seq: number): string => `chain ${chain} record #${seq}`;
+
+/**
+ * Checks one chain's records in chain order; returns the first broken link, or null when the chain holds. `start` is
+ * the record before the first one given (the genesis by default), so a chain can be checked a page at a time.
+ */
+export function verifyChain(
+  records: Iterable<AuditRecord>,
+  start: { chain?: number; seq: number; hash: string } = { seq: 0, hash: GENESIS_HASH },
+): ChainBreak | null {
+  let chain = start.chain;
   let expectedSeq = start.seq + 1;
   let prev = start.hash;
   for (const r of records) {
-    if (r.seq !== expectedSeq) {
-      return { seq: expectedSeq, id: r.id, problem: "gap", message: `record #${expectedSeq} is missing (next present is #${r.seq})` };
+    chain ??= r.chain;
+    const at = (problem: ChainBreak["problem"], message: string): ChainBreak => ({ chain: chain!, seq: r.chainSeq, id: r.id, problem, message: `${recordName(chain!, r.chainSeq)} ${message} (audit id ${r.id})` });
+    if (r.chain !== chain) return at("wrong_chain", `is filed under chain ${r.chain}`);
+    if (r.chainSeq !== expectedSeq) {
+      return { chain, seq: expectedSeq, id: "", problem: "gap", message: `${recordName(chain, expectedSeq)} is missing (next present is #${r.chainSeq}, audit id ${r.id})` };
     }
-    if (r.prevHash !== prev) {
-      return { seq: r.seq, id: r.id, problem: "prev_hash_mismatch", message: `record #${r.seq} does not link to record #${r.seq - 1}` };
-    }
-    if (recordHash(r) !== r.hash) {
-      return { seq: r.seq, id: r.id, problem: "hash_mismatch", message: `record #${r.seq} was altered after it was written` };
-    }
+    if (r.prevHash !== prev) return at("prev_hash_mismatch", `does not link to record #${r.chainSeq - 1}`);
+    if (recordHash(r) !== r.hash) return at("hash_mismatch", "was altered after it was written");
     prev = r.hash;
     expectedSeq += 1;
   }

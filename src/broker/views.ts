@@ -51,6 +51,8 @@ export function auditView(r: AuditRecord) {
   return {
     id: r.id,
     seq: r.seq,
+    chain: r.chain,
+    chain_seq: r.chainSeq,
     at: iso(r.at),
     actor: r.actor,
     actor_subject: r.actorSubject,

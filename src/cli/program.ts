@@ -172,8 +172,8 @@ export function buildProgram(ctx: CliContext): Command {
     .addOption(new Option("--format <format>", "output format").choices(FORMATS))
     .action(lazy(ctx, async () => (await import("./commands/audit.ts")).auditReplayCommand));
   auditSub("verify", "recompute the hash chain and report the first broken link (exit 4 when broken)")
-    .option("--anchor <seq:hash>", "a head printed by an earlier verify: also fail if it was truncated away or rewritten")
-    .addHelpText("after", examples("jit audit verify", "jit audit verify --anchor 1200:9f2c…   # detects a truncated tail"))
+    .option("--anchor <chain:seq:hash>", "a head printed by an earlier verify (once per chain): also fail if it was truncated away or rewritten", (v: string, all: string[] = []) => [...all, v])
+    .addHelpText("after", examples("jit audit verify", "jit audit verify --anchor 1:1200:9f2c… --anchor 2:830:51ab…   # detects a truncated tail"))
     .action(lazy(ctx, async () => (await import("./commands/audit.ts")).auditVerifyCommand));
   auditSub("export", "export records for a SIEM, one JSON object per line")
     .addHelpText("after", examples("jit audit export --since 2026-11-01 > audit.jsonl"))

@@ -1,8 +1,9 @@
 /**
- * What the audit pages read from the store, as GET /v1/audit, /v1/audit/verify and `jit audit replay` read it
- * (those live in audit-routes.ts and the CLI, private to them): a filtered page, a query's kept result, the chain check.
+ * What the audit pages read from the store, as GET /v1/audit and `jit audit replay` read it (those live in
+ * audit-routes.ts and the CLI, private to them): a filtered page, a query's kept result; and the chain check, which is
+ * the API's own (src/audit/verify.ts).
  */
-import { verifyChain } from "../audit/chain.ts";
+import { parseAnchors, verifyAuditLog, type ChainAnchor } from "../audit/verify.ts";
 import { JitError } from "../errors.ts";
 import type { AuditRecord, Store } from "../store/types.ts";
 import type { AuditFilters, VerifyOutcome } from "./pages/audit.ts";
@@ -40,32 +41,12 @@ export async function findReplay(store: Store, rec: AuditRecord): Promise<{ quer
   return result ? { query: rec, result } : null;
 }
 
-/** Parses an anchor "SEQ:HASH"; undefined for none, null when malformed. */
-export function parseAnchor(raw: string): { seq: number; hash: string } | null | undefined {
-  if (!raw) return undefined;
-  const m = /^([1-9][0-9]{0,15}):([0-9a-f]{64})$/.exec(raw);
-  return m ? { seq: Number(m[1]), hash: m[2]! } : null;
+/** Parses anchors (CHAIN:SEQ:HASH, or SEQ:HASH for chain 1, separated by commas); undefined for none, null when malformed. */
+export function parseAnchor(raw: string): ChainAnchor[] | null | undefined {
+  return parseAnchors(raw);
 }
 
-/** Checks the whole hash chain page by page, and first that an anchored head is still there, unchanged. */
-export async function verifyAudit(store: Store, anchor: { seq: number; hash: string } | undefined): Promise<VerifyOutcome> {
-  if (anchor) {
-    const rec = await store.getAudit(String(anchor.seq));
-    if (!rec || rec.hash !== anchor.hash) {
-      return { ok: false, checked: 0, broken: { seq: anchor.seq, message: rec ? "that record no longer has the anchored hash: history was rewritten" : "that record is gone: the log was truncated" } };
-    }
-  }
-  let after = 0;
-  let count = 0;
-  let prev: AuditRecord | undefined;
-  for (;;) {
-    const page = await store.listAudit({ afterSeq: after, limit: 1000 });
-    if (page.length === 0) break;
-    const broken = verifyChain(page, prev ? { seq: prev.seq, hash: prev.hash } : undefined);
-    if (broken) return { ok: false, checked: count, broken };
-    count += page.length;
-    prev = page.at(-1)!;
-    after = prev.seq;
-  }
-  return { ok: true, checked: count, head: prev ? { seq: prev.seq, hash: prev.hash } : null };
+/** Checks every chain and the cross-links between them, and first that the anchored heads are still there, unchanged (the API's check). */
+export async function verifyAudit(store: Store, anchors: ChainAnchor[] | undefined): Promise<VerifyOutcome> {
+  return verifyAuditLog(store, anchors ?? []);
 }

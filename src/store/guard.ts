@@ -2,10 +2,10 @@
 import type { JitError } from "../errors.ts";
 import type { Store } from "./types.ts";
 
-/** Every Store method that talks to the database (close and kind excluded). */
+/** Every Store method that talks to the database (close, kind and auditStats excluded). */
 const CALLS = [
   "createRequest", "getRequest", "listRequests", "approveRequest", "denyRequest", "expirePending", "getGrant", "listGrants",
-  "revokeGrant", "consumeGrant", "appendAudit", "listAudit", "getAudit", "ready",
+  "revokeGrant", "consumeGrant", "appendAudit", "auditChains", "auditCheckpoint", "listAudit", "getAudit", "ready",
 ] as const satisfies readonly (keyof Store)[];
 
 /**
@@ -16,6 +16,7 @@ export function guardStore(inner: Store, opts: { before?: () => void; fail: (op:
   const outer: Record<string, unknown> = {
     kind: inner.kind,
     close: () => inner.close(),
+    auditStats: () => inner.auditStats(),
   };
   for (const op of CALLS) {
     const fn = (inner[op] as (...a: unknown[]) => Promise<unknown>).bind(inner);

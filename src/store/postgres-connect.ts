@@ -31,6 +31,18 @@ const MIGRATIONS: string[] = [
      action TEXT NOT NULL, outcome TEXT NOT NULL, details TEXT NOT NULL,
      prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
    CREATE INDEX audit_at ON audit(at);`,
+  // A chain per writer (docs/audit-chains.md): the records so far become chain 1, closed, for the first writer to
+  // take; seq becomes a plain number across chains, from a sequence (no lock), and is no longer hashed.
+  `CREATE TABLE audit_chains (id BIGSERIAL PRIMARY KEY, writer TEXT NOT NULL, opened_at BIGINT NOT NULL, closed_at BIGINT);
+   INSERT INTO audit_chains (writer, opened_at, closed_at) VALUES ('first writer', (extract(epoch FROM now()) * 1000)::bigint, (extract(epoch FROM now()) * 1000)::bigint);
+   ALTER TABLE audit ADD COLUMN chain BIGINT NOT NULL DEFAULT 1, ADD COLUMN chain_seq BIGINT;
+   UPDATE audit SET chain_seq = seq;
+   ALTER TABLE audit ALTER COLUMN chain_seq SET NOT NULL, ALTER COLUMN chain DROP DEFAULT;
+   CREATE UNIQUE INDEX audit_chain_seq ON audit(chain, chain_seq);
+   CREATE INDEX audit_action ON audit(action, seq);
+   CREATE SEQUENCE audit_seq OWNED BY audit.seq;
+   SELECT setval('audit_seq', COALESCE((SELECT max(seq) FROM audit), 0) + 1, false);
+   ALTER TABLE audit ALTER COLUMN seq SET DEFAULT nextval('audit_seq');`,
 ];
 
 /** Lower-case identifiers only, so the name needs no quoting in search_path or DDL. */

@@ -1,12 +1,12 @@
-/** The PostgreSQL store: several broker replicas share one database; row locks and advisory locks keep them consistent. */
+/** The PostgreSQL store: several broker replicas share one database; row locks keep them consistent, and each appends to its own audit chain. */
 import type { Pool, PoolClient } from "pg";
-import { GENESIS_HASH, recordHash } from "../audit/chain.ts";
 import { checkSchemaName, createPool, describeTarget, rollbackAndRelease } from "./postgres-connect.ts";
 import { storeFailure } from "./failure.ts";
+import { AuditBatcher, type AuditChainOptions, type ChainHead, type LinkedRecord } from "./audit-batch.ts";
 import { guardStore } from "./guard.ts";
-import { auditFromRow, grantFromRow, requestFromRow, undecidable } from "./rows.ts";
+import { auditFromRow, chainFromRow, grantFromRow, requestFromRow, undecidable, writerName } from "./rows.ts";
 import type {
-  AccessRequest, Approval, ApproveResult, AuditQuery, AuditRecord, Grant, NewAuditRecord, NewRequest, RequestState, Store,
+  AccessRequest, Approval, ApproveResult, AuditChain, AuditQuery, AuditRecord, AuditStats, Grant, NewAuditRecord, NewRequest, RequestState, Store,
 } from "./types.ts";
 
 type Row = Record<string, unknown>;
@@ -20,11 +20,33 @@ const REQUEST_SELECT = "SELECT r.*, (SELECT g.id FROM grants g WHERE g.request_i
 const rowId = (id: string): string | null => (/^[1-9][0-9]{0,17}$/.test(id) ? id : null);
 
 /** Opens the PostgreSQL store at `url` (schema `public` unless given), applying migrations; the password never appears in errors. */
-export async function openPostgresStore(url: string, opts: { schema?: string; poolSize?: number } = {}): Promise<Store> {
+export async function openPostgresStore(url: string, opts: { schema?: string; poolSize?: number } & AuditChainOptions = {}): Promise<Store> {
   const schema = opts.schema ?? "public";
   checkSchemaName(schema);
   const pool = await createPool(url, schema, opts.poolSize ?? 10, describeTarget(url));
-  return guardStore(new PostgresStore(pool, schema), { fail: (op, err) => storeFailure("postgres", op, err) });
+  let chain: number;
+  try {
+    chain = await claimChain(pool);
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw storeFailure("postgres", "open", err);
+  }
+  return guardStore(new PostgresStore(pool, chain, opts), { fail: (op, err) => storeFailure("postgres", op, err) });
+}
+
+/**
+ * Takes the lowest chain whose writer closed it cleanly, or starts a new one: this store instance alone appends to it.
+ * SKIP LOCKED: replicas starting together take different chains instead of waiting for each other.
+ */
+async function claimChain(pool: Pool): Promise<number> {
+  const now = Date.now();
+  const reused = await pool.query(
+    `UPDATE audit_chains SET closed_at = NULL, writer = $1, opened_at = $2
+     WHERE id = (SELECT id FROM audit_chains WHERE closed_at IS NOT NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id`,
+    [writerName(), now],
+  );
+  if (reused.rowCount) return Number(reused.rows[0].id);
+  return Number((await pool.query("INSERT INTO audit_chains (writer, opened_at) VALUES ($1, $2) RETURNING id", [writerName(), now])).rows[0].id);
 }
 
 /** Runs fn in one transaction on one pooled connection. */
@@ -52,12 +74,18 @@ function where(conds: [string, unknown][]): { clause: string; args: unknown[] } 
 class PostgresStore implements Store {
   readonly kind = "postgres" as const;
   readonly #pool: Pool;
-  readonly #auditLock: string;
+  readonly #chain: number;
   #closed = false;
+  readonly #audit: AuditBatcher;
 
-  constructor(pool: Pool, schema: string) {
+  constructor(pool: Pool, chain: number, opts: AuditChainOptions) {
     this.#pool = pool;
-    this.#auditLock = `jit.audit.${schema}`;
+    this.#chain = chain;
+    // Only this instance appends to its chain, so the head it committed last is the head: no read, no lock per batch.
+    this.#audit = new AuditBatcher(
+      { write: (known, link) => this.#writeBatch(known, link), chains: () => this.auditChains() },
+      { chain, trustHead: true, checkpointMs: opts.checkpointMs, checkpointEvery: opts.checkpointEvery },
+    );
   }
 
   async createRequest(r: NewRequest): Promise<{ request: AccessRequest; grant: Grant | null }> {
@@ -182,21 +210,55 @@ class PostgresStore implements Store {
 
   /** Failures become "the audit log could not record this request" with their cause, in guard.ts / failure.ts. */
   async appendAudit(r: NewAuditRecord): Promise<AuditRecord> {
-    // Hash what will be read back: values JSON does not keep (Dates, undefined, toJSON objects) would otherwise break the chain.
-    const detailsText = JSON.stringify(r.details ?? {});
-    const record = { ...r, details: JSON.parse(detailsText) as Record<string, unknown> };
-    return tx(this.#pool, async (c) => {
-      // One writer at a time across replicas; the lock is released at COMMIT, after the row is visible to the next holder.
-      await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [this.#auditLock]);
-      const last = (await c.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")).rows[0] as Row | undefined;
-      const seq = last ? Number(last.seq) + 1 : 1;
-      const prevHash = last ? String(last.hash) : GENESIS_HASH;
-      const hash = recordHash({ ...record, seq, prevHash });
-      await c.query(
-        "INSERT INTO audit (seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        [seq, r.at, r.actor, r.actorSubject, r.action, r.outcome, detailsText, prevHash, hash],
-      );
-      return { ...record, id: String(seq), seq, prevHash, hash };
+    return this.#audit.append(r);
+  }
+
+  /** Batch sizes of the audit log's group commit so far. */
+  auditStats(): AuditStats {
+    return this.#audit.stats();
+  }
+
+  async auditCheckpoint(): Promise<AuditRecord | null> {
+    return this.#audit.checkpoint();
+  }
+
+  /** Chains named in audit_chains or holding records (a loose index scan: one probe per chain), with their heads. */
+  async auditChains(): Promise<AuditChain[]> {
+    const rows = (await this.#pool.query(
+      `WITH RECURSIVE used(id) AS (SELECT min(chain) FROM audit UNION ALL SELECT (SELECT min(chain) FROM audit WHERE chain > used.id) FROM used WHERE used.id IS NOT NULL)
+       SELECT ids.id, c.writer, c.opened_at, c.closed_at, h.chain_seq, h.hash, h.action
+       FROM (SELECT id FROM used WHERE id IS NOT NULL UNION SELECT id FROM audit_chains) ids
+       LEFT JOIN audit_chains c ON c.id = ids.id
+       LEFT JOIN LATERAL (SELECT chain_seq, hash, action FROM audit a WHERE a.chain = ids.id ORDER BY chain_seq DESC LIMIT 1) h ON true
+       ORDER BY ids.id`,
+    )).rows as Row[];
+    return rows.map((r) => chainFromRow(r, r.chain_seq === null ? undefined : r));
+  }
+
+  /**
+   * One batch, one statement: a multi-row INSERT is its own transaction (one commit, one WAL flush), and holds no lock
+   * anyone else waits for: no other writer appends to this chain. The head is read first only when not known.
+   */
+  async #writeBatch(known: ChainHead | null | undefined, link: (head: ChainHead | null) => LinkedRecord[]): Promise<AuditRecord[]> {
+    let head = known;
+    if (head === undefined) {
+      const last = (await this.#pool.query("SELECT chain_seq, hash FROM audit WHERE chain = $1 ORDER BY chain_seq DESC LIMIT 1", [this.#chain])).rows[0] as Row | undefined;
+      head = last ? { seq: Number(last.chain_seq), hash: String(last.hash) } : null;
+    }
+    const rows = link(head);
+    const res = await this.#pool.query(
+      `INSERT INTO audit (chain, chain_seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash)
+       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+       RETURNING seq, chain_seq`,
+      [
+        rows.map((r) => r.chain), rows.map((r) => r.chainSeq), rows.map((r) => r.at), rows.map((r) => r.actor), rows.map((r) => r.actorSubject),
+        rows.map((r) => r.action), rows.map((r) => r.outcome), rows.map((r) => r.detailsText), rows.map((r) => r.prevHash), rows.map((r) => r.hash),
+      ],
+    );
+    const seqs = new Map(res.rows.map((x: Row) => [Number(x.chain_seq), Number(x.seq)]));
+    return rows.map(({ detailsText: _, ...r }) => {
+      const seq = seqs.get(r.chainSeq)!;
+      return { ...r, id: String(seq), seq };
     });
   }
 
@@ -216,8 +278,10 @@ class PostgresStore implements Store {
     if (q.since !== undefined) conds.push(["at >= ?", q.since]);
     if (q.until !== undefined) conds.push(["at < ?", q.until]);
     if (q.afterSeq !== undefined) conds.push(["seq > ?", q.afterSeq]);
+    if (q.chain !== undefined) conds.push(["chain = ?", q.chain]);
+    if (q.afterChainSeq !== undefined) conds.push(["chain_seq > ?", q.afterChainSeq]);
     const { clause, args } = where(conds);
-    const sql = `SELECT * FROM audit ${clause} ORDER BY seq ASC LIMIT $${args.length + 1}`;
+    const sql = `SELECT * FROM audit ${clause} ORDER BY ${q.chain !== undefined ? "chain_seq" : "seq"} ASC LIMIT $${args.length + 1}`;
     return (await this.#pool.query(sql, [...args, q.limit ?? 1000])).rows.map(auditFromRow);
   }
 
@@ -231,7 +295,16 @@ class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#pool.end();
+    // Appends already accepted are written (or fail) before the pool ends; later ones are refused.
+    await this.#audit.close();
+    try {
+      // Handed back for the next writer to take (a writer that died keeps its chain: nobody else may append to it).
+      await this.#pool.query("UPDATE audit_chains SET closed_at = $1 WHERE id = $2", [Date.now(), this.#chain]);
+    } catch {
+      // The database is gone or refuses writes: the chain stays held, and the next writer starts another.
+    } finally {
+      await this.#pool.end();
+    }
   }
 }
 

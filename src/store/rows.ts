@@ -1,5 +1,6 @@
 /** Row ↔ record mapping shared by the SQLite and PostgreSQL stores (same column names in both). */
-import type { AccessRequest, Approval, ApproveResult, AuditRecord, Grant } from "./types.ts";
+import { hostname } from "node:os";
+import type { AccessRequest, Approval, ApproveResult, AuditChain, AuditRecord, Grant } from "./types.ts";
 
 type DbRow = Record<string, unknown>;
 
@@ -66,6 +67,8 @@ export function auditFromRow(row: DbRow): AuditRecord {
   return {
     id: String(row.seq),
     seq: num(row.seq),
+    chain: num(row.chain),
+    chainSeq: num(row.chain_seq),
     at: num(row.at),
     actor: String(row.actor),
     actorSubject: strOrNull(row.actor_subject),
@@ -76,6 +79,20 @@ export function auditFromRow(row: DbRow): AuditRecord {
     hash: String(row.hash),
   };
 }
+
+/** Maps an `audit_chains` row (null columns for a chain with records but no row) and its newest record. */
+export function chainFromRow(row: DbRow, head: DbRow | undefined): AuditChain {
+  return {
+    id: num(row.id),
+    writer: strOrNull(row.writer),
+    openedAt: numOrNull(row.opened_at),
+    closedAt: numOrNull(row.closed_at),
+    head: head ? { seq: num(head.chain_seq), hash: String(head.hash), action: String(head.action) } : null,
+  };
+}
+
+/** Who holds a chain, for operators reading audit_chains: host and process id. */
+export const writerName = (): string => `${hostname()}:${process.pid}`;
 
 /** Why a request cannot be decided at `at` (gone, already decided, lapsed), or null when it can. Same rule in every store. */
 export function undecidable(req: AccessRequest | null, at: number): ApproveResult | null {

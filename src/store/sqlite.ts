@@ -1,13 +1,13 @@
 /** The SQLite store (node:sqlite): one file in the broker's data dir, WAL, every write in an immediate transaction. */
 import { DatabaseSync } from "node:sqlite";
-import { GENESIS_HASH, recordHash } from "../audit/chain.ts";
 import { JitError } from "../errors.ts";
 import { describeCause, probeWritable, storeFailure, storeUnavailable } from "./failure.ts";
 import { prepareStoreFiles, storeIdentity, type FileIdentity } from "./sqlite-files.ts";
+import { AuditBatcher, type AuditChainOptions, type ChainHead, type LinkedRecord } from "./audit-batch.ts";
 import { guardStore } from "./guard.ts";
-import { auditFromRow, grantFromRow, requestFromRow, undecidable } from "./rows.ts";
+import { auditFromRow, chainFromRow, grantFromRow, requestFromRow, undecidable, writerName } from "./rows.ts";
 import type {
-  AccessRequest, Approval, ApproveResult, AuditQuery, AuditRecord, Grant, NewAuditRecord, NewRequest, RequestState, Store,
+  AccessRequest, Approval, ApproveResult, AuditChain, AuditQuery, AuditRecord, AuditStats, Grant, NewAuditRecord, NewRequest, RequestState, Store,
 } from "./types.ts";
 
 /** Schema migrations, applied in order once each; never edit a released one, append a new one. */
@@ -37,6 +37,14 @@ const MIGRATIONS: string[] = [
      seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, actor_subject TEXT,
      action TEXT NOT NULL, outcome TEXT NOT NULL, details TEXT NOT NULL,
      prev_hash TEXT NOT NULL, hash TEXT NOT NULL);`,
+  // A chain per writer (docs/audit-chains.md): the records so far become chain 1, closed, for the first writer to take.
+  `CREATE TABLE audit_chains (id INTEGER PRIMARY KEY, writer TEXT NOT NULL, opened_at INTEGER NOT NULL, closed_at INTEGER);
+   INSERT INTO audit_chains (id, writer, opened_at, closed_at) VALUES (1, 'first writer', CAST(unixepoch('subsec') * 1000 AS INTEGER), CAST(unixepoch('subsec') * 1000 AS INTEGER));
+   ALTER TABLE audit ADD COLUMN chain INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE audit ADD COLUMN chain_seq INTEGER NOT NULL DEFAULT 0;
+   UPDATE audit SET chain_seq = seq;
+   CREATE UNIQUE INDEX audit_chain_seq ON audit(chain, chain_seq);
+   CREATE INDEX audit_action ON audit(action, seq);`,
 ];
 
 type Row = Record<string, unknown>;
@@ -46,7 +54,7 @@ type Row = Record<string, unknown>;
  * 0700 directory whatever the umask, and a file others may read is refused. Every later call first checks that the
  * file is still the one opened: once it was removed or replaced, the store refuses everything (and logs why, once).
  */
-export function openSqliteStore(path: string, opts: { log?: (line: string) => void } = {}): Store {
+export function openSqliteStore(path: string, opts: { log?: (line: string) => void } & AuditChainOptions = {}): Store {
   const memory = path === ":memory:";
   let db: DatabaseSync;
   try {
@@ -64,7 +72,17 @@ export function openSqliteStore(path: string, opts: { log?: (line: string) => vo
       cause: err,
     });
   }
-  const inner = new SqliteStore(db, path);
+  let chain: number;
+  try {
+    chain = claimChain(db);
+  } catch (err) {
+    db.close();
+    throw new JitError("internal", `cannot open the SQLite store ${path}: ${describeCause("sqlite", err, path)}`, {
+      hint: "check the store's directory (it must be writable by the broker's user and have free space)",
+      cause: err,
+    });
+  }
+  const inner = new SqliteStore(db, path, chain, opts);
   const opened = memory ? null : storeIdentity(path);
   let lost: JitError | null = null;
   const before = () => {
@@ -112,6 +130,19 @@ function migrate(db: DatabaseSync): void {
   });
 }
 
+/** Takes the lowest chain whose writer closed it cleanly, or starts a new one: this store instance alone appends to it. */
+function claimChain(db: DatabaseSync): number {
+  return immediate(db, () => {
+    const free = db.prepare("SELECT id FROM audit_chains WHERE closed_at IS NOT NULL ORDER BY id LIMIT 1").get() as Row | undefined;
+    const now = Date.now();
+    if (free) {
+      db.prepare("UPDATE audit_chains SET closed_at = NULL, writer = ?, opened_at = ? WHERE id = ?").run(writerName(), now, Number(free.id));
+      return Number(free.id);
+    }
+    return Number(db.prepare("INSERT INTO audit_chains (writer, opened_at) VALUES (?, ?)").run(writerName(), now).lastInsertRowid);
+  });
+}
+
 /** A decimal row id, or null for anything else ("01", "1e0", " 1" are not ids). */
 function rowId(id: string): number | null {
   return /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : null;
@@ -139,9 +170,17 @@ class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #path: string;
 
-  constructor(db: DatabaseSync, path: string) {
+  readonly #audit: AuditBatcher;
+  readonly #chain: number;
+
+  constructor(db: DatabaseSync, path: string, chain: number, opts: AuditChainOptions) {
     this.#db = db;
     this.#path = path;
+    this.#chain = chain;
+    this.#audit = new AuditBatcher(
+      { write: (_known, link) => this.#writeBatch(link), chains: () => this.#chains() },
+      { chain, checkpointMs: opts.checkpointMs, checkpointEvery: opts.checkpointEvery },
+    );
   }
 
   async ready(): Promise<void> {
@@ -274,19 +313,46 @@ class SqliteStore implements Store {
 
   /** Failures become "the audit log could not record this request" with their cause, in guard.ts / failure.ts. */
   async appendAudit(r: NewAuditRecord): Promise<AuditRecord> {
-    // Hash exactly what is stored: a Date or undefined in details changes in the JSON round trip.
-    const text = JSON.stringify(r.details);
-    const stored = { ...r, details: JSON.parse(text) as Record<string, unknown> };
+    return this.#audit.append(r);
+  }
+
+  /** Batch sizes of the audit log's group commit so far. */
+  auditStats(): AuditStats {
+    return this.#audit.stats();
+  }
+
+  async auditChains(): Promise<AuditChain[]> {
+    return this.#chains();
+  }
+
+  async auditCheckpoint(): Promise<AuditRecord | null> {
+    return this.#audit.checkpoint();
+  }
+
+  /** One batch in one immediate transaction; the head is read under the write lock, so nothing stale is linked to. */
+  #writeBatch(link: (head: ChainHead | null) => LinkedRecord[]): AuditRecord[] {
     return immediate(this.#db, () => {
-      const last = this.#db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get() as Row | undefined;
-      const seq = last ? Number(last.seq) + 1 : 1;
-      const prevHash = last ? String(last.hash) : GENESIS_HASH;
-      const hash = recordHash({ ...stored, seq, prevHash });
-      this.#db
-        .prepare("INSERT INTO audit (seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        .run(seq, r.at, r.actor, r.actorSubject, r.action, r.outcome, text, prevHash, hash);
-      return { ...stored, id: String(seq), seq, prevHash, hash };
+      const last = this.#db.prepare("SELECT chain_seq, hash FROM audit WHERE chain = ? ORDER BY chain_seq DESC LIMIT 1").get(this.#chain) as Row | undefined;
+      const rows = link(last ? { seq: Number(last.chain_seq), hash: String(last.hash) } : null);
+      const insert = this.#db.prepare(
+        "INSERT INTO audit (chain, chain_seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      );
+      return rows.map(({ detailsText, ...r }) => {
+        const seq = Number(insert.run(r.chain, r.chainSeq, r.at, r.actor, r.actorSubject, r.action, r.outcome, detailsText, r.prevHash, r.hash).lastInsertRowid);
+        return { ...r, id: String(seq), seq };
+      });
     });
+  }
+
+  /** Chains named in audit_chains or holding records (a loose index scan: one probe per chain), with their heads. */
+  #chains(): AuditChain[] {
+    const rows = this.#db.prepare(
+      `WITH RECURSIVE used(id) AS (SELECT min(chain) FROM audit UNION ALL SELECT (SELECT min(chain) FROM audit WHERE chain > used.id) FROM used WHERE used.id IS NOT NULL)
+       SELECT ids.id, c.writer, c.opened_at, c.closed_at FROM (SELECT id FROM used WHERE id IS NOT NULL UNION SELECT id FROM audit_chains) ids
+       LEFT JOIN audit_chains c ON c.id = ids.id ORDER BY ids.id`,
+    ).all() as Row[];
+    const head = this.#db.prepare("SELECT chain_seq, hash, action FROM audit WHERE chain = ? ORDER BY chain_seq DESC LIMIT 1");
+    return rows.map((r) => chainFromRow(r, head.get(Number(r.id)) as Row | undefined));
   }
 
   async listAudit(q: AuditQuery): Promise<AuditRecord[]> {
@@ -298,7 +364,10 @@ class SqliteStore implements Store {
     if (q.since !== undefined) (where.push("at >= ?"), args.push(q.since));
     if (q.until !== undefined) (where.push("at < ?"), args.push(q.until));
     if (q.afterSeq !== undefined) (where.push("seq > ?"), args.push(q.afterSeq));
-    const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq ASC LIMIT ?`;
+    if (q.chain !== undefined) (where.push("chain = ?"), args.push(q.chain));
+    if (q.afterChainSeq !== undefined) (where.push("chain_seq > ?"), args.push(q.afterChainSeq));
+    const order = q.chain !== undefined ? "chain_seq" : "seq";
+    const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ${order} ASC LIMIT ?`;
     return (this.#db.prepare(sql).all(...args, q.limit ?? 1000) as Row[]).map(auditFromRow);
   }
 
@@ -310,7 +379,15 @@ class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    // Appends already accepted are written (or fail) before the file closes; later ones are refused.
+    await this.#audit.close();
+    if (!this.#db.isOpen) return;
+    try {
+      // Handed back for the next writer to take (a writer that died keeps its chain: nobody else may append to it).
+      this.#db.prepare("UPDATE audit_chains SET closed_at = ? WHERE id = ?").run(Date.now(), this.#chain);
+    } finally {
+      this.#db.close();
+    }
   }
 
   #request(id: number): AccessRequest | null {

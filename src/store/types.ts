@@ -72,10 +72,16 @@ export interface NewRequest {
   grantExpiresAt?: number;
 }
 
-/** One audit record as stored; `hash` chains over `prevHash` and the canonical record. */
+/**
+ * One audit record as stored. Each store instance (a broker process, a replica) appends to its own chain: `chain`
+ * names it, `chainSeq` is the record's place in it, and `hash` chains over `prevHash` and the canonical record.
+ * `seq` (= `id`) is the record's number across all chains, the order lists and pages use; it is not hashed.
+ */
 export interface AuditRecord {
   id: string;
   seq: number;
+  chain: number;
+  chainSeq: number;
   at: number;
   actor: string;
   actorSubject: string | null;
@@ -87,7 +93,17 @@ export interface AuditRecord {
   hash: string;
 }
 
-export type NewAuditRecord = Omit<AuditRecord, "id" | "seq" | "prevHash" | "hash">;
+export type NewAuditRecord = Omit<AuditRecord, "id" | "seq" | "chain" | "chainSeq" | "prevHash" | "hash">;
+
+/** One audit chain and its newest record. */
+export interface AuditChain {
+  id: number;
+  /** Who holds it ("host:pid"), when, and when it was closed (null while held, or when its writer died). */
+  writer: string | null;
+  openedAt: number | null;
+  closedAt: number | null;
+  head: { seq: number; hash: string; action: string } | null;
+}
 
 export interface AuditQuery {
   actor?: string;
@@ -96,7 +112,26 @@ export interface AuditQuery {
   since?: number;
   until?: number;
   afterSeq?: number;
+  /** One chain only, in chain order; `afterChainSeq` pages through it. */
+  chain?: number;
+  afterChainSeq?: number;
   limit?: number;
+}
+
+/** Batch sizes of the audit log's group commit so far, for metrics: how much one transaction per batch is saving. */
+export interface AuditStats {
+  /** The chain this store instance appends to. */
+  chain: number;
+  /** Transactions that committed. */
+  batches: number;
+  /** Records those transactions held. */
+  records: number;
+  /** The largest batch committed. */
+  maxBatch: number;
+  /** Transactions that failed (every caller in them got the error). */
+  failedBatches: number;
+  /** Records waiting for the next transaction right now. */
+  pending: number;
 }
 
 export type ApproveResult =
@@ -119,8 +154,17 @@ export interface Store {
   revokeGrant(id: string, by: string, at: number): Promise<Grant | null>;
   /** Marks a single-statement grant used; false when it was already used (atomic). */
   consumeGrant(id: string, at: number): Promise<boolean>;
-  /** Appends to the hash chain durably before returning; throws when it cannot. */
+  /**
+   * Appends to the hash chain durably before returning; throws when it cannot. Concurrent calls share one
+   * transaction (group commit); each resolves only once its own record has committed.
+   */
   appendAudit(r: NewAuditRecord): Promise<AuditRecord>;
+  /** Batch sizes of the audit log's group commit in this store instance so far (no I/O). */
+  auditStats(): AuditStats;
+  /** Every chain that has records or a writer, with its head, by id. */
+  auditChains(): Promise<AuditChain[]>;
+  /** Writes a checkpoint (the other chains' heads) into this store's chain now when any moved since the last; null when none did. */
+  auditCheckpoint(): Promise<AuditRecord | null>;
   listAudit(q: AuditQuery): Promise<AuditRecord[]>;
   getAudit(id: string): Promise<AuditRecord | null>;
   /** Resolves when the store answers and is still the one opened (readiness); throws the store's failure otherwise. */

@@ -79,6 +79,11 @@ describe("audit log end to end", { timeout: 150_000 }, () => {
       const head = JSON.parse((await runJit(["audit", "verify", "--json"], dave)).stdout) as { head: { seq: number; hash: string } };
       const anchor = `${head.head.seq}:${head.head.hash}`;
       assert.equal((await runJit(["audit", "verify", "--anchor", anchor], dave)).code, 0);
+      // The chain-qualified form, repeatable (one per chain); the printed head is the one to keep.
+      const both = await runJit(["audit", "verify", "--anchor", anchor, "--anchor", `1:${anchor}`], dave);
+      assert.equal(both.code, 0, both.stderr);
+      assert.match(both.stdout, /anchors found unchanged/);
+      assert.match(both.stdout, /^Head: 1:[0-9]+:[0-9a-f]{64} /m);
       withDb(broker, (db) => db.prepare("DELETE FROM audit WHERE seq >= ?").run(head.head.seq));
       const truncated = await runJit(["audit", "verify", "--anchor", anchor], dave);
       assert.equal(truncated.code, 4, truncated.stderr);

@@ -1,15 +1,24 @@
 // The Store contract, run against every implementation: each test gets a fresh, empty store from `open`.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, test as nodeTest, type TestContext } from "node:test";
 import { verifyChain } from "../../src/audit/chain.ts";
+import { parseAnchors, verifyAuditLog } from "../../src/audit/verify.ts";
+import { openStore } from "../../src/store/open.ts";
 import { JitError } from "../../src/errors.ts";
-import type { Approval, NewAuditRecord, NewRequest, Store } from "../../src/store/types.ts";
+import type { StoreSpec } from "../../src/store/open.ts";
+import type { Approval, AuditRecord, NewAuditRecord, NewRequest, Store } from "../../src/store/types.ts";
 
 export interface OpenedStore {
   store: Store;
   cleanup(): Promise<void>;
   /** Runs raw SQL behind the store's back (to tamper with the audit log); absent when the store offers no raw access. */
   exec?(sql: string): Promise<void>;
+  /** How another process opens this same store (for the kill -9 test); absent when it cannot. */
+  spec?: StoreSpec;
+  /** SQL that makes the database refuse any audit row whose details contain "boom", and SQL that undoes it. */
+  trap?: { install: string; remove: string };
 }
 
 /** A fixed clock: contract tests never read the real time. */
@@ -37,13 +46,51 @@ export function auditRecord(i: number, over: Partial<NewAuditRecord> = {}): NewA
 
 const grantUntil = (at: number) => at + HOUR;
 
+/** The audit table as the first schema version made it, before there were several chains. */
+export const LEGACY_AUDIT_DDL = `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL);
+  INSERT INTO schema_migrations VALUES (1, 0);
+  CREATE TABLE audit (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, actor TEXT NOT NULL, actor_subject TEXT,
+    action TEXT NOT NULL, outcome TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)`;
+
+/**
+ * INSERTs for n records hashed the way the broker hashed them before there were chains (written out here, not
+ * taken from chain.ts, so a change to the hash that breaks old logs fails this test). Returns them and the head.
+ */
+export function legacyRecords(n: number): { inserts: string; head: { seq: number; hash: string } } {
+  let prev = "0".repeat(64);
+  const rows: string[] = [];
+  for (let seq = 1; seq <= n; seq += 1) {
+    const details = { i: seq, sql: "SELECT 1" };
+    const body = `{"action":"query","actor":"alice@example.com","actor_subject":"sub-alice","at":${T0 + seq},"details":{"i":${seq},"sql":"SELECT 1"},"outcome":"ok","prev_hash":"${prev}","seq":${seq}}`;
+    const hash = createHash("sha256").update(prev).update("\n").update(body).digest("hex");
+    rows.push(`INSERT INTO audit VALUES (${seq}, ${T0 + seq}, 'alice@example.com', 'sub-alice', 'query', 'ok', '${JSON.stringify(details)}', '${prev}', '${hash}')`);
+    prev = hash;
+  }
+  return { inserts: rows.join(";\n"), head: { seq: n, hash: prev } };
+}
+
+/** After opening a store over a log written before chains: it is chain 1, verifies, takes SEQ:HASH anchors, and grows. */
+export async function checkLegacyLog(store: Store, head: { seq: number; hash: string }): Promise<void> {
+  assert.equal(store.auditStats().chain, 1, "the first writer takes the chain the old records became");
+  const report = await verifyAuditLog(store, parseAnchors(`${head.seq}:${head.hash}`)!);
+  assert.ok(report.ok, report.broken?.message);
+  assert.deepEqual([report.checked, report.head], [head.seq, head]);
+  const next = await store.appendAudit(auditRecord(99));
+  assert.deepEqual([next.chain, next.chainSeq, next.seq, next.prevHash], [1, head.seq + 1, head.seq + 1, head.hash]);
+  assert.ok((await verifyAuditLog(store, parseAnchors(`1:${head.seq}:${head.hash}`)!)).ok);
+}
+
 /**
  * Registers the contract tests for one store implementation. `knownGaps` maps a test name to why the implementation
  * fails it today: the test still runs and reports as TODO instead of failing the suite, until the gap is fixed.
  */
 export function storeContract(name: string, open: () => Promise<OpenedStore>, knownGaps: Record<string, string> = {}): void {
-  const test = (title: string, fn: (t: TestContext) => Promise<void>) =>
-    nodeTest(title, knownGaps[title] ? { todo: `${name}: ${knownGaps[title]}` } : {}, fn);
+  function test(title: string, fn: (t: TestContext) => Promise<void>): void;
+  function test(title: string, opts: { timeout: number }, fn: (t: TestContext) => Promise<void>): void;
+  function test(title: string, a: { timeout: number } | ((t: TestContext) => Promise<void>), b?: (t: TestContext) => Promise<void>): void {
+    const [opts, fn] = typeof a === "function" ? [{}, a] : [a, b!];
+    nodeTest(title, { ...opts, ...(knownGaps[title] ? { todo: `${name}: ${knownGaps[title]}` } : {}) }, fn);
+  }
   describe(`${name} store contract`, () => {
     let opened: OpenedStore;
     let store: Store;
@@ -235,6 +282,187 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>, kn
       const all = await store.listAudit({});
       assert.deepEqual(all.map((r) => r.seq), Array.from({ length: 50 }, (_, i) => i + 1));
       assert.equal(verifyChain(all), null);
+    });
+
+    test("200 concurrent appends share transactions and form one gap-free, verified chain", async () => {
+      const records = await Promise.all(Array.from({ length: 200 }, (_, i) => store.appendAudit(auditRecord(i))));
+      assert.deepEqual(records.map((r) => r.seq), Array.from({ length: 200 }, (_, i) => i + 1), "each caller got its own record, in call order");
+      const all = await store.listAudit({ limit: 1000 });
+      assert.deepEqual(all, records, "what each caller was told is what is stored");
+      assert.equal(verifyChain(all), null);
+      const stats = store.auditStats();
+      assert.equal(stats.records, 200);
+      assert.ok(stats.batches < 20, `200 appends issued together took ${stats.batches} transactions; group commit should need a few`);
+      assert.ok(stats.maxBatch >= 20, `largest batch ${stats.maxBatch}`);
+      assert.equal(stats.failedBatches, 0);
+    });
+
+    test("a batch the database refuses rejects every caller in it and leaves no partial chain", async (t) => {
+      if (!opened.exec || !opened.trap) return t.skip(`${name}: no raw access to make the database refuse a write`);
+      for (let i = 1; i <= 5; i += 1) await store.appendAudit(auditRecord(i));
+      await opened.exec(opened.trap.install);
+      // Issued in one turn: they go in one transaction, and one row the database refuses fails all of them.
+      const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store.appendAudit(auditRecord(10 + i, { details: i === 13 ? { boom: true } : { i } }))));
+      assert.deepEqual(settled.map((s) => s.status), Array(20).fill("rejected"));
+      for (const s of settled) {
+        const err = (s as PromiseRejectedResult).reason;
+        assert.ok(err instanceof JitError && err.code === "internal" && /audit log could not record/.test(err.message), String(err));
+      }
+      assert.equal(store.auditStats().failedBatches, 1);
+      assert.deepEqual((await store.listAudit({})).map((r) => r.seq), [1, 2, 3, 4, 5], "none of the batch was stored");
+      await opened.exec(opened.trap.remove);
+      const next = await store.appendAudit(auditRecord(99));
+      // (PostgreSQL's audit ids come from a sequence, which a failed INSERT still advances: ids may skip, chains may not.)
+      assert.equal(next.chainSeq, 6, "the chain goes on from the last committed record, without a gap");
+      assert.equal(verifyChain(await store.listAudit({})), null);
+    });
+
+    test("kill -9 mid-stream: every append a caller saw resolve is stored, and the chain verifies", { timeout: 60_000 }, async (t) => {
+      if (!opened.spec) return t.skip(`${name}: another process cannot open this store`);
+      const child = spawn(process.execPath, [new URL("./audit-kill-child.ts", import.meta.url).pathname, JSON.stringify(opened.spec), "20"], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          // Kill it in full flight: well after start, with batches being written.
+          if (out.split("\n").length > 400 && child.kill("SIGKILL")) resolve();
+        });
+        child.on("exit", () => reject(new Error(`the appender exited before it was killed: ${err || out.slice(0, 500)}`)));
+      });
+      assert.equal(await exited, "SIGKILL");
+      const answered = out.split("\n").slice(1).filter((l) => /^[0-9]+ [0-9a-f]{64}$/.test(l)).map((l) => l.split(" "));
+      assert.ok(answered.length >= 400, `${answered.length} answered appends`);
+      const all = await store.listAudit({ limit: 100_000 });
+      const stored = new Map(all.map((r) => [String(r.seq), r.hash]));
+      for (const [seq, hash] of answered) assert.equal(stored.get(seq!), hash, `record #${seq} was answered but is not stored as answered`);
+      const report = await verifyAuditLog(store);
+      assert.ok(report.ok, report.broken?.message);
+      const childChain = all.find((r) => r.actor === "child")!.chain;
+      assert.notEqual(childChain, store.auditStats().chain, "the child appended to a chain of its own");
+      assert.equal((await store.auditChains()).find((c) => c.id === childChain)?.closedAt, null, "a writer that died keeps its chain: nobody else may take it");
+      t.diagnostic(`${answered.length} appends answered before SIGKILL, ${all.length} stored (the rest were in the batch it died in)`);
+    });
+
+    /** A second store instance on the same database (another broker process or replica), closed after the test. */
+    const others: Store[] = [];
+    afterEach(async () => {
+      await Promise.all(others.splice(0).map((s) => s.close()));
+    });
+    async function second(t: TestContext, opts: { checkpointMs?: number } = {}): Promise<Store | null> {
+      if (!opened.spec || !opened.exec) {
+        t.skip(`${name}: cannot open a second instance of this store, or reach it behind its back`);
+        return null;
+      }
+      const s = await openStore(opened.spec, { checkpointMs: 0, ...opts });
+      others.push(s);
+      return s;
+    }
+
+    /** Ten rounds of one append on each instance at once, then a checkpoint on each: A's records the head of B's chain, and B's of A's. */
+    async function interleaved(a: Store, b: Store): Promise<void> {
+      for (let i = 0; i < 10; i += 1) await Promise.all([a.appendAudit(auditRecord(i, { actor: "a" })), b.appendAudit(auditRecord(i, { actor: "b" }))]);
+      assert.ok(await a.auditCheckpoint(), "B's chain moved: A records its head");
+      assert.ok(await b.auditCheckpoint(), "A's chain moved: B records its head");
+    }
+
+    const chainOf = (s: Store) => s.auditStats().chain;
+
+    test("two instances on one database append to their own chains; both verify, with their cross-links", async (t) => {
+      const b = await second(t);
+      if (!b) return;
+      assert.notEqual(chainOf(store), chainOf(b));
+      await interleaved(store, b);
+      const cp = (await store.listAudit({ chain: chainOf(store) })).at(-1)!;
+      assert.deepEqual(Object.keys(cp.details.heads as object), [String(chainOf(b))]);
+      assert.equal(await store.auditCheckpoint(), null, "B moved only by its own checkpoint: no ping-pong");
+      assert.equal(await b.auditCheckpoint(), null);
+      for (const s of [store, b]) {
+        const mine = await s.listAudit({ chain: chainOf(s) });
+        assert.deepEqual(mine.map((r) => r.chainSeq), Array.from({ length: 11 }, (_, i) => i + 1));
+        assert.equal(verifyChain(mine), null);
+      }
+      const report = await verifyAuditLog(b);
+      assert.ok(report.ok, report.broken?.message);
+      assert.deepEqual([report.checked, report.crossLinks, report.heads.map((h) => [h.chain, h.seq])], [22, 2, [[chainOf(store), 11], [chainOf(b), 11]].sort((x, y) => x[0]! - y[0]!)]);
+      const seqs = (await store.listAudit({})).map((r) => r.seq);
+      assert.equal(new Set(seqs).size, 22, "audit ids stay unique across chains");
+    });
+
+    for (const which of ["first", "second"] as const) {
+      test(`truncating the tail of the ${which} instance's chain is detected through the other's checkpoint`, async (t) => {
+        const b = await second(t);
+        if (!b) return;
+        await interleaved(store, b);
+        const victim = chainOf(which === "first" ? store : b);
+        await opened.exec!(`DELETE FROM audit WHERE chain = ${victim} AND chain_seq > 6`);
+        const report = await verifyAuditLog(store);
+        assert.equal(report.ok, false);
+        assert.deepEqual([report.broken?.problem, report.broken?.chain], ["truncated", victim]);
+        assert.match(report.broken!.message, new RegExp(`chain ${victim} ends at #6`));
+      });
+    }
+
+    test("reordering records within a chain, or moving one to another chain, is detected", async (t) => {
+      const b = await second(t);
+      if (!b) return;
+      await interleaved(store, b);
+      const a = chainOf(store);
+      await opened.exec!(`UPDATE audit SET chain_seq = -1 WHERE chain = ${a} AND chain_seq = 3`);
+      await opened.exec!(`UPDATE audit SET chain_seq = 3 WHERE chain = ${a} AND chain_seq = 4`);
+      await opened.exec!(`UPDATE audit SET chain_seq = 4 WHERE chain = ${a} AND chain_seq = -1`);
+      const swapped = await verifyAuditLog(store);
+      assert.deepEqual([swapped.broken?.chain, swapped.broken?.seq, swapped.broken?.problem], [a, 3, "prev_hash_mismatch"]);
+      await opened.exec!(`UPDATE audit SET chain_seq = -1 WHERE chain = ${a} AND chain_seq = 3`);
+      await opened.exec!(`UPDATE audit SET chain_seq = 3 WHERE chain = ${a} AND chain_seq = 4`);
+      await opened.exec!(`UPDATE audit SET chain_seq = 4 WHERE chain = ${a} AND chain_seq = -1`);
+      assert.ok((await verifyAuditLog(store)).ok, "swapped back, it verifies again");
+      // B's record #5, renumbered as the next of A's chain: A now has a record hashed for another chain, and B a gap.
+      await opened.exec!(`UPDATE audit SET chain = ${a}, chain_seq = 12 WHERE chain = ${chainOf(b)} AND chain_seq = 5`);
+      const moved = await verifyAuditLog(store);
+      assert.equal(moved.ok, false);
+      assert.equal(moved.broken?.chain, a, moved.broken?.message);
+    });
+
+    test("anchors, one per chain, catch what no checkpoint covers yet: the newest records of every chain", async (t) => {
+      const b = await second(t);
+      if (!b) return;
+      await interleaved(store, b);
+      for (let i = 0; i < 3; i += 1) await b.appendAudit(auditRecord(100 + i, { actor: "b" }));
+      const before = await verifyAuditLog(store);
+      assert.ok(before.ok);
+      const anchors = before.heads;
+      assert.ok((await verifyAuditLog(store, anchors)).ok);
+      // Dropping B's three newest records, which no checkpoint recorded yet, goes unseen by the chains alone...
+      await opened.exec!(`DELETE FROM audit WHERE chain = ${chainOf(b)} AND chain_seq > 11`);
+      assert.ok((await verifyAuditLog(store)).ok, "the documented window: newest records since the last cross-link");
+      // ...but not by the anchor kept outside.
+      const anchored = await verifyAuditLog(store, anchors);
+      assert.deepEqual([anchored.broken?.problem, anchored.broken?.chain, anchored.broken?.seq], ["anchor_mismatch", chainOf(b), 14]);
+      assert.match(anchored.broken!.message, /record #14 is gone: the log was truncated/);
+    });
+
+    test("a checkpoint is written on a timer when another chain moved, and a closed chain is taken by the next writer", async (t) => {
+      const b = await second(t, { checkpointMs: 20 });
+      if (!b) return;
+      await store.appendAudit(auditRecord(1));
+      let cp: AuditRecord | undefined;
+      for (let i = 0; i < 100 && !cp; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        cp = (await store.listAudit({ chain: chainOf(b), action: "audit.checkpoint" }))[0];
+      }
+      assert.ok(cp, "the timer wrote a checkpoint into B's chain");
+      assert.deepEqual(cp.details.heads, { [String(chainOf(store))]: { seq: 1, hash: (await store.listAudit({ chain: chainOf(store) }))[0]!.hash } });
+      const chainB = chainOf(b);
+      await b.close();
+      const c = await openStore(opened.spec!, { checkpointMs: 0 });
+      others.push(c);
+      assert.equal(chainOf(c), chainB, "the chain B closed cleanly is reused");
+      const next = await c.appendAudit(auditRecord(2));
+      assert.equal(next.chainSeq, 2, "and continues where B left it");
+      assert.ok((await verifyAuditLog(c)).ok);
     });
 
     test("tampering with a stored audit record is detected", async (t) => {

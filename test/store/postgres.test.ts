@@ -3,11 +3,12 @@ import { randomBytes } from "node:crypto";
 import { after, describe, test } from "node:test";
 import pg from "pg";
 import { verifyChain } from "../../src/audit/chain.ts";
+import { verifyAuditLog } from "../../src/audit/verify.ts";
 import { JitError } from "../../src/errors.ts";
 import { openPostgresStore } from "../../src/store/postgres.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/types.ts";
-import { T0, approval, auditRecord, newRequest, storeContract } from "./contract.ts";
+import { LEGACY_AUDIT_DDL, T0, approval, auditRecord, checkLegacyLog, legacyRecords, newRequest, storeContract } from "./contract.ts";
 
 const URL_ = process.env.JIT_TEST_PG_URL;
 const SKIP = "JIT_TEST_PG_URL not set: PostgreSQL tests skipped (run under .ci/run)";
@@ -56,11 +57,30 @@ if (!URL_) {
     return {
       store,
       exec: (sql) => raw(`SET search_path TO ${schema}; ${sql}; RESET search_path`),
+      spec: { kind: "postgres", url, schema },
+      trap: {
+        install: `CREATE FUNCTION audit_trap() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.details LIKE '%"boom"%' THEN RAISE EXCEPTION 'trap: audit row refused'; END IF; RETURN NEW; END $$;
+          CREATE TRIGGER audit_trap BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION audit_trap()`,
+        remove: "DROP TRIGGER audit_trap ON audit",
+      },
       cleanup: async () => {
         await store.close();
         await raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       },
     };
+  });
+
+  test("a store written before audit chains existed migrates: its records are chain 1 and still verify", async () => {
+    const schema = freshSchema();
+    const { inserts, head } = legacyRecords(5);
+    await raw(`CREATE SCHEMA ${schema}; SET search_path TO ${schema}; ${LEGACY_AUDIT_DDL}; ${inserts}; RESET search_path`);
+    const store = await openPostgresStore(url, { schema });
+    try {
+      await checkLegacyLog(store, head);
+    } finally {
+      await store.close();
+      await raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
   });
 
   describe("postgres store with several replicas", () => {
@@ -95,7 +115,7 @@ if (!URL_) {
         await client.connect();
         const versions = (await client.query(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`)).rows.map((r) => r.version);
         await client.end();
-        assert.deepEqual(versions, [1]);
+        assert.deepEqual(versions, [1, 2]);
         assert.equal((await stores[0]!.createRequest(newRequest())).request.id, "1");
       } finally {
         await Promise.all(stores.map((s) => s.close()));
@@ -125,16 +145,23 @@ if (!URL_) {
       }
     });
 
-    test("2 replicas × 100 concurrent audit appends form one gap-free chain of 200", async (t) => {
+    test("2 replicas × 100 concurrent audit appends: a gap-free chain per replica, no advisory lock, both verify", async (t) => {
       const { stores, done } = await replicas();
       try {
         const started = performance.now();
         await Promise.all(stores.flatMap((s, n) => Array.from({ length: 100 }, (_, i) => s.appendAudit(auditRecord(i, { actor: `replica-${n}` })))));
-        t.diagnostic(`200 appends in ${Math.round(performance.now() - started)} ms`);
+        t.diagnostic(`200 appends in ${Math.round(performance.now() - started)} ms, batches ${stores.map((s) => s.auditStats().batches).join(" and ")}`);
         const all = await stores[1]!.listAudit({ limit: 1000 });
-        assert.deepEqual(all.map((r) => r.seq), Array.from({ length: 200 }, (_, i) => i + 1));
-        assert.equal(all.filter((r) => r.actor === "replica-0").length, 100);
-        assert.equal(verifyChain(all), null);
+        assert.equal(new Set(all.map((r) => r.seq)).size, 200);
+        for (const [n, s] of stores.entries()) {
+          const mine = await s.listAudit({ chain: s.auditStats().chain, limit: 1000 });
+          assert.deepEqual(mine.map((r) => r.chainSeq), Array.from({ length: 100 }, (_, i) => i + 1));
+          assert.ok(mine.every((r) => r.actor === `replica-${n}`));
+          assert.equal(verifyChain(mine), null);
+        }
+        const report = await verifyAuditLog(stores[0]!);
+        assert.ok(report.ok, report.broken?.message);
+        assert.equal(report.heads.length, 2);
       } finally {
         await done();
       }

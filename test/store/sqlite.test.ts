@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
 import { verifyChain } from "../../src/audit/chain.ts";
+import { verifyAuditLog } from "../../src/audit/verify.ts";
 import { openStore } from "../../src/store/open.ts";
-import { storeContract } from "./contract.ts";
+import { LEGACY_AUDIT_DDL, checkLegacyLog, legacyRecords, storeContract } from "./contract.ts";
 
 const CHILD = new URL("../fixtures/audit-append-child.ts", import.meta.url).pathname;
 
@@ -28,6 +29,11 @@ storeContract("sqlite", async () => {
       } finally {
         raw.close();
       }
+    },
+    spec: { kind: "sqlite", path },
+    trap: {
+      install: `CREATE TRIGGER audit_trap BEFORE INSERT ON audit WHEN NEW.details LIKE '%"boom"%' BEGIN SELECT RAISE(ABORT, 'trap: audit row refused'); END`,
+      remove: "DROP TRIGGER audit_trap",
     },
     cleanup: async () => {
       await store.close();
@@ -61,7 +67,7 @@ function startChild(path: string, actor: string, n: number) {
   return { ready, done, go: () => child.stdin.end("go\n"), kill: () => child.kill() };
 }
 
-test("two processes appending to one SQLite file build one gap-free chain", { timeout: 20_000 }, async (t) => {
+test("two processes appending to one SQLite file each build a gap-free chain of their own, and both verify", { timeout: 20_000 }, async (t) => {
   const dir = tempDir();
   const path = join(dir, "jit.db");
   try {
@@ -79,13 +85,43 @@ test("two processes appending to one SQLite file build one gap-free chain", { ti
     const store = await openStore({ kind: "sqlite", path });
     try {
       const all = await store.listAudit({ limit: 1000 });
-      assert.deepEqual(all.map((r) => r.seq), Array.from({ length: 400 }, (_, i) => i + 1));
-      assert.equal(all.filter((r) => r.actor === "one").length, 200);
-      assert.equal(all.filter((r) => r.actor === "two").length, 200);
-      assert.equal(verifyChain(all), null);
+      // Beside the 400: the checkpoints each writer left at close (the other's head).
+      assert.deepEqual(all.map((r) => r.seq), Array.from({ length: all.length }, (_, i) => i + 1), "audit ids across chains stay gap-free on SQLite");
+      assert.ok(all.filter((r) => r.action === "audit.checkpoint").length >= 1, "the writer closing last recorded the other's head");
+      for (const actor of ["one", "two"]) {
+        const mine = all.filter((r) => r.actor === actor);
+        assert.equal(mine.length, 200);
+        assert.equal(new Set(mine.map((r) => r.chain)).size, 1, `${actor} appended to one chain`);
+        assert.deepEqual(mine.map((r) => r.chainSeq), Array.from({ length: 200 }, (_, i) => i + 1));
+        assert.equal(verifyChain(mine), null);
+      }
+      assert.notEqual(all.find((r) => r.actor === "one")!.chain, all.find((r) => r.actor === "two")!.chain);
+      const report = await verifyAuditLog(store);
+      assert.ok(report.ok, report.broken?.message);
+      assert.equal(report.checked, all.length);
       const switches = all.filter((r, i) => i > 0 && r.actor !== all[i - 1]!.actor).length;
-      t.diagnostic(`the writers took turns ${switches} times in the chain`);
+      t.diagnostic(`the writers took turns ${switches} times in the file`);
       assert.ok(switches > 1, "the two writers never overlapped, so this run proved nothing about concurrency");
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a store written before audit chains existed migrates: its records are chain 1 and still verify", async () => {
+  const dir = tempDir();
+  const path = join(dir, "jit.db");
+  try {
+    const { inserts, head } = legacyRecords(5);
+    const raw = new DatabaseSync(path);
+    raw.exec(`${LEGACY_AUDIT_DDL}; ${inserts}`);
+    raw.close();
+    chmodSync(path, 0o600);
+    const store = await openStore({ kind: "sqlite", path });
+    try {
+      await checkLegacyLog(store, head);
     } finally {
       await store.close();
     }

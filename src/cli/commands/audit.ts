@@ -117,18 +117,40 @@ export async function auditReplayCommand(ctx: CliContext, id: string, opts: { fo
   await printResultPaged(ctx, result, opts.format ?? (ctx.flags.json ? "json" : ctx.io.isStdoutTTY ? "table" : "json"));
 }
 
-/** Verifies the hash chain; a broken chain exits 4 naming the first broken record. */
-export async function auditVerifyCommand(ctx: CliContext, opts: { anchor?: string }): Promise<void> {
+interface VerifyResponse {
+  ok: boolean;
+  checked: number;
+  broken?: { chain?: number; seq: number; message: string };
+  head?: { seq: number; hash: string } | null;
+  heads?: { chain: number; seq: number; hash: string }[];
+  crossLinks?: number;
+}
+
+/**
+ * Verifies every audit chain and the cross-links between them; a break exits 4 naming the first broken record.
+ * `--anchor` (repeatable, or comma-separated): a head per chain printed by an earlier verify, CHAIN:SEQ:HASH (SEQ:HASH
+ * for chain 1), which must still be there unchanged.
+ */
+export async function auditVerifyCommand(ctx: CliContext, opts: { anchor?: string | string[] }): Promise<void> {
+  const anchors = (typeof opts.anchor === "string" ? [opts.anchor] : opts.anchor ?? []).flatMap((a) => a.split(/[\s,]+/)).filter(Boolean);
   const client = await ctx.client();
-  const query = opts.anchor ? `?anchor=${encodeURIComponent(opts.anchor)}` : "";
-  const res = await client.get<{ ok: boolean; checked: number; broken?: { seq: number; message: string }; head?: { seq: number; hash: string } | null }>(`/v1/audit/verify${query}`);
+  const query = anchors.length ? `?anchor=${encodeURIComponent(anchors.join(","))}` : "";
+  const res = await client.get<VerifyResponse>(`/v1/audit/verify${query}`);
   if (!res.ok) {
     if (ctx.flags.json) printJson(ctx, res);
     throw new JitError("denied", `audit chain broken: ${res.broken!.message}`, { details: { broken: res.broken } });
   }
   if (ctx.flags.json) return printJson(ctx, res);
-  ctx.io.out(`Audit chain intact: ${res.checked} records verified${opts.anchor ? ", anchor found unchanged" : ""}.`);
-  if (res.head) ctx.io.out(`Head: ${res.head.seq}:${res.head.hash}   (keep it; later: jit audit verify --anchor ${res.head.seq}:${res.head.hash})`);
+  const heads = res.heads ?? (res.head ? [{ chain: 1, ...res.head }] : []);
+  const chains = heads.length === 1 ? "" : ` in ${heads.length} chains`;
+  const links = res.crossLinks ? `, ${res.crossLinks} cross-links checked` : "";
+  const anchored = anchors.length ? `, ${anchors.length === 1 ? "anchor" : "anchors"} found unchanged` : "";
+  ctx.io.out(`Audit chain intact: ${res.checked} records${chains} verified${links}${anchored}.`);
+  if (heads.length === 0) return;
+  const flags = heads.map((h) => `--anchor ${h.chain}:${h.seq}:${h.hash}`).join(" ");
+  if (heads.length === 1) return ctx.io.out(`Head: ${heads[0]!.chain}:${heads[0]!.seq}:${heads[0]!.hash}   (keep it; later: jit audit verify ${flags})`);
+  ctx.io.out("Heads (keep them outside the broker; later: jit audit verify --anchor HEAD, once per chain):");
+  for (const h of heads) ctx.io.out(`  ${h.chain}:${h.seq}:${h.hash}`);
 }
 
 /** Exports records as JSON Lines, paging through the whole log. */
