@@ -99,7 +99,7 @@ export async function fileStatementRequest(deps: BrokerDeps, caller: Caller, sql
   });
   deps.log(`single-statement request ${request.id} by ${p.username} on ${request.datasets.join(", ")} is pending approval`);
   deps.notify?.(lifecycleEvent("pending", request, null, p.username));
-  return { request: requestView(request) };
+  return { request: requestView(request, null, deps.publicUrl) };
 }
 
 /** Files a request: denied, auto-approved (grant issued) or pending, as the policy decides for every dataset. */
@@ -163,7 +163,7 @@ export async function fileRequest(deps: BrokerDeps, caller: Caller, input: FileR
     deps.log(`request ${request.id} by ${p.username} for ${datasets.join(", ")} is pending approval`);
     deps.notify?.(lifecycleEvent("pending", request, null, p.username));
   }
-  return { request: requestView(request, grant), capped_note: capped };
+  return { request: requestView(request, grant, deps.publicUrl), capped_note: capped };
 }
 
 function decisionsDetail(decisions: AccessDecision[]) {
@@ -210,7 +210,7 @@ export async function approveRequest(deps: BrokerDeps, caller: Caller, id: strin
     request_id: id, requester: req.requester, datasets: req.datasets, comment, grant_id: res.grant?.id, state: res.request.state,
   });
   if (res.request.state === "approved") deps.notify?.(lifecycleEvent("approved", res.request, res.grant?.id, caller.principal.username));
-  return { request: requestView(res.request, res.grant) };
+  return { request: requestView(res.request, res.grant, deps.publicUrl) };
 }
 
 /** Denies a pending request; one deny ends it. */
@@ -222,7 +222,31 @@ export async function denyRequest(deps: BrokerDeps, caller: Caller, id: string, 
   if (!res.ok) throw new JitError("denied", `request ${id} cannot be denied: it is ${res.request?.state ?? "gone"}`);
   await audit(deps, caller, "deny", "ok", { request_id: id, requester: req.requester, datasets: req.datasets, reason });
   deps.notify?.(lifecycleEvent("denied", res.request, null, caller.principal.username));
-  return { request: requestView(res.request) };
+  return { request: requestView(res.request, null, deps.publicUrl) };
+}
+
+/**
+ * Withdraws a pending request on its requester's behalf (the front door let only the requester through). A request
+ * already decided, expired or withdrawn is a conflict (409): it is recorded and nothing changes.
+ */
+export async function cancelRequest(deps: BrokerDeps, caller: Caller, id: string) {
+  await expireDue(deps);
+  const res = await deps.store.cancelRequest(id, caller.principal.subject, deps.now());
+  if (!res.ok) {
+    const state = res.request?.state ?? "gone";
+    await audit(deps, caller, "cancel", "denied", { request_id: id, why: res.reason === "not_requester" ? "not the requester" : `request is ${state}` });
+    if (res.reason === "not_requester") throw new JitError("denied", `you may not cancel request ${id}: only the person who filed it may withdraw it`);
+    if (res.reason === "not_found") throw new JitError("usage", `there is no request ${id} that you may see`, { hint: "jit requests --mine", details: { status: 404 } });
+    const by = res.request?.decidedBy && res.request.decidedBy !== res.request.requester ? ` (by ${res.request.decidedBy})` : "";
+    throw new JitError("denied", `request ${id} cannot be cancelled: it is already ${state === "pending" ? "expired" : state}${by}`, {
+      hint: state === "approved" ? `end its grant instead: jit revoke ${res.request?.grantId ?? "GRANT_ID"}` : "jit requests --mine",
+      details: { status: 409, request_id: id, state },
+    });
+  }
+  await audit(deps, caller, "cancel", "ok", { request_id: id, datasets: res.request.datasets, state: res.request.state });
+  deps.log(`request ${id} was withdrawn by its requester ${caller.principal.username}`);
+  deps.notify?.(lifecycleEvent("cancelled", res.request, null, caller.principal.username));
+  return { request: requestView(res.request, null, deps.publicUrl) };
 }
 
 /** True when `p` holds an approver group of any rule on `dataset`: the people who answer for that data. */

@@ -10,7 +10,7 @@ import * as api from "../api/schemas.ts";
 import { JitError } from "../errors.ts";
 import { type Action, type Authorization, authorize, decideRefusal, type Resource } from "../policy/authorize.ts";
 import { isAdmin, isAuditor } from "../policy/evaluate.ts";
-import { approveRequest, denyRequest, expireDue, fileRequest, fileStatementRequest, liveGrants, qualifyDataset, revokeGrant, statementPreview } from "./access.ts";
+import { approveRequest, cancelRequest, denyRequest, expireDue, fileRequest, fileStatementRequest, liveGrants, qualifyDataset, revokeGrant, statementPreview } from "./access.ts";
 import { auditRoutes } from "./audit-routes.ts";
 import type { BrokerDeps, Caller } from "./context.ts";
 import { sendJson } from "./http.ts";
@@ -141,7 +141,7 @@ export function apiRoutes(): RouteDef[] {
           requests: await Promise.all(visible.map(async (q) => {
             const canApprove = q.state === "pending" && decideRefusal(policy, p, q) === null;
             return {
-              ...requestView(q),
+              ...requestView(q, null, deps.publicUrl),
               can_approve: canApprove,
               // The statement's analysis (tables, masks, bytes) is for those who decide it and for its requester.
               statement: q.sql && q.state === "pending" && (canApprove || q.requesterSubject === p.subject) ? await statementPreview(deps, q.sql) : undefined,
@@ -157,7 +157,7 @@ export function apiRoutes(): RouteDef[] {
       run: async ({ deps, params }) => {
         const q = (await deps.store.getRequest(params.id))!;
         const grant = q.grantId ? await deps.store.getGrant(q.grantId) : null;
-        return { request: requestView(q, grant) };
+        return { request: requestView(q, grant, deps.publicUrl) };
       },
     }),
     route({
@@ -171,6 +171,13 @@ export function apiRoutes(): RouteDef[] {
       resource: ({ deps, params }) => requestFacts(deps, params.id),
       describe: ({ params }) => ({ request_id: params.id, decision: "deny" }),
       run: async ({ deps, caller, params, body }) => denyRequest(deps, caller, params.id, body.reason),
+    }),
+    route({
+      // The requester withdraws a pending request; a decided one answers 409 (recorded as a refused "cancel").
+      method: "POST", path: "/v1/requests/:id/cancel", action: "request.cancel", audit: "cancel", handlerAudits: "after-access", params: api.RequestIdParams, query: api.NoQuery,
+      resource: ({ deps, params }) => requestFacts(deps, params.id),
+      describe: ({ params }) => ({ request_id: params.id }),
+      run: async ({ deps, caller, params }) => cancelRequest(deps, caller, params.id),
     }),
     route({
       method: "GET", path: "/v1/grants", action: "grant.list", audit: "metadata", query: api.GrantsQuery,
@@ -239,6 +246,6 @@ export function refusalError(decision: Authorization & { allowed: false }, actio
   }
   const hint = action === "metadata.read" || action === "request.file"
     ? "jit datasets lists what you may use; ask the data's owners if you need more"
-    : action === "request.decide" ? "jit requests --pending" : undefined;
+    : action === "request.decide" ? "jit requests --pending" : action === "request.cancel" ? "jit requests --mine" : undefined;
   return new JitError("denied", decision.message ?? decision.reason, { hint });
 }

@@ -41,6 +41,7 @@ export class BrokerClient {
   post<T = Record<string, unknown>>(path: "/v1/policy/explain", body: ExplainInput, opts?: { auth?: boolean }): Promise<T>;
   post<T = Record<string, unknown>>(path: `/v1/requests/${string}/approve`, body: ApproveInput, opts?: { auth?: boolean }): Promise<T>;
   post<T = Record<string, unknown>>(path: `/v1/requests/${string}/deny`, body: DenyInput, opts?: { auth?: boolean }): Promise<T>;
+  post<T = Record<string, unknown>>(path: `/v1/requests/${string}/cancel`, body: Record<string, never>, opts?: { auth?: boolean }): Promise<T>;
   post<T = Record<string, unknown>>(path: `/v1/grants/${string}/revoke`, body: RevokeInput, opts?: { auth?: boolean }): Promise<T>;
   post<T>(path: string, body: unknown, opts: { auth?: boolean } = {}): Promise<T> {
     return this.request<T>("POST", path, body, opts);

@@ -296,6 +296,24 @@ describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => 
     assert.ok(res.grant_id);
   });
 
+  test("request cancel: carol withdraws her pending request (exit 0); bob may not (4); a withdrawn one cannot be again (4)", async () => {
+    const req = await fileAsCarol("withdraw me");
+    const byBob = await jit("bob", ["request", "cancel", req.id]);
+    assert.equal(byBob.code, 4, byBob.stderr);
+    assert.match(byBob.stderr, /only the person who filed it may withdraw it/);
+    const done = await jit("carol", ["request", "cancel", req.id]);
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, new RegExp(`Request ${req.id} for demo\\.sales is withdrawn`));
+    const again = await jit("carol", ["request", "cancel", req.id, "--json"]);
+    assert.equal(again.code, 4, again.stderr);
+    assert.equal(JSON.parse(again.stderr).error.state, "cancelled");
+    const shown = json<{ request: Req }>(await jit("carol", ["request", "show", req.id, "--json"]));
+    assert.equal(shown.request.state, "cancelled");
+    const unknown = await jit("carol", ["request", "cancel", "999999"]);
+    assert.equal(unknown.code, 2, unknown.stderr);
+    assert.equal((await jit("bob", ["approve", req.id])).code, 4, "a withdrawn request cannot be approved");
+  });
+
   test("every state change is in the audit log, with actor and reason, and the chain verifies", async () => {
     const r = await jit("dave", ["audit", "list", "--json", "--limit", "1000"]);
     assert.equal(r.code, 0, r.stderr);
@@ -317,6 +335,9 @@ describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => 
     expect("alice", "revoke", "ok");
     expect("carol", "revoke", "denied");
     expect("bob", "revoke", "ok", { grant_id: firstGrant, holder: "carol" });
+    expect("carol", "cancel", "ok");
+    expect("carol", "cancel", "denied", { why: "request is cancelled" });
+    expect("bob", "cancel", "denied");
     const raced = records.filter((x) => x.action === "approve" && x.details.request_id === raceId);
     assert.equal(raced.filter((x) => x.outcome === "ok").length, 1);
     assert.equal(raced.filter((x) => x.outcome === "denied").length, 3, "each refused approval is audited too");

@@ -1,4 +1,4 @@
-/** `jit request show ID` and `jit request wait ID`, over the broker's GET /v1/requests/:id. */
+/** `jit request show|wait|cancel ID`, over the broker's GET /v1/requests/:id and POST /v1/requests/:id/cancel. */
 import { parseDuration } from "../../policy/duration.ts";
 import type { CliContext } from "../context.ts";
 import { localTime } from "../human.ts";
@@ -47,4 +47,12 @@ export async function requestWaitCommand(ctx: CliContext, id: string, opts: { ti
   if (ctx.flags.json) return printJson(ctx, { request: r });
   const next = r.sql ? `run the same statement again with ${jitName(ctx.io.env)} query` : `${jitName(ctx.io.env)} query "SELECT ... FROM ${r.datasets[0]}.<table>"`;
   ctx.io.out(`Grant ${r.grant_id} on ${r.datasets.join(", ")}${r.grant ? `, expires ${relative(r.grant.expires_at)}` : ""}. Next: ${next}`);
+}
+
+/** Withdraws the caller's own pending request: exit 0; 4 when it is decided already or not theirs. */
+export async function requestCancelCommand(ctx: CliContext, id: string): Promise<void> {
+  const client = await ctx.client();
+  const { request } = await client.post<{ request: RequestView }>(`/v1/requests/${encodeURIComponent(id)}/cancel`, {});
+  if (ctx.flags.json) return printJson(ctx, { request });
+  ctx.io.out(`Request ${request.id} for ${request.datasets.join(", ")} is withdrawn; nobody can approve it now.`);
 }
