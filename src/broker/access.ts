@@ -6,6 +6,7 @@ import type { AccessDecision, Policy, Principal } from "../policy/types.ts";
 import { formatDuration } from "../policy/duration.ts";
 import type { AccessRequest, Grant } from "../store/types.ts";
 import { appendOrRefuse, audit, type BrokerDeps, type Caller, type LifecycleEvent } from "./context.ts";
+import { announceChange } from "./request-wait.ts";
 import { grantView, requestView } from "./views.ts";
 
 const DATASET_RE = /^[a-z0-9_-]+(\.[a-z0-9_]+)?$/i;
@@ -209,6 +210,7 @@ export async function approveRequest(deps: BrokerDeps, caller: Caller, id: strin
   await audit(deps, caller, "approve", "ok", {
     request_id: id, requester: req.requester, datasets: req.datasets, comment, grant_id: res.grant?.id, state: res.request.state,
   });
+  announceChange(deps, id);
   if (res.request.state === "approved") deps.notify?.(lifecycleEvent("approved", res.request, res.grant?.id, caller.principal.username));
   return { request: requestView(res.request, res.grant, deps.publicUrl) };
 }
@@ -221,6 +223,7 @@ export async function denyRequest(deps: BrokerDeps, caller: Caller, id: string, 
   const res = await deps.store.denyRequest(id, caller.principal.username, reason.trim(), deps.now());
   if (!res.ok) throw new JitError("denied", `request ${id} cannot be denied: it is ${res.request?.state ?? "gone"}`);
   await audit(deps, caller, "deny", "ok", { request_id: id, requester: req.requester, datasets: req.datasets, reason });
+  announceChange(deps, id);
   deps.notify?.(lifecycleEvent("denied", res.request, null, caller.principal.username));
   return { request: requestView(res.request, null, deps.publicUrl) };
 }
@@ -245,6 +248,7 @@ export async function cancelRequest(deps: BrokerDeps, caller: Caller, id: string
   }
   await audit(deps, caller, "cancel", "ok", { request_id: id, datasets: res.request.datasets, state: res.request.state });
   deps.log(`request ${id} was withdrawn by its requester ${caller.principal.username}`);
+  announceChange(deps, id);
   deps.notify?.(lifecycleEvent("cancelled", res.request, null, caller.principal.username));
   return { request: requestView(res.request, null, deps.publicUrl) };
 }
@@ -286,6 +290,7 @@ export async function expireDue(deps: BrokerDeps): Promise<void> {
       at: deps.now(), actor: "broker", actorSubject: null, action: "expire", outcome: "ok",
       details: { request_id: r.id, requester: r.requester, datasets: r.datasets },
     });
+    announceChange(deps, r.id);
     deps.notify?.(lifecycleEvent("expired", r, null, "broker"));
   }
 }

@@ -12,8 +12,9 @@ import { type Action, type Authorization, authorize, decideRefusal, type Resourc
 import { isAdmin, isAuditor } from "../policy/evaluate.ts";
 import { approveRequest, cancelRequest, denyRequest, expireDue, fileRequest, fileStatementRequest, liveGrants, qualifyDataset, revokeGrant, statementPreview } from "./access.ts";
 import { auditRoutes } from "./audit-routes.ts";
+import { waitWhilePending } from "./request-wait.ts";
 import type { BrokerDeps, Caller } from "./context.ts";
-import { sendJson } from "./http.ts";
+import { ClientGone, sendJson } from "./http.ts";
 import { describeTable, listDatasets, listTables, parseTableName } from "./metadata.ts";
 import { grantView, requestView } from "./views.ts";
 
@@ -151,11 +152,15 @@ export function apiRoutes(): RouteDef[] {
       },
     }),
     route({
-      method: "GET", path: "/v1/requests/:id", action: "request.read", audit: "metadata", params: api.RequestIdParams, query: api.NoQuery,
+      // With ?wait=N a long poll: one call (one audit record) answers when the request leaves pending or N s pass.
+      method: "GET", path: "/v1/requests/:id", action: "request.read", audit: "metadata", params: api.RequestIdParams, query: api.RequestReadQuery,
       resource: ({ deps, params }) => requestFacts(deps, params.id),
-      describe: ({ params }) => ({ what: "request", request_id: params.id }),
-      run: async ({ deps, params }) => {
-        const q = (await deps.store.getRequest(params.id))!;
+      describe: ({ params, query }) => ({ what: "request", request_id: params.id, ...(query.wait ? { wait_s: query.wait } : {}) }),
+      run: async ({ deps, params, query, signal }) => {
+        const q = query.wait
+          ? (await waitWhilePending(deps, params.id, query.wait, { signal, expire: () => expireDue(deps) }))!
+          : (await deps.store.getRequest(params.id))!;
+        if (signal.aborted) throw new ClientGone();
         const grant = q.grantId ? await deps.store.getGrant(q.grantId) : null;
         return { request: requestView(q, grant, deps.publicUrl) };
       },

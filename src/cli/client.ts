@@ -31,7 +31,7 @@ export class BrokerClient {
   }
 
   /** GET a path. */
-  get<T = Record<string, unknown>>(path: string, opts: { auth?: boolean } = {}): Promise<T> {
+  get<T = Record<string, unknown>>(path: string, opts: { auth?: boolean; signal?: AbortSignal } = {}): Promise<T> {
     return this.request<T>("GET", path, undefined, opts);
   }
 
@@ -48,7 +48,7 @@ export class BrokerClient {
   }
 
   /** Sends one request; `auth` (default true) attaches the bearer token. */
-  async request<T>(method: string, path: string, body: unknown, opts: { auth?: boolean } = {}): Promise<T> {
+  async request<T>(method: string, path: string, body: unknown, opts: { auth?: boolean; signal?: AbortSignal } = {}): Promise<T> {
     const headers: Record<string, string> = {
       accept: "application/json",
       "user-agent": `jit/${JIT_VERSION}`,
@@ -67,7 +67,9 @@ export class BrokerClient {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.#opts.timeoutMs ?? 10 * 60_000),
+        signal: opts.signal
+          ? AbortSignal.any([opts.signal, AbortSignal.timeout(this.#opts.timeoutMs ?? 10 * 60_000)])
+          : AbortSignal.timeout(this.#opts.timeoutMs ?? 10 * 60_000),
       });
     } catch (err) {
       throw unreachableError(err, this.baseUrl, this.#opts.timeoutMs ?? 10 * 60_000);

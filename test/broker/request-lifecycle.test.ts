@@ -84,3 +84,69 @@ describe("cancel", () => {
     assert.equal((await broker.deps.store.getRequest(request.id))?.state, "pending");
   });
 });
+
+describe("long-poll waits", () => {
+  test("a wait is one call and one audit record, and it answers within a second of the approval", async () => {
+    const { request } = await file("carol", { datasets: ["demo.sales"], reason: "wait for me" });
+    const seq = await lastSeq();
+    const started = Date.now();
+    const waiting = http("GET", `/v1/requests/${request.id}?wait=20`, { token: as("carol") });
+    await new Promise((r) => setTimeout(r, 1500));
+    const approvedAt = Date.now();
+    const ok = await http("POST", `/v1/requests/${request.id}/approve`, { token: as("bob"), body: {} });
+    assert.equal(ok.status, 200, ok.text);
+    const res = await waiting;
+    const answeredAfter = Date.now() - approvedAt;
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.request.state, "approved");
+    assert.ok(Date.now() - started >= 1400, "the call waited for the decision");
+    assert.ok(answeredAfter < 1000, `answered ${answeredAfter} ms after the approval`);
+    const carols = (await since(seq)).filter((r) => r.actor === "carol");
+    assert.deepEqual(carols.map((r) => [r.action, r.outcome, r.details.wait_s]), [["metadata", "ok", 20]]);
+  });
+
+  test("a wait of N seconds on a request nobody decides is one record and ends after N seconds, still pending", async () => {
+    const { request } = await file("carol", { datasets: ["demo.sales"], reason: "nobody decides" });
+    const seq = await lastSeq();
+    const started = Date.now();
+    const res = await http("GET", `/v1/requests/${request.id}?wait=3`, { token: as("carol") });
+    const took = Date.now() - started;
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.request.state, "pending");
+    assert.ok(took >= 2900 && took < 4500, `waited ${took} ms`);
+    assert.equal((await since(seq)).length, 1, "3 s of waiting (three store re-reads) is one audit record");
+    await http("POST", `/v1/requests/${request.id}/cancel`, { token: as("carol") });
+  });
+
+  test("a decision made behind this broker's back (another replica) is seen by the store re-read within about a second", async () => {
+    const { request } = await file("carol", { datasets: ["demo.sales"], reason: "other replica" });
+    const waiting = http("GET", `/v1/requests/${request.id}?wait=20`, { token: as("carol") });
+    await new Promise((r) => setTimeout(r, 300));
+    const decidedAt = Date.now();
+    const res = await broker.deps.store.denyRequest(request.id, "bob", "from elsewhere", Date.now());
+    assert.ok(res.ok);
+    const answer = await waiting;
+    assert.equal(answer.json.request.state, "denied");
+    assert.ok(Date.now() - decidedAt < 1600, `answered ${Date.now() - decidedAt} ms after`);
+  });
+
+  test("cancel wakes a waiting call; a decided request answers at once; the wait is bounded and validated", async () => {
+    const { request } = await file("carol", { datasets: ["demo.sales"], reason: "cancel wakes" });
+    const waiting = http("GET", `/v1/requests/${request.id}?wait=20`, { token: as("carol") });
+    await new Promise((r) => setTimeout(r, 300));
+    await http("POST", `/v1/requests/${request.id}/cancel`, { token: as("carol") });
+    const started = Date.now();
+    assert.equal((await waiting).json.request.state, "cancelled");
+    assert.ok(Date.now() - started < 500);
+    const t0 = Date.now();
+    assert.equal((await http("GET", `/v1/requests/${request.id}?wait=30`, { token: as("carol") })).json.request.state, "cancelled");
+    assert.ok(Date.now() - t0 < 500, "nothing to wait for");
+    for (const bad of ["61", "-1", "1.5", "soon"]) {
+      const r = await http("GET", `/v1/requests/${request.id}?wait=${bad}`, { token: as("carol") });
+      assert.equal(r.status, 400, bad);
+      assert.match(r.json.error.message, /"wait" must be/);
+    }
+    const hidden = await http("GET", `/v1/requests/${request.id}?wait=5`, { token: as("alice") });
+    assert.equal(hidden.status, 404, "the door decides before any waiting");
+  });
+});

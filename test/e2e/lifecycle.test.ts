@@ -296,6 +296,23 @@ describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => 
     assert.ok(res.grant_id);
   });
 
+  test("request wait is a long poll: it ends within a second of bob's approval and costs two audit records, not one a second", async () => {
+    const req = await fileAsCarol("long poll");
+    const waiting = jit("carol", ["request", "wait", req.id, "--timeout", "30s", "--json"], 40_000);
+    await new Promise((r) => setTimeout(r, 3500));
+    const approvedAt = Date.now();
+    assert.equal((await api("bob", "POST", `/v1/requests/${req.id}/approve`, { comment: "lp" })).status, 200);
+    const waited = await waiting;
+    const after = Date.now() - approvedAt;
+    assert.equal(waited.code, 0, waited.stderr);
+    assert.equal(json<{ request: Req }>(waited).request.state, "approved");
+    assert.ok(after < 1500, `jit request wait exited ${after} ms after the approval`);
+    const audit = await api("dave", "GET", "/v1/audit?user=carol&action=metadata&limit=1000");
+    const reads = (audit.body.records as AuditRow[]).filter((r) => r.details.request_id === req.id);
+    assert.equal(reads.length, 2, `one read, then one long poll: ${JSON.stringify(reads.map((r) => r.details))}`);
+    assert.equal(reads[1]!.details.wait_s, 25);
+  });
+
   test("request cancel: carol withdraws her pending request (exit 0); bob may not (4); a withdrawn one cannot be again (4)", async () => {
     const req = await fileAsCarol("withdraw me");
     const byBob = await jit("bob", ["request", "cancel", req.id]);
