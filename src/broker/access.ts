@@ -76,6 +76,12 @@ export async function fileStatementRequest(deps: BrokerDeps, caller: Caller, sql
   if (!reason.trim() && rules.some((r) => r.reasonRequired)) {
     throw new JitError("usage", "a reason is required for this request", { hint: 'add --reason "what it is for"' });
   }
+  const hash = statementHash(sql);
+  // Asked again (an agent retrying, a second terminal): answer with what exists instead of filing a twin.
+  const unused = live.find((g) => g.sqlHash === hash);
+  if (unused) return coveredAnswer(deps, caller, unused, { sql, datasets: stmt.datasets, reason: reason.trim(), single_statement: true });
+  const twin = await pendingTwin(deps, p, (q) => q.sqlHash === hash);
+  if (twin) return reusedAnswer(deps, caller, twin, { sql, datasets: stmt.datasets, reason: reason.trim(), single_statement: true });
   const now = deps.now();
   const ttl = policy.requests.perQueryTtlMs;
   const { request } = await deps.store.createRequest({
@@ -91,7 +97,7 @@ export async function fileStatementRequest(deps: BrokerDeps, caller: Caller, sql
     approverGroups: [...new Set(rules.flatMap((r) => r.approvers))],
     minApprovals: Math.max(1, ...rules.map((r) => r.minApprovals)),
     sql,
-    sqlHash: statementHash(sql),
+    sqlHash: hash,
     autoApprove: false,
   });
   await audit(deps, caller, "request", "pending", {
@@ -136,6 +142,12 @@ export async function fileRequest(deps: BrokerDeps, caller: Caller, input: FileR
   const durationMs = Math.min(requestedMs, maxMs);
   const needsApproval = rules.filter((r) => r.approval === "required");
   const now = deps.now();
+  // A live grant on every dataset with most of the asked time left answers the request: no overlapping grant. One
+  // running out sooner is not "covered": asking again then is how a person extends, and files a request as usual.
+  const covering = (await liveGrants(deps, p)).find((g) => g.sqlHash === null && g.expiresAt - now >= COVERED_SHARE * durationMs && datasets.every((d) => g.datasets.includes(d)));
+  if (covering) return coveredAnswer(deps, caller, covering, base);
+  const twin = await pendingTwin(deps, p, (q) => q.sql === null && sameDatasets(q.datasets, datasets));
+  if (twin) return reusedAnswer(deps, caller, twin, base);
   const { request, grant } = await deps.store.createRequest({
     requester: p.username,
     requesterSubject: p.subject,
@@ -165,6 +177,36 @@ export async function fileRequest(deps: BrokerDeps, caller: Caller, input: FileR
     deps.notify?.(lifecycleEvent("pending", request, null, p.username));
   }
   return { request: requestView(request, grant, deps.publicUrl), capped_note: capped };
+}
+
+/** How much of the asked duration a live grant must still have to count as covering a new request. */
+const COVERED_SHARE = 0.9;
+
+const sameDatasets = (a: string[], b: string[]) => a.length === b.length && [...a].sort().join("\n") === [...b].sort().join("\n");
+
+/** The caller's own pending request that `match`es (same datasets, or same statement), if one is still live. */
+async function pendingTwin(deps: BrokerDeps, p: Principal, match: (q: AccessRequest) => boolean): Promise<AccessRequest | undefined> {
+  await expireDue(deps);
+  const now = deps.now();
+  return (await deps.store.listRequests({ requesterSubject: p.subject, state: "pending", limit: 200 })).find((q) => q.expiresAt > now && match(q));
+}
+
+const cappedNote = (r: AccessRequest) => (r.durationMs < r.requestedDurationMs ? `capped at ${formatDuration(r.durationMs)} by policy` : undefined);
+
+/**
+ * An identical request is pending: it is the answer (`reused` names it), so approvers see one request, not a pile of
+ * copies; the asking is still recorded. Its reason and duration are those it was filed with.
+ */
+async function reusedAnswer(deps: BrokerDeps, caller: Caller, twin: AccessRequest, asked: Record<string, unknown>) {
+  await audit(deps, caller, "request", "pending", { ...asked, request_id: twin.id, reused_request: twin.id, state: twin.state });
+  return { request: requestView(twin, null, deps.publicUrl), reused: twin.id, capped_note: cappedNote(twin) };
+}
+
+/** A live grant already covers what was asked: it is the answer (`covered_by_grant`), and no grant is added. */
+async function coveredAnswer(deps: BrokerDeps, caller: Caller, grant: Grant, asked: Record<string, unknown>) {
+  const origin = await deps.store.getRequest(grant.requestId);
+  await audit(deps, caller, "request", "ok", { ...asked, request_id: grant.requestId, covered_by_grant: grant.id, state: origin?.state });
+  return { request: requestView(origin!, grant, deps.publicUrl), covered_by_grant: grant.id };
 }
 
 function decisionsDetail(decisions: AccessDecision[]) {

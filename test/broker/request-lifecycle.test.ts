@@ -20,7 +20,23 @@ const http = (method: string, path: string, opts: Parameters<typeof call>[3] = {
 const as = (user: string) => tokens[user]!;
 const lastSeq = async () => (await broker.deps.store.listAudit({ limit: 100_000 })).at(-1)?.seq ?? 0;
 const since = async (seq: number): Promise<AuditRecord[]> => broker.deps.store.listAudit({ afterSeq: seq, limit: 1000 });
+/** Withdraws the user's pending requests and ends their grants, so the next request is filed anew (not reused or covered). */
+const reset = async (user: string) => {
+  for (const q of (await http("GET", "/v1/requests?mine=1&pending=1", { token: as(user) })).json.requests) {
+    assert.equal((await http("POST", `/v1/requests/${q.id}/cancel`, { token: as(user) })).status, 200);
+  }
+  for (const g of (await http("GET", "/v1/grants", { token: as(user) })).json.grants) {
+    assert.equal((await http("POST", `/v1/grants/${g.id}/revoke`, { token: as(user), body: {} })).status, 200);
+  }
+};
+type Filed = { request: { id: string; state: string; grant_id: string | null; console_url: string | null; reason: string }; reused?: string; covered_by_grant?: string };
+const post = async (user: string, body: Record<string, unknown>): Promise<Filed> => {
+  const res = await http("POST", "/v1/requests", { token: as(user), body });
+  assert.equal(res.status, 200, res.text);
+  return res.json as Filed;
+};
 const file = async (user: string, body: Record<string, unknown>) => {
+  await reset(user);
   const res = await http("POST", "/v1/requests", { token: as(user), body });
   assert.equal(res.status, 200, res.text);
   return res.json as { request: { id: string; state: string; grant_id: string | null; console_url: string | null }; reused?: string };
@@ -148,5 +164,55 @@ describe("long-poll waits", () => {
     }
     const hidden = await http("GET", `/v1/requests/${request.id}?wait=5`, { token: as("alice") });
     assert.equal(hidden.status, 404, "the door decides before any waiting");
+  });
+});
+
+describe("reuse", () => {
+  test("the same person asking for the same datasets again gets the pending request back, recorded, not a copy", async () => {
+    const first = await file("carol", { datasets: ["demo.sales"], reason: "first ask" });
+    const seq = await lastSeq();
+    const again = await post("carol", { datasets: ["sales", "demo.sales"], reason: "second ask", duration_seconds: 600 });
+    assert.equal(again.reused, first.request.id);
+    assert.equal(again.request.id, first.request.id);
+    assert.equal(again.request.reason, "first ask", "the request approvers see is the one filed");
+    const recs = await since(seq);
+    assert.deepEqual(recs.map((r) => [r.action, r.outcome, r.details.reused_request]), [["access", "ok", undefined], ["request", "pending", first.request.id]]);
+    const pending = (await http("GET", "/v1/requests?pending=1", { token: as("bob") })).json.requests.filter((q: { requester: string }) => q.requester === "carol");
+    assert.equal(pending.length, 1);
+    // Someone else asking for the same is their own request; a different set of datasets is a different request.
+    const other = await post("bob", { datasets: ["demo.sales"], reason: "mine" });
+    assert.equal(other.reused, undefined);
+  });
+
+  test("a live grant covering the ask is the answer: no new request, no new grant; one running out sooner is extended", async () => {
+    await reset("alice");
+    const granted = await post("alice", { datasets: ["demo.sales"], reason: "report", duration_seconds: 3600 });
+    assert.equal(granted.request.state, "approved");
+    const seq = await lastSeq();
+    const again = await post("alice", { datasets: ["demo.sales"], reason: "report again", duration_seconds: 1800 });
+    assert.equal(again.covered_by_grant, granted.request.grant_id);
+    assert.equal(again.request.id, granted.request.id);
+    assert.deepEqual((await since(seq)).map((r) => [r.action, r.outcome, r.details.covered_by_grant]), [["access", "ok", undefined], ["request", "ok", granted.request.grant_id]]);
+    assert.equal((await http("GET", "/v1/grants", { token: as("alice") })).json.grants.length, 1);
+    // Asking for longer than the grant has left is an extension: filed (auto-approved) as usual.
+    const longer = await post("alice", { datasets: ["demo.sales"], reason: "all day", duration_seconds: 8 * 3600 });
+    assert.equal(longer.covered_by_grant, undefined);
+    assert.notEqual(longer.request.grant_id, granted.request.grant_id);
+  });
+
+  test("single statements: the same SQL is reused while pending, and once approved its unused grant is the answer", async () => {
+    const sql = "SELECT department FROM demo.hr.employees LIMIT 1";
+    await reset("alice");
+    const first = await post("alice", { sql, reason: "headcount" });
+    assert.equal(first.request.state, "pending");
+    const again = await post("alice", { sql, reason: "headcount, again" });
+    assert.equal(again.reused, first.request.id);
+    const different = await post("alice", { sql: `${sql} OFFSET 1`, reason: "another" });
+    assert.notEqual(different.request.id, first.request.id);
+    assert.equal((await http("POST", `/v1/requests/${first.request.id}/approve`, { token: as("bob"), body: {} })).status, 200);
+    const covered = await post("alice", { sql, reason: "headcount, third time" });
+    assert.ok(covered.covered_by_grant);
+    assert.equal(covered.request.id, first.request.id);
+    await reset("alice");
   });
 });

@@ -58,8 +58,22 @@ describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => 
     return { status: res.status, body: (await res.json()) as Record<string, any> };
   };
 
-  /** Files a request as carol that needs approval; returns its id. */
+  /**
+   * Withdraws carol's pending requests and ends her live grants (but `keep`), so the next request is filed anew:
+   * the broker answers a repeated ask with the pending twin or the covering grant instead.
+   */
+  const resetCarol = async (keep: string[] = []) => {
+    for (const q of (await api("carol", "GET", "/v1/requests?mine=1&pending=1")).body.requests as Req[]) {
+      assert.equal((await api("carol", "POST", `/v1/requests/${q.id}/cancel`)).status, 200);
+    }
+    for (const g of (await api("carol", "GET", "/v1/grants")).body.grants as GrantRow[]) {
+      if (!keep.includes(g.id)) assert.equal((await api("carol", "POST", `/v1/grants/${g.id}/revoke`, {})).status, 200);
+    }
+  };
+
+  /** Files a request as carol that needs approval (after resetCarol); returns it. */
   const fileAsCarol = async (reason: string, extra: string[] = []): Promise<Req> => {
+    await resetCarol([firstGrant]);
     const r = await jit("carol", ["request", "demo.sales", "--reason", reason, "--json", ...extra]);
     assert.equal(r.code, 5, r.stderr);
     return json<{ request: Req }>(r).request;
@@ -163,6 +177,7 @@ describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => 
   });
 
   test("a duration beyond the policy is capped and said so; a malformed one is a usage error", async () => {
+    await resetCarol([firstGrant]);
     const r = await jit("carol", ["request", "demo.sales", "--reason", "long job", "--duration", "3h", "--json"]);
     assert.equal(r.code, 5, r.stderr);
     const out = json<{ request: Req; note: string }>(r);
@@ -280,7 +295,7 @@ describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => 
   });
 
   test("query --wait-approval files the request, waits for bob, then prints the result", async () => {
-    for (const g of await carolGrants()) assert.equal((await jit("carol", ["revoke", g.id])).code, 0);
+    await resetCarol();
     const before = await jit("carol", ["query", SALES_SQL]);
     assert.equal(before.code, 4, "carol holds no grant now");
 
@@ -329,6 +344,26 @@ describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => 
     const unknown = await jit("carol", ["request", "cancel", "999999"]);
     assert.equal(unknown.code, 2, unknown.stderr);
     assert.equal((await jit("bob", ["approve", req.id])).code, 4, "a withdrawn request cannot be approved");
+  });
+
+  test("asking again: carol is told her pending request is reused; alice, holding a grant, is told it covers her (exit 0)", async () => {
+    const first = await fileAsCarol("reuse me");
+    const again = await jit("carol", ["request", "demo.sales", "--reason", "asked twice"]);
+    assert.equal(again.code, 5, again.stderr);
+    assert.match(again.stderr, new RegExp(`Reusing pending request ${first.id} \\(filed .* with reason: reuse me\\); nothing new was filed`));
+    const mine = json<{ requests: Req[] }>(await jit("carol", ["requests", "--mine", "--pending", "--json"])).requests;
+    assert.deepEqual(mine.map((q) => q.id), [first.id]);
+    await resetCarol([firstGrant]);
+
+    const granted = json<{ request: Req }>(await jit("alice", ["request", "demo.sales", "--reason", "covered", "--json"]));
+    const covered = await jit("alice", ["request", "demo.sales", "--reason", "covered again"]);
+    assert.equal(covered.code, 0, covered.stderr);
+    assert.match(covered.stdout, new RegExp(`Already covered: grant ${granted.request.grant_id} on demo\\.sales expires in .*; no new grant was made`));
+    const asJson = json<{ covered_by_grant: string }>(await jit("alice", ["request", "demo.sales", "--reason", "covered", "--json"]));
+    assert.equal(asJson.covered_by_grant, granted.request.grant_id);
+    const grants = json<{ grants: GrantRow[] }>(await jit("alice", ["grants", "--json"])).grants;
+    assert.deepEqual(grants.map((g) => g.id), [granted.request.grant_id]);
+    assert.equal((await jit("alice", ["revoke", granted.request.grant_id!])).code, 0);
   });
 
   test("every state change is in the audit log, with actor and reason, and the chain verifies", async () => {
