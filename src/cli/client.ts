@@ -31,7 +31,7 @@ export class BrokerClient {
   }
 
   /** GET a path. */
-  get<T = Record<string, unknown>>(path: string, opts: { auth?: boolean; signal?: AbortSignal } = {}): Promise<T> {
+  get<T = Record<string, unknown>>(path: string, opts: { auth?: boolean; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<T> {
     return this.request<T>("GET", path, undefined, opts);
   }
 
@@ -47,8 +47,9 @@ export class BrokerClient {
     return this.request<T>("POST", path, body, opts);
   }
 
-  /** Sends one request; `auth` (default true) attaches the bearer token. */
-  async request<T>(method: string, path: string, body: unknown, opts: { auth?: boolean; signal?: AbortSignal } = {}): Promise<T> {
+  /** Sends one request; `auth` (default true) attaches the bearer token; `timeoutMs` overrides the client's (a long poll). */
+  async request<T>(method: string, path: string, body: unknown, opts: { auth?: boolean; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<T> {
+    const timeoutMs = opts.timeoutMs ?? this.#opts.timeoutMs ?? 10 * 60_000;
     const headers: Record<string, string> = {
       accept: "application/json",
       "user-agent": `jit/${JIT_VERSION}`,
@@ -67,12 +68,10 @@ export class BrokerClient {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: opts.signal
-          ? AbortSignal.any([opts.signal, AbortSignal.timeout(this.#opts.timeoutMs ?? 10 * 60_000)])
-          : AbortSignal.timeout(this.#opts.timeoutMs ?? 10 * 60_000),
+        signal: opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
-      throw unreachableError(err, this.baseUrl, this.#opts.timeoutMs ?? 10 * 60_000);
+      throw unreachableError(err, this.baseUrl, timeoutMs);
     }
     const text = await res.text();
     let parsed: unknown;

@@ -32,7 +32,7 @@ interface AuditRow {
 
 const SALES_SQL = "SELECT city FROM demo.sales.customers LIMIT 1";
 
-describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => {
+describe("approvals and grant lifecycle end to end", { timeout: 150_000 }, () => {
   let broker: DevBrokerProcess;
   const jit = (user: string, args: string[], timeoutMs?: number): Promise<RunResult> => runJit(args, broker.env(user), { timeoutMs });
   const json = <T>(r: RunResult): T => {
@@ -314,7 +314,8 @@ describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => 
   test("request wait is a long poll: it ends within a second of bob's approval and costs two audit records, not one a second", async () => {
     const req = await fileAsCarol("long poll");
     const waiting = jit("carol", ["request", "wait", req.id, "--timeout", "30s", "--json"], 40_000);
-    await new Promise((r) => setTimeout(r, 3500));
+    // Longer than the CLI's ordinary 10 s answer timeout: a long poll must not be cut off by it.
+    await new Promise((r) => setTimeout(r, 11_500));
     const approvedAt = Date.now();
     assert.equal((await api("bob", "POST", `/v1/requests/${req.id}/approve`, { comment: "lp" })).status, 200);
     const waited = await waiting;

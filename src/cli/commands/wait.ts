@@ -25,6 +25,13 @@ export interface RequestView {
   can_approve?: boolean;
   statement?: { tables: string[]; masked_columns: Array<{ name: string; mask: string }>; bytes_estimate: number } | { error: string };
   grant?: { id: string; expires_at: string; datasets: string[] };
+  /** The request's page in the web console (null when the broker has no public_url). */
+  console_url?: string | null;
+}
+
+/** The request's console page: the broker's link, else the one on the origin this CLI reached (the console shares it). */
+export function consoleLinkOf(r: Pick<RequestView, "id" | "console_url">, baseUrl: string): string {
+  return r.console_url ?? new URL(`/console/requests/${encodeURIComponent(r.id)}`, `${baseUrl}/`).href;
 }
 
 /** The error for a request that is still pending: exit 5, with who must act. */
@@ -79,7 +86,7 @@ export async function waitForDecision(ctx: CliContext, client: BrokerClient, id:
       // Rounded up: the last call may outlast --timeout by under a second rather than cost another call.
       const wait = longPoll ? Math.min(LONG_POLL_SECONDS, Math.ceil((deadline - Date.now()) / 1000)) : 0;
       const path = `/v1/requests/${encodeURIComponent(id)}${wait > 0 ? `?wait=${wait}` : ""}`;
-      const got = await Promise.race([client.get<{ request: RequestView }>(path, { signal: inFlight.signal }), interrupted]).catch((err: unknown) => {
+      const got = await Promise.race([client.get<{ request: RequestView }>(path, { signal: inFlight.signal, timeoutMs: (wait + 10) * 1000 }), interrupted]).catch((err: unknown) => {
         if (stop.fired()) return "interrupted" as const;
         if (wait > 0 && noLongPolls(err)) return "old broker" as const;
         throw err;
