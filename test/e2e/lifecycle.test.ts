@@ -367,6 +367,19 @@ describe("approvals and grant lifecycle end to end", { timeout: 150_000 }, () =>
     assert.equal((await jit("alice", ["revoke", granted.request.grant_id!])).code, 0);
   });
 
+  test("links: jit request, jit request show and jit requests print the request's console page", async () => {
+    await resetCarol([firstGrant]);
+    const filed = await jit("carol", ["request", "demo.sales", "--reason", "linked"]);
+    assert.equal(filed.code, 5, filed.stderr);
+    const id = /Request (\d+) for demo\.sales/.exec(filed.stdout)![1]!;
+    const link = `${broker.url}/console/requests/${id}`;
+    assert.ok(filed.stdout.includes(`Console: ${link}`), filed.stdout);
+    assert.ok((await jit("carol", ["request", "show", id])).stdout.includes(`console:    ${link}`));
+    assert.ok((await jit("bob", ["requests", "--pending"])).stdout.includes(`Request ${id}: ${link}`));
+    assert.equal(json<{ request: { console_url: string } }>(await jit("carol", ["request", "show", id, "--json"])).request.console_url, link);
+    await resetCarol([firstGrant]);
+  });
+
   test("every state change is in the audit log, with actor and reason, and the chain verifies", async () => {
     const r = await jit("dave", ["audit", "list", "--json", "--limit", "1000"]);
     assert.equal(r.code, 0, r.stderr);

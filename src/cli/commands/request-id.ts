@@ -3,7 +3,7 @@ import { parseDuration } from "../../policy/duration.ts";
 import type { CliContext } from "../context.ts";
 import { localTime } from "../human.ts";
 import { highlightSql, jitName, printJson, relative, seconds } from "./util.ts";
-import { notApprovedError, type RequestView, waitForDecision } from "./wait.ts";
+import { consoleLinkOf, notApprovedError, type RequestView, waitForDecision } from "./wait.ts";
 
 async function fetchRequest(ctx: CliContext, id: string): Promise<RequestView> {
   const client = await ctx.client();
@@ -31,6 +31,7 @@ export async function requestShowCommand(ctx: CliContext, id: string): Promise<v
   if (r.decided_by && r.state !== "pending") io.out(`  decided by: ${r.decided_by}${r.decision_reason ? ` (${r.decision_reason})` : ""}`);
   if (r.grant_id) io.out(`  grant:      ${r.grant_id}${r.grant ? `, expires ${relative(r.grant.expires_at)}` : ""}`);
   if (r.sql) io.out(`  statement (runs once):\n${highlightSql(r.sql, c)}`);
+  io.out(`  console:    ${consoleLinkOf(r, (await ctx.client()).baseUrl)}`);
   if (r.state === "pending") {
     io.err(r.can_approve ? `Approve with: jit approve ${r.id}   (or: jit deny ${r.id} --reason TEXT)` : `Wait for the decision with: jit request wait ${r.id}`);
   }

@@ -2,7 +2,7 @@
 import { parseDuration } from "../../policy/duration.ts";
 import type { CliContext } from "../context.ts";
 import { jitName, printJson, relative, seconds } from "./util.ts";
-import { pendingError, type RequestView, waitForDecision } from "./wait.ts";
+import { consoleLinkOf, pendingError, type RequestView, waitForDecision } from "./wait.ts";
 
 /** Files a request and, with --wait, waits for its decision. */
 export async function requestCommand(
@@ -35,7 +35,10 @@ export async function requestCommand(
     });
   }
   if (r.state === "pending") {
-    if (!ctx.flags.json) io.out(`Request ${r.id} for ${r.datasets.join(", ")} (${seconds(r.duration_seconds)}) is pending approval.`);
+    if (!ctx.flags.json) {
+      io.out(`Request ${r.id} for ${r.datasets.join(", ")} (${seconds(r.duration_seconds)}) is pending approval.`);
+      io.out(`  Console: ${consoleLinkOf(r, client.baseUrl)}   (withdraw it with: ${jitName(io.env)} request cancel ${r.id})`);
+    }
     throw pendingError(r);
   }
   if (!ctx.flags.json && res.covered_by_grant) {
