@@ -103,11 +103,16 @@ export function apiRoutes(): RouteDef[] {
       run: async ({ deps, caller }) => {
         const p = caller.principal;
         const policy = deps.policy();
-        const grants = await liveGrants(deps, p);
+        await expireDue(deps);
+        const [grants, pending] = await Promise.all([
+          liveGrants(deps, p),
+          deps.store.listRequests({ requesterSubject: p.subject, state: "pending", limit: 100 }),
+        ]);
         return {
           subject: p.subject, username: p.username, email: p.email ?? null, groups: p.groups,
           admin: isAdmin(policy, p), auditor: isAuditor(policy, p),
           grants: grants.map((g) => grantView(g, deps.now())),
+          pending_requests: pending.map((q) => requestView(q, null, deps.publicUrl)),
         };
       },
     }),

@@ -380,6 +380,20 @@ describe("approvals and grant lifecycle end to end", { timeout: 150_000 }, () =>
     await resetCarol([firstGrant]);
   });
 
+  test("whoami shows carol's pending requests and where her tokens are kept", async () => {
+    const req = await fileAsCarol("whoami shows me");
+    const file = join(broker.env("carol").XDG_STATE_HOME!, "jit", "credentials.json");
+    const who = await jit("carol", ["whoami"]);
+    assert.equal(who.code, 0, who.stderr);
+    assert.match(who.stdout, new RegExp(`request ${req.id}: demo\\.sales pending approval by data-owners, filed .*: ${broker.url}/console/requests/${req.id}`));
+    assert.ok(who.stdout.includes(`tokens:  file ${file} (plaintext, mode 0600`), who.stdout);
+    const asJson = json<{ pending_requests: Req[]; token_store: { kind: string; location: string } }>(await jit("carol", ["whoami", "--json"]));
+    assert.deepEqual(asJson.pending_requests.map((q) => q.id), [req.id]);
+    assert.deepEqual(asJson.token_store, { kind: "file", location: file });
+    await resetCarol([firstGrant]);
+    assert.match((await jit("carol", ["whoami"])).stdout, /pending: no requests waiting for approval/);
+  });
+
   test("every state change is in the audit log, with actor and reason, and the chain verifies", async () => {
     const r = await jit("dave", ["audit", "list", "--json", "--limit", "1000"]);
     assert.equal(r.code, 0, r.stderr);
