@@ -38,13 +38,18 @@ _jit() {
         --timeout) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "show wait --reason --duration --wait --timeout --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "show wait cancel --reason --duration --wait --timeout --json --broker -h --help" -- "$cur")); return ;;
     "request show")
       case "$prev" in
         --broker) return ;;
       esac
       COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
     "request wait")
+      case "$prev" in
+        --broker) return ;;
+      esac
+      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+    "request cancel")
       case "$prev" in
         --broker) return ;;
       esac
@@ -247,9 +252,10 @@ _jit_subcommands() {
     "login") echo "" ;;
     "logout") echo "" ;;
     "whoami") echo "" ;;
-    "request") echo "show wait" ;;
+    "request") echo "show wait cancel" ;;
     "request show") echo "" ;;
     "request wait") echo "" ;;
+    "request cancel") echo "" ;;
     "requests") echo "" ;;
     "approve") echo "" ;;
     "deny") echo "" ;;

@@ -5,7 +5,7 @@ function __jit_children
         case ''
             printf '%s\n' login logout whoami request requests approve deny grants revoke query datasets tables describe mcp proxy audit policy broker completion demo version config help
         case 'request'
-            printf '%s\n' show wait
+            printf '%s\n' show wait cancel
         case 'mcp'
             printf '%s\n' config
         case 'audit'
@@ -71,6 +71,7 @@ complete -c jit -n 'test "$(__jit_path)" = "whoami"' -s h -l help -d 'show help'
 complete -c jit -n 'test "$(__jit_path)" = "request"' -f
 complete -c jit -n 'test "$(__jit_path)" = "request"' -f -a show -d 'show one request in full: state, approvals, grant'
 complete -c jit -n 'test "$(__jit_path)" = "request"' -f -a wait -d 'wait for a pending request to be decided (Ctrl-C stops waiting; the request stays pending)'
+complete -c jit -n 'test "$(__jit_path)" = "request"' -f -a cancel -d 'withdraw your own pending request (audited; approvers can no longer approve it)'
 complete -c jit -n 'test "$(__jit_path)" = "request"' -l reason -x -d 'why you need it (recorded and shown to approvers)'
 complete -c jit -n 'test "$(__jit_path)" = "request"' -l duration -x -d 'how long, e.g. 30m, 1h, 8h (capped by policy)'
 complete -c jit -n 'test "$(__jit_path)" = "request"' -l wait -d 'wait until the request is decided'
@@ -86,6 +87,10 @@ complete -c jit -n 'test "$(__jit_path)" = "request wait"' -f
 complete -c jit -n 'test "$(__jit_path)" = "request wait"' -l json -d 'machine-readable output on stdout'
 complete -c jit -n 'test "$(__jit_path)" = "request wait"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
 complete -c jit -n 'test "$(__jit_path)" = "request wait"' -s h -l help -d 'show help'
+complete -c jit -n 'test "$(__jit_path)" = "request cancel"' -f
+complete -c jit -n 'test "$(__jit_path)" = "request cancel"' -l json -d 'machine-readable output on stdout'
+complete -c jit -n 'test "$(__jit_path)" = "request cancel"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
+complete -c jit -n 'test "$(__jit_path)" = "request cancel"' -s h -l help -d 'show help'
 complete -c jit -n 'test "$(__jit_path)" = "requests"' -f
 complete -c jit -n 'test "$(__jit_path)" = "requests"' -l pending -d 'only pending requests'
 complete -c jit -n 'test "$(__jit_path)" = "requests"' -l mine -d 'only your own requests'

@@ -29,6 +29,13 @@ export const TableParams = z.strictObject({ table: text(400) });
 export const NoQuery = z.strictObject({});
 /** GET /v1/requests. */
 export const RequestsQuery = z.strictObject({ pending: flag, mine: flag });
+/** The longest long poll one GET /v1/requests/:id?wait=SECONDS may ask for. */
+export const MAX_WAIT_SECONDS = 60;
+/** GET /v1/requests/:id: `wait` holds the answer until the request leaves pending or that many seconds pass. */
+export const RequestReadQuery = z.strictObject({
+  wait: wholeNumber(`a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}`)
+    .refine((n) => n <= MAX_WAIT_SECONDS, `must be at most ${MAX_WAIT_SECONDS} seconds (wait longer by asking again)`).optional(),
+});
 /** GET /v1/grants. */
 export const GrantsQuery = z.strictObject({ all: flag });
 /** GET /v1/audit. */

@@ -6,6 +6,7 @@ import type { AccessDecision, Policy, Principal } from "../policy/types.ts";
 import { formatDuration } from "../policy/duration.ts";
 import type { AccessRequest, Grant } from "../store/types.ts";
 import { appendOrRefuse, audit, type BrokerDeps, type Caller, type LifecycleEvent } from "./context.ts";
+import { announceChange } from "./request-wait.ts";
 import { grantView, requestView } from "./views.ts";
 
 const DATASET_RE = /^[a-z0-9_-]+(\.[a-z0-9_]+)?$/i;
@@ -75,6 +76,12 @@ export async function fileStatementRequest(deps: BrokerDeps, caller: Caller, sql
   if (!reason.trim() && rules.some((r) => r.reasonRequired)) {
     throw new JitError("usage", "a reason is required for this request", { hint: 'add --reason "what it is for"' });
   }
+  const hash = statementHash(sql);
+  // Asked again (an agent retrying, a second terminal): answer with what exists instead of filing a twin.
+  const unused = live.find((g) => g.sqlHash === hash);
+  if (unused) return coveredAnswer(deps, caller, unused, { sql, datasets: stmt.datasets, reason: reason.trim(), single_statement: true });
+  const twin = await pendingTwin(deps, p, (q) => q.sqlHash === hash);
+  if (twin) return reusedAnswer(deps, caller, twin, { sql, datasets: stmt.datasets, reason: reason.trim(), single_statement: true });
   const now = deps.now();
   const ttl = policy.requests.perQueryTtlMs;
   const { request } = await deps.store.createRequest({
@@ -90,7 +97,7 @@ export async function fileStatementRequest(deps: BrokerDeps, caller: Caller, sql
     approverGroups: [...new Set(rules.flatMap((r) => r.approvers))],
     minApprovals: Math.max(1, ...rules.map((r) => r.minApprovals)),
     sql,
-    sqlHash: statementHash(sql),
+    sqlHash: hash,
     autoApprove: false,
   });
   await audit(deps, caller, "request", "pending", {
@@ -99,7 +106,7 @@ export async function fileStatementRequest(deps: BrokerDeps, caller: Caller, sql
   });
   deps.log(`single-statement request ${request.id} by ${p.username} on ${request.datasets.join(", ")} is pending approval`);
   deps.notify?.(lifecycleEvent("pending", request, null, p.username));
-  return { request: requestView(request) };
+  return { request: requestView(request, null, deps.publicUrl) };
 }
 
 /** Files a request: denied, auto-approved (grant issued) or pending, as the policy decides for every dataset. */
@@ -135,6 +142,12 @@ export async function fileRequest(deps: BrokerDeps, caller: Caller, input: FileR
   const durationMs = Math.min(requestedMs, maxMs);
   const needsApproval = rules.filter((r) => r.approval === "required");
   const now = deps.now();
+  // A live grant on every dataset with most of the asked time left answers the request: no overlapping grant. One
+  // running out sooner is not "covered": asking again then is how a person extends, and files a request as usual.
+  const covering = (await liveGrants(deps, p)).find((g) => g.sqlHash === null && g.expiresAt - now >= COVERED_SHARE * durationMs && datasets.every((d) => g.datasets.includes(d)));
+  if (covering) return coveredAnswer(deps, caller, covering, base);
+  const twin = await pendingTwin(deps, p, (q) => q.sql === null && sameDatasets(q.datasets, datasets));
+  if (twin) return reusedAnswer(deps, caller, twin, base);
   const { request, grant } = await deps.store.createRequest({
     requester: p.username,
     requesterSubject: p.subject,
@@ -163,7 +176,37 @@ export async function fileRequest(deps: BrokerDeps, caller: Caller, input: FileR
     deps.log(`request ${request.id} by ${p.username} for ${datasets.join(", ")} is pending approval`);
     deps.notify?.(lifecycleEvent("pending", request, null, p.username));
   }
-  return { request: requestView(request, grant), capped_note: capped };
+  return { request: requestView(request, grant, deps.publicUrl), capped_note: capped };
+}
+
+/** How much of the asked duration a live grant must still have to count as covering a new request. */
+const COVERED_SHARE = 0.9;
+
+const sameDatasets = (a: string[], b: string[]) => a.length === b.length && [...a].sort().join("\n") === [...b].sort().join("\n");
+
+/** The caller's own pending request that `match`es (same datasets, or same statement), if one is still live. */
+async function pendingTwin(deps: BrokerDeps, p: Principal, match: (q: AccessRequest) => boolean): Promise<AccessRequest | undefined> {
+  await expireDue(deps);
+  const now = deps.now();
+  return (await deps.store.listRequests({ requesterSubject: p.subject, state: "pending", limit: 200 })).find((q) => q.expiresAt > now && match(q));
+}
+
+const cappedNote = (r: AccessRequest) => (r.durationMs < r.requestedDurationMs ? `capped at ${formatDuration(r.durationMs)} by policy` : undefined);
+
+/**
+ * An identical request is pending: it is the answer (`reused` names it), so approvers see one request, not a pile of
+ * copies; the asking is still recorded. Its reason and duration are those it was filed with.
+ */
+async function reusedAnswer(deps: BrokerDeps, caller: Caller, twin: AccessRequest, asked: Record<string, unknown>) {
+  await audit(deps, caller, "request", "pending", { ...asked, request_id: twin.id, reused_request: twin.id, state: twin.state });
+  return { request: requestView(twin, null, deps.publicUrl), reused: twin.id, capped_note: cappedNote(twin) };
+}
+
+/** A live grant already covers what was asked: it is the answer (`covered_by_grant`), and no grant is added. */
+async function coveredAnswer(deps: BrokerDeps, caller: Caller, grant: Grant, asked: Record<string, unknown>) {
+  const origin = await deps.store.getRequest(grant.requestId);
+  await audit(deps, caller, "request", "ok", { ...asked, request_id: grant.requestId, covered_by_grant: grant.id, state: origin?.state });
+  return { request: requestView(origin!, grant, deps.publicUrl), covered_by_grant: grant.id };
 }
 
 function decisionsDetail(decisions: AccessDecision[]) {
@@ -209,8 +252,9 @@ export async function approveRequest(deps: BrokerDeps, caller: Caller, id: strin
   await audit(deps, caller, "approve", "ok", {
     request_id: id, requester: req.requester, datasets: req.datasets, comment, grant_id: res.grant?.id, state: res.request.state,
   });
+  announceChange(deps, id);
   if (res.request.state === "approved") deps.notify?.(lifecycleEvent("approved", res.request, res.grant?.id, caller.principal.username));
-  return { request: requestView(res.request, res.grant) };
+  return { request: requestView(res.request, res.grant, deps.publicUrl) };
 }
 
 /** Denies a pending request; one deny ends it. */
@@ -221,8 +265,34 @@ export async function denyRequest(deps: BrokerDeps, caller: Caller, id: string, 
   const res = await deps.store.denyRequest(id, caller.principal.username, reason.trim(), deps.now());
   if (!res.ok) throw new JitError("denied", `request ${id} cannot be denied: it is ${res.request?.state ?? "gone"}`);
   await audit(deps, caller, "deny", "ok", { request_id: id, requester: req.requester, datasets: req.datasets, reason });
+  announceChange(deps, id);
   deps.notify?.(lifecycleEvent("denied", res.request, null, caller.principal.username));
-  return { request: requestView(res.request) };
+  return { request: requestView(res.request, null, deps.publicUrl) };
+}
+
+/**
+ * Withdraws a pending request on its requester's behalf (the front door let only the requester through). A request
+ * already decided, expired or withdrawn is a conflict (409): it is recorded and nothing changes.
+ */
+export async function cancelRequest(deps: BrokerDeps, caller: Caller, id: string) {
+  await expireDue(deps);
+  const res = await deps.store.cancelRequest(id, caller.principal.subject, deps.now());
+  if (!res.ok) {
+    const state = res.request?.state ?? "gone";
+    await audit(deps, caller, "cancel", "denied", { request_id: id, why: res.reason === "not_requester" ? "not the requester" : `request is ${state}` });
+    if (res.reason === "not_requester") throw new JitError("denied", `you may not cancel request ${id}: only the person who filed it may withdraw it`);
+    if (res.reason === "not_found") throw new JitError("usage", `there is no request ${id} that you may see`, { hint: "jit requests --mine", details: { status: 404 } });
+    const by = res.request?.decidedBy && res.request.decidedBy !== res.request.requester ? ` (by ${res.request.decidedBy})` : "";
+    throw new JitError("denied", `request ${id} cannot be cancelled: it is already ${state === "pending" ? "expired" : state}${by}`, {
+      hint: state === "approved" ? `end its grant instead: jit revoke ${res.request?.grantId ?? "GRANT_ID"}` : "jit requests --mine",
+      details: { status: 409, request_id: id, state },
+    });
+  }
+  await audit(deps, caller, "cancel", "ok", { request_id: id, datasets: res.request.datasets, state: res.request.state });
+  deps.log(`request ${id} was withdrawn by its requester ${caller.principal.username}`);
+  announceChange(deps, id);
+  deps.notify?.(lifecycleEvent("cancelled", res.request, null, caller.principal.username));
+  return { request: requestView(res.request, null, deps.publicUrl) };
 }
 
 /** True when `p` holds an approver group of any rule on `dataset`: the people who answer for that data. */
@@ -262,6 +332,7 @@ export async function expireDue(deps: BrokerDeps): Promise<void> {
       at: deps.now(), actor: "broker", actorSubject: null, action: "expire", outcome: "ok",
       details: { request_id: r.id, requester: r.requester, datasets: r.datasets },
     });
+    announceChange(deps, r.id);
     deps.notify?.(lifecycleEvent("expired", r, null, "broker"));
   }
 }

@@ -30,13 +30,15 @@ export interface BrokerDeps {
   warehouseFor?(groups: string[], grantExpiresAt?: number): Warehouse;
   /** How many result rows an audit record keeps for replay (default 1000). */
   replayMaxRows?: number;
+  /** The broker's public URL (`public_url`; the listen URL in dev): the console links in request views. */
+  publicUrl?: string;
   /** Fire-and-forget notification of a request's state change (webhooks); never blocks. */
   notify?(event: LifecycleEvent): void;
 }
 
 /** A request's state change, as sent to notification sinks. */
 export interface LifecycleEvent {
-  kind: "pending" | "approved" | "denied" | "expired" | "revoked";
+  kind: "pending" | "approved" | "denied" | "expired" | "revoked" | "cancelled";
   request: {
     id: string; requester: string; datasets: string[]; reason: string; duration_seconds: number;
     approver_groups: string[]; decided_by?: string | null; decision_reason?: string | null; sql?: string;

@@ -140,6 +140,7 @@ export async function startDevBroker(opts: {
       mode: "dev",
       version: opts.version ?? "dev",
       log,
+      publicUrl: url,
     };
     handler = createBrokerHandler(deps, devPlugin({ url, handleOidc: (req, res) => idp.handle(req, res), approveDevice: (input) => idp.approveDevice(input), bodyTimeoutMs: opts.frontDoor?.bodyTimeoutMs }), opts.frontDoor);
     return {

@@ -10,10 +10,11 @@ import * as api from "../api/schemas.ts";
 import { JitError } from "../errors.ts";
 import { type Action, type Authorization, authorize, decideRefusal, type Resource } from "../policy/authorize.ts";
 import { isAdmin, isAuditor } from "../policy/evaluate.ts";
-import { approveRequest, denyRequest, expireDue, fileRequest, fileStatementRequest, liveGrants, qualifyDataset, revokeGrant, statementPreview } from "./access.ts";
+import { approveRequest, cancelRequest, denyRequest, expireDue, fileRequest, fileStatementRequest, liveGrants, qualifyDataset, revokeGrant, statementPreview } from "./access.ts";
 import { auditRoutes } from "./audit-routes.ts";
+import { waitWhilePending } from "./request-wait.ts";
 import type { BrokerDeps, Caller } from "./context.ts";
-import { sendJson } from "./http.ts";
+import { ClientGone, sendJson } from "./http.ts";
 import { describeTable, listDatasets, listTables, parseTableName } from "./metadata.ts";
 import { grantView, requestView } from "./views.ts";
 
@@ -102,11 +103,16 @@ export function apiRoutes(): RouteDef[] {
       run: async ({ deps, caller }) => {
         const p = caller.principal;
         const policy = deps.policy();
-        const grants = await liveGrants(deps, p);
+        await expireDue(deps);
+        const [grants, pending] = await Promise.all([
+          liveGrants(deps, p),
+          deps.store.listRequests({ requesterSubject: p.subject, state: "pending", limit: 100 }),
+        ]);
         return {
           subject: p.subject, username: p.username, email: p.email ?? null, groups: p.groups,
           admin: isAdmin(policy, p), auditor: isAuditor(policy, p),
           grants: grants.map((g) => grantView(g, deps.now())),
+          pending_requests: pending.map((q) => requestView(q, null, deps.publicUrl)),
         };
       },
     }),
@@ -141,7 +147,7 @@ export function apiRoutes(): RouteDef[] {
           requests: await Promise.all(visible.map(async (q) => {
             const canApprove = q.state === "pending" && decideRefusal(policy, p, q) === null;
             return {
-              ...requestView(q),
+              ...requestView(q, null, deps.publicUrl),
               can_approve: canApprove,
               // The statement's analysis (tables, masks, bytes) is for those who decide it and for its requester.
               statement: q.sql && q.state === "pending" && (canApprove || q.requesterSubject === p.subject) ? await statementPreview(deps, q.sql) : undefined,
@@ -151,13 +157,17 @@ export function apiRoutes(): RouteDef[] {
       },
     }),
     route({
-      method: "GET", path: "/v1/requests/:id", action: "request.read", audit: "metadata", params: api.RequestIdParams, query: api.NoQuery,
+      // With ?wait=N a long poll: one call (one audit record) answers when the request leaves pending or N s pass.
+      method: "GET", path: "/v1/requests/:id", action: "request.read", audit: "metadata", params: api.RequestIdParams, query: api.RequestReadQuery,
       resource: ({ deps, params }) => requestFacts(deps, params.id),
-      describe: ({ params }) => ({ what: "request", request_id: params.id }),
-      run: async ({ deps, params }) => {
-        const q = (await deps.store.getRequest(params.id))!;
+      describe: ({ params, query }) => ({ what: "request", request_id: params.id, ...(query.wait ? { wait_s: query.wait } : {}) }),
+      run: async ({ deps, params, query, signal }) => {
+        const q = query.wait
+          ? (await waitWhilePending(deps, params.id, query.wait, { signal, expire: () => expireDue(deps) }))!
+          : (await deps.store.getRequest(params.id))!;
+        if (signal.aborted) throw new ClientGone();
         const grant = q.grantId ? await deps.store.getGrant(q.grantId) : null;
-        return { request: requestView(q, grant) };
+        return { request: requestView(q, grant, deps.publicUrl) };
       },
     }),
     route({
@@ -171,6 +181,13 @@ export function apiRoutes(): RouteDef[] {
       resource: ({ deps, params }) => requestFacts(deps, params.id),
       describe: ({ params }) => ({ request_id: params.id, decision: "deny" }),
       run: async ({ deps, caller, params, body }) => denyRequest(deps, caller, params.id, body.reason),
+    }),
+    route({
+      // The requester withdraws a pending request; a decided one answers 409 (recorded as a refused "cancel").
+      method: "POST", path: "/v1/requests/:id/cancel", action: "request.cancel", audit: "cancel", handlerAudits: "after-access", params: api.RequestIdParams, query: api.NoQuery,
+      resource: ({ deps, params }) => requestFacts(deps, params.id),
+      describe: ({ params }) => ({ request_id: params.id }),
+      run: async ({ deps, caller, params }) => cancelRequest(deps, caller, params.id),
     }),
     route({
       method: "GET", path: "/v1/grants", action: "grant.list", audit: "metadata", query: api.GrantsQuery,
@@ -239,6 +256,6 @@ export function refusalError(decision: Authorization & { allowed: false }, actio
   }
   const hint = action === "metadata.read" || action === "request.file"
     ? "jit datasets lists what you may use; ask the data's owners if you need more"
-    : action === "request.decide" ? "jit requests --pending" : undefined;
+    : action === "request.decide" ? "jit requests --pending" : action === "request.cancel" ? "jit requests --mine" : undefined;
   return new JitError("denied", decision.message ?? decision.reason, { hint });
 }

@@ -119,6 +119,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
     version: opts.version,
     log,
     replayMaxRows: cfg.audit.replayMaxRows,
+    publicUrl: cfg.publicUrl,
     notify: notifier ? (e) => notifier.notify({ ...e, brokerUrl: cfg.publicUrl }) : undefined,
   };
   // No dev plugin: the dev IdP and /dev/device/approve never exist in serve mode.

@@ -100,7 +100,9 @@ export function createBrokerHandler(deps: BrokerDeps, plugin?: BrokerPlugin, opt
   });
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 10_000;
   // Console mount (issue 16): the web console owns /console and runs its own session pipeline (audit() included).
-  const consoleHandler = createConsoleHandler(deps);
+  // Under `broker serve` the console's origin is public_url (its OIDC redirect URI and the Origin a form must carry);
+  // the dev broker answers to every loopback name, so there the origin is the one each request reached.
+  const consoleHandler = createConsoleHandler(deps, { publicUrl: deps.mode === "serve" ? deps.publicUrl : undefined });
 
   const match = (method: string, pathname: string): { route: CompiledRoute; raw: Record<string, string> } => {
     const wanted = method === "HEAD" ? "GET" : method;

@@ -3,8 +3,13 @@ import type { AccessRequest, AuditRecord, Grant } from "../store/types.ts";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-/** A request as the API returns it. */
-export function requestView(r: AccessRequest, grant?: Grant | null) {
+/** The request's page in the web console (what webhook notifications link to), when the broker knows its public URL. */
+export function requestConsoleUrl(publicUrl: string | undefined, id: string): string | null {
+  return publicUrl ? new URL(`/console/requests/${encodeURIComponent(id)}`, publicUrl).href : null;
+}
+
+/** A request as the API returns it; `publicUrl` (the broker's) gives it its console link. */
+export function requestView(r: AccessRequest, grant?: Grant | null, publicUrl?: string) {
   return {
     id: r.id,
     state: r.state,
@@ -25,6 +30,7 @@ export function requestView(r: AccessRequest, grant?: Grant | null) {
     grant_id: r.grantId,
     grant: grant ? grantView(grant, grant.createdAt) : undefined,
     sql: r.sql ?? undefined,
+    console_url: requestConsoleUrl(publicUrl, r.id),
   };
 }
 

@@ -25,6 +25,8 @@ export interface RequestOptions {
   auth?: boolean;
   /** Abandons the call; the broker sees the connection close and stops the query it was running for it. */
   signal?: AbortSignal;
+  /** Overrides the client's answer timeout (a long poll waits longer than an ordinary call). */
+  timeoutMs?: number;
 }
 
 /** Talks to one broker; maps network failures to `unreachable` and error bodies to their SPEC codes. */
@@ -38,7 +40,7 @@ export class BrokerClient {
   }
 
   /** GET a path. */
-  get<T = Record<string, unknown>>(path: string, opts: { auth?: boolean } = {}): Promise<T> {
+  get<T = Record<string, unknown>>(path: string, opts: RequestOptions = {}): Promise<T> {
     return this.request<T>("GET", path, undefined, opts);
   }
 
@@ -48,13 +50,15 @@ export class BrokerClient {
   post<T = Record<string, unknown>>(path: "/v1/policy/explain", body: ExplainInput, opts?: RequestOptions): Promise<T>;
   post<T = Record<string, unknown>>(path: `/v1/requests/${string}/approve`, body: ApproveInput, opts?: RequestOptions): Promise<T>;
   post<T = Record<string, unknown>>(path: `/v1/requests/${string}/deny`, body: DenyInput, opts?: RequestOptions): Promise<T>;
+  post<T = Record<string, unknown>>(path: `/v1/requests/${string}/cancel`, body: Record<string, never>, opts?: RequestOptions): Promise<T>;
   post<T = Record<string, unknown>>(path: `/v1/grants/${string}/revoke`, body: RevokeInput, opts?: RequestOptions): Promise<T>;
   post<T>(path: string, body: unknown, opts: RequestOptions = {}): Promise<T> {
     return this.request<T>("POST", path, body, opts);
   }
 
-  /** Sends one request; `auth` (default true) attaches the bearer token; `signal` abandons it (the broker then cancels its warehouse job). */
+  /** Sends one request; `auth` (default true) attaches the bearer token; `signal` abandons it (the broker then cancels its warehouse job); `timeoutMs` overrides the client's (a long poll). */
   async request<T>(method: string, path: string, body: unknown, opts: RequestOptions = {}): Promise<T> {
+    const timeoutMs = opts.timeoutMs ?? this.#opts.timeoutMs ?? 10 * 60_000;
     const headers: Record<string, string> = {
       accept: "application/json",
       "user-agent": `jit/${JIT_VERSION}`,
@@ -67,7 +71,6 @@ export class BrokerClient {
       headers.authorization = `Bearer ${await this.#opts.token()}`;
     }
     if (body !== undefined) headers["content-type"] = "application/json";
-    const timeoutMs = this.#opts.timeoutMs ?? 10 * 60_000;
     let res: Response;
     try {
       res = await fetch(new URL(path, `${this.baseUrl}/`), {

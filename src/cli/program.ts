@@ -75,6 +75,7 @@ export function buildProgram(ctx: CliContext): Command {
     .argument("<id>", "request id")
     .addHelpText("after", examples("jit request wait 12", "jit request wait 12 --timeout 1h"))
     .action(lazy(ctx, async () => (await import("./commands/request-id.ts")).requestWaitCommand));
+  sub("cancel", "withdraw your own pending request (audited; approvers can no longer approve it)", request).argument("<id>", "request id").addHelpText("after", examples("jit request cancel 12")).action(lazy(ctx, async () => (await import("./commands/request-id.ts")).requestCancelCommand));
 
   sub("requests", "list access requests (approvers also see what they may approve)")
     .option("--pending", "only pending requests")

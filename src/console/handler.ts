@@ -5,9 +5,10 @@
  */
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { approveRequest, denyRequest, expireDue, revokeGrant } from "../broker/access.ts";
+import { approveRequest, cancelRequest, denyRequest, expireDue, revokeGrant } from "../broker/access.ts";
 import { audit, type BrokerDeps, type Caller } from "../broker/context.ts";
 import { JitError } from "../errors.ts";
+import { authorize } from "../policy/authorize.ts";
 import { findAsset } from "./assets.ts";
 import { auditPage, findReplay, parseAnchor, verifyAudit } from "./audit-data.ts";
 import { decisionRefusal, maySeeRequest, mayReadAudit, statementPreview } from "./data.ts";
@@ -39,6 +40,7 @@ const NOTICES: Record<string, string> = {
   approved: "You approved this request.",
   denied: "You denied this request.",
   revoked: "The grant was revoked.",
+  cancelled: "You withdrew the request; nobody can approve it now.",
 };
 
 const fingerprint = (parts: unknown): string => createHash("sha256").update(JSON.stringify(parts)).digest("base64url").slice(0, 22);
@@ -126,6 +128,25 @@ export function createConsoleHandler(deps: BrokerDeps, opts: ConsoleOptions = {}
     await audit(deps, a.caller, "console", "ok", { page: "mine" });
     grants.sort((x, y) => y.createdAt - x.createdAt);
     sendPage(a.res, status, pageFor(a, "My requests and grants", mineBody(deps, requests.sort((x, y) => y.createdAt - x.createdAt), grants.slice(0, 100), a.viewer, notice), "mine"));
+  }
+
+  /** The requester withdraws a pending request: the API's rule (authorize "request.cancel"), then the same domain function. */
+  async function cancel(a: Authed, id: string) {
+    await expireDue(deps);
+    const q = await deps.store.getRequest(id);
+    const decision = authorize(deps.policy(), a.session.principal, "request.cancel", { kind: "request", id, request: q });
+    if (!decision.allowed) {
+      await audit(deps, a.caller, "cancel", "denied", { request_id: id, refusal: decision.refusal, why: decision.reason, console: true });
+      const message = decision.refusal === "missing" ? `There is no request ${id} that you may see.` : decision.message ?? decision.reason;
+      return mine(a, html`<p class="notice bad" role="alert">${message}</p>`, decision.refusal === "missing" ? 404 : 403);
+    }
+    try {
+      await cancelRequest(deps, a.caller, id);
+      return redirect(a.res, "/console/mine?done=cancelled");
+    } catch (err) {
+      if (!(err instanceof JitError) || err.code === "internal") throw err;
+      return mine(a, html`<p class="notice bad" role="alert">${err.message}</p>`, typeof err.details.status === "number" ? err.details.status : 400);
+    }
   }
 
   async function requireAuditor(a: Authed, what: string): Promise<boolean> {
@@ -237,6 +258,7 @@ export function createConsoleHandler(deps: BrokerDeps, opts: ConsoleOptions = {}
         return errorPage(a, 403, "Refused", "This form did not come from a console page you opened, so nothing was done. Reload the page and try again.", a.viewer);
       }
       if ((m = /^\/console\/requests\/([A-Za-z0-9_-]{1,64})\/(approve|deny)$/.exec(path))) return decide(a, m[1]!, m[2] as "approve" | "deny", form);
+      if ((m = /^\/console\/requests\/([A-Za-z0-9_-]{1,64})\/cancel$/.exec(path))) return cancel(a, m[1]!);
       if ((m = /^\/console\/grants\/([A-Za-z0-9_-]{1,64})\/revoke$/.exec(path))) {
         try {
           await revokeGrant(deps, a.caller, m[1]!, "revoked in the console");

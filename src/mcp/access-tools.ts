@@ -11,9 +11,23 @@ type RequestView = Pick<RequestViewWire, "id" | "state" | "datasets" | "duration
 
 const groupsText = (groups: string[]) => (groups.length ? groups.join(" or ") : "an approver");
 
+/** What the broker said beside the request: it reused a pending twin, or a live grant already covers the ask. */
+export interface FiledAs {
+  capped_note?: string;
+  reused?: string;
+  covered_by_grant?: string;
+}
+
 /** The instruction for a request in a given state: what happens next and who must act. */
-export function requestNote(r: RequestView, cappedNote?: string): string {
+export function requestNote(r: RequestView, cappedNote?: string, filed: FiledAs = {}): string {
   const capped = cappedNote ? ` The duration was ${cappedNote}.` : "";
+  if (filed.covered_by_grant) {
+    return `Already granted: grant ${filed.covered_by_grant} covers ${r.datasets.join(", ")} until ${r.grant?.expires_at ?? "later"}; nothing new was filed. You can call query now.`;
+  }
+  if (filed.reused && r.state === "pending") {
+    return `Request ${r.id} for ${r.datasets.join(", ")} was already pending (the broker reused it instead of filing a copy). ` +
+      `A person in ${groupsText(r.approver_groups)} must run: jit approve ${r.id}. Call access_status to see when it is approved.`;
+  }
   if (r.state === "approved") {
     const by = r.decided_by === "policy" ? "auto-approved by policy" : `approved by ${r.decided_by}`;
     return `Granted: grant ${r.grant_id} on ${r.datasets.join(", ")}, ${by}, expires ${r.grant?.expires_at ?? "later"}.${capped} You can call query now.`;
@@ -53,8 +67,9 @@ export function registerAccessTools(server: McpServer, ctx: ToolContext): void {
     const body = sql !== undefined
       ? { sql, reason }
       : { datasets, reason, duration_seconds: durationMs === undefined ? undefined : durationMs / 1000 };
-    const res = await client.post<{ request: RequestView; capped_note?: string }>("/v1/requests", body);
-    return toolResult(res as unknown as Record<string, unknown>, requestNote(res.request, res.capped_note));
+    // The broker answers a repeated ask with the pending twin or the covering grant (one rule for CLI, API and MCP).
+    const res = await client.post<{ request: RequestView } & FiledAs>("/v1/requests", body);
+    return toolResult(res as unknown as Record<string, unknown>, requestNote(res.request, res.capped_note, res));
   }));
 
   server.registerTool("access_status", {

@@ -3,7 +3,7 @@ import { isLoopbackHost } from "../net/loopback.ts";
 import { tryParseDuration } from "../policy/duration.ts";
 import { didYouMean } from "../policy/issues.ts";
 
-export const NOTIFY_KINDS = ["pending", "approved", "denied", "expired", "revoked"] as const;
+export const NOTIFY_KINDS = ["pending", "approved", "denied", "expired", "revoked", "cancelled"] as const;
 export type NotifyKind = (typeof NOTIFY_KINDS)[number];
 
 export interface NotifyConfig {

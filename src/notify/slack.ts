@@ -47,6 +47,7 @@ function headline(e: NotifyEvent): string {
     case "approved": return `Access request #${r.id} approved by ${who}: ${what}`;
     case "denied": return `Access request #${r.id} denied by ${who}: ${what}`;
     case "expired": return `Access request #${r.id} expired undecided: ${what}`;
+    case "cancelled": return `Access request #${r.id} withdrawn by ${r.requester}: ${what}`;
     case "revoked": return `Grant${e.grantId ? ` #${e.grantId}` : ""} revoked by ${who}: ${what}`;
   }
 }

@@ -11,7 +11,7 @@ import type { Policy, Principal } from "./types.ts";
 export type Action =
   | "health.read" | "login_settings.read"
   | "whoami.read"
-  | "request.file" | "request.list" | "request.read" | "request.decide"
+  | "request.file" | "request.list" | "request.read" | "request.decide" | "request.cancel"
   | "grant.list" | "grant.revoke"
   | "query.run"
   | "metadata.read"
@@ -130,6 +130,15 @@ export function authorize(policy: Policy, principal: Principal | null, action: A
       if (r.state !== "pending") return forbid(`request ${r.id} is already ${r.state}`);
       const refusal = decideRefusal(policy, p, r);
       return refusal ? forbid(refusal, [], `you may not decide request ${r.id}: ${refusal}`) : allow("an approver under every rule of the request", r.ruleIds);
+    }
+    case "request.cancel": {
+      if (resource.kind !== "request") break;
+      const r = resource.request;
+      // Someone who may not see the request learns nothing about it (404); others who see it are told who may cancel.
+      const seen = r ? maySeeRequest(policy, p, r) : missing(`there is no request ${resource.id} that you may see`);
+      if (!seen.allowed || !r) return seen;
+      if (r.requesterSubject !== p.subject) return forbid(`only the person who filed request ${r.id} may withdraw it`, [], `you may not cancel request ${r.id}: only the person who filed it may withdraw it (approvers deny instead: jit deny ${r.id} --reason TEXT)`);
+      return allow("the requester");
     }
     case "grant.revoke":
       if (resource.kind !== "grant") break;

@@ -4,7 +4,7 @@ import type { Store } from "./types.ts";
 
 /** Every Store method that talks to the database (close, kind and auditStats excluded). */
 const CALLS = [
-  "createRequest", "getRequest", "listRequests", "approveRequest", "denyRequest", "expirePending", "getGrant", "listGrants",
+  "createRequest", "getRequest", "listRequests", "approveRequest", "denyRequest", "cancelRequest", "expirePending", "getGrant", "listGrants",
   "revokeGrant", "consumeGrant", "appendAudit", "auditChains", "auditCheckpoint", "listAudit", "getAudit", "ready",
 ] as const satisfies readonly (keyof Store)[];
 

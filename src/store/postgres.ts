@@ -161,6 +161,20 @@ class PostgresStore implements Store {
     });
   }
 
+  async cancelRequest(id: string, bySubject: string, at: number): Promise<ApproveResult> {
+    const key = rowId(id);
+    if (!key) return { ok: false, reason: "not_found", request: null };
+    return tx(this.#pool, async (c): Promise<ApproveResult> => {
+      // The row lock orders a cancel against a concurrent approval: exactly one of them finds the request pending.
+      const req = await loadRequest(c, key, true);
+      const refused = undecidable(req, at);
+      if (refused || !req) return refused!;
+      if (req.requesterSubject !== bySubject) return { ok: false, reason: "not_requester", request: req };
+      await c.query("UPDATE requests SET state = 'cancelled', decided_at = $1, decided_by = requester, decision_reason = 'withdrawn by the requester' WHERE id = $2", [at, key]);
+      return { ok: true, request: (await loadRequest(c, key))!, grant: null };
+    });
+  }
+
   async expirePending(now: number): Promise<AccessRequest[]> {
     return tx(this.#pool, async (c) => {
       // The UPDATE re-checks state after waiting on a row lock, so each request is expired (and returned) by one replica only.

@@ -264,6 +264,21 @@ class SqliteStore implements Store {
     });
   }
 
+  async cancelRequest(id: string, bySubject: string, at: number): Promise<ApproveResult> {
+    const key = rowId(id);
+    if (key === null) return { ok: false, reason: "not_found", request: null };
+    return immediate(this.#db, () => {
+      const req = this.#request(key);
+      const refused = undecidable(req, at);
+      if (refused || !req) return refused!;
+      if (req.requesterSubject !== bySubject) return { ok: false, reason: "not_requester", request: req } as const;
+      this.#db
+        .prepare("UPDATE requests SET state = 'cancelled', decided_at = ?, decided_by = requester, decision_reason = 'withdrawn by the requester' WHERE id = ?")
+        .run(at, key);
+      return { ok: true, request: this.#request(key)!, grant: null } as const;
+    });
+  }
+
   async expirePending(now: number): Promise<AccessRequest[]> {
     return immediate(this.#db, () => {
       const rows = this.#db.prepare("SELECT id FROM requests WHERE state = 'pending' AND expires_at <= ?").all(now) as Row[];

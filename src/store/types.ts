@@ -1,6 +1,6 @@
 /** The persistence contract for requests, grants, approvals and the audit log: one shape for SQLite and PostgreSQL. */
 
-export type RequestState = "pending" | "approved" | "denied" | "expired";
+export type RequestState = "pending" | "approved" | "denied" | "expired" | "cancelled";
 
 export interface Approval {
   approver: string;
@@ -136,7 +136,7 @@ export interface AuditStats {
 
 export type ApproveResult =
   | { ok: true; request: AccessRequest; grant: Grant | null }
-  | { ok: false; reason: "not_found" | "not_pending" | "expired" | "already_approved_by_you"; request: AccessRequest | null };
+  | { ok: false; reason: "not_found" | "not_pending" | "expired" | "already_approved_by_you" | "not_requester"; request: AccessRequest | null };
 
 export interface Store {
   readonly kind: "sqlite" | "postgres";
@@ -147,6 +147,8 @@ export interface Store {
   /** Records one approval; when min approvals are reached, approves and creates the grant, atomically. */
   approveRequest(id: string, a: Approval, grantExpiresAt: (approvedAt: number) => number): Promise<ApproveResult>;
   denyRequest(id: string, by: string, reason: string, at: number): Promise<ApproveResult>;
+  /** Withdraws a pending request on behalf of its requester (`bySubject` must be theirs), atomically with the state check. */
+  cancelRequest(id: string, bySubject: string, at: number): Promise<ApproveResult>;
   /** Marks pending requests past their expiry as expired; returns them. */
   expirePending(now: number): Promise<AccessRequest[]>;
   getGrant(id: string): Promise<Grant | null>;

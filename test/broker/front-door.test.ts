@@ -68,6 +68,7 @@ const forbidden: Record<string, { user: string; path?: () => string; body?: unkn
   "GET /v1/requests/:id": { user: "alice", status: 404, why: /there is no request \d+ that you may see/ },
   "POST /v1/requests/:id/approve": { user: "alice", body: {}, status: 403, why: /needs membership in one of \[data-owners\]/ },
   "POST /v1/requests/:id/deny": { user: "carol", body: { reason: "no" }, status: 403, why: /nobody approves their own request/ },
+  "POST /v1/requests/:id/cancel": { user: "bob", body: {}, status: 403, why: /only the person who filed (it|request \d+) may withdraw it/ },
   "GET /v1/grants": { none: "every signed-in person lists their own grants" },
   "POST /v1/grants/:id/revoke": { user: "carol", body: {}, status: 403, why: /only its holder, an approver of its datasets, or an admin/ },
   "POST /v1/query": { none: "the door lets statements in; their datasets decide in the planner (runQuery audits it)" },

@@ -231,6 +231,41 @@ describe("console pages", () => {
     assert.equal((rec?.details.client as { kind: string }).kind, "console");
   });
 
+  test("my requests: carol's Cancel button withdraws her pending request (CSRF and Origin checked); bob's forged cancel is refused", async () => {
+    const carol = { principal: await broker.deps.verifyToken(tokens.get("carol")!.idToken), client: { kind: "test", name: "", version: "", address: "" } };
+    const { request } = await fileRequest(broker.deps, carol, { datasets: ["demo.sales"], reason: "cancel me in the console", durationMs: 600_000 });
+    const { cookie } = await signIn("carol");
+    const mine = await (await fetch(`${base}/console/mine`, { headers: { cookie } })).text();
+    assert.match(mine, new RegExp(`<form method="post" action="/console/requests/${request.id}/cancel">`));
+    const csrf = /name="csrf" value="([^"]+)"/.exec(mine)![1]!;
+    const post = (c: string, body: string, origin = base) => fetch(`${base}/console/requests/${request.id}/cancel`, {
+      method: "POST", redirect: "manual", body, headers: { cookie: c, origin, "content-type": "application/x-www-form-urlencoded" },
+    });
+    assert.equal((await post(cookie, "csrf=forged")).status, 403);
+    assert.equal((await post(cookie, `csrf=${csrf}`, "https://evil.example")).status, 403);
+    assert.equal((await broker.deps.store.getRequest(request.id))?.state, "pending");
+
+    const bob = await signIn("bob");
+    const bobPage = await (await fetch(`${base}/console/mine`, { headers: { cookie: bob.cookie } })).text();
+    const bobCsrf = /name="csrf" value="([^"]+)"/.exec(bobPage)![1]!;
+    const byBob = await post(bob.cookie, `csrf=${bobCsrf}`);
+    assert.equal(byBob.status, 403);
+    assert.match(await byBob.text(), /only the person who filed it may withdraw it/);
+    assert.equal((await broker.deps.store.getRequest(request.id))?.state, "pending");
+
+    const ok = await post(cookie, `csrf=${csrf}`);
+    assert.equal(ok.status, 303);
+    assert.equal(ok.headers.get("location"), "/console/mine?done=cancelled");
+    assert.equal((await broker.deps.store.getRequest(request.id))?.state, "cancelled");
+    const after = await (await fetch(`${base}/console/mine?done=cancelled`, { headers: { cookie } })).text();
+    assert.match(after, /You withdrew the request/);
+    assert.doesNotMatch(after, new RegExp(`/console/requests/${request.id}/cancel`), "no button on a withdrawn request");
+    const [rec] = (await broker.deps.store.listAudit({ action: "cancel", outcome: "ok" })).slice(-1);
+    assert.deepEqual([rec?.actor, rec?.details.request_id, (rec?.details.client as { kind: string }).kind], ["carol", request.id, "console"]);
+    const again = await post(cookie, `csrf=${csrf}`);
+    assert.equal(again.status, 409);
+  });
+
   test("a link followed from another site first looks again from the console's own origin, then signs in and returns there", async () => {
     const first = await fetch(`${base}/console/requests/9?x=1`, { redirect: "manual", headers: { "sec-fetch-site": "cross-site" } });
     assert.equal(first.status, 200);

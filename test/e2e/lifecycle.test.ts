@@ -32,7 +32,7 @@ interface AuditRow {
 
 const SALES_SQL = "SELECT city FROM demo.sales.customers LIMIT 1";
 
-describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => {
+describe("approvals and grant lifecycle end to end", { timeout: 150_000 }, () => {
   let broker: DevBrokerProcess;
   const jit = (user: string, args: string[], timeoutMs?: number): Promise<RunResult> => runJit(args, broker.env(user), { timeoutMs });
   const json = <T>(r: RunResult): T => {
@@ -58,8 +58,22 @@ describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => 
     return { status: res.status, body: (await res.json()) as Record<string, any> };
   };
 
-  /** Files a request as carol that needs approval; returns its id. */
+  /**
+   * Withdraws carol's pending requests and ends her live grants (but `keep`), so the next request is filed anew:
+   * the broker answers a repeated ask with the pending twin or the covering grant instead.
+   */
+  const resetCarol = async (keep: string[] = []) => {
+    for (const q of (await api("carol", "GET", "/v1/requests?mine=1&pending=1")).body.requests as Req[]) {
+      assert.equal((await api("carol", "POST", `/v1/requests/${q.id}/cancel`)).status, 200);
+    }
+    for (const g of (await api("carol", "GET", "/v1/grants")).body.grants as GrantRow[]) {
+      if (!keep.includes(g.id)) assert.equal((await api("carol", "POST", `/v1/grants/${g.id}/revoke`, {})).status, 200);
+    }
+  };
+
+  /** Files a request as carol that needs approval (after resetCarol); returns it. */
   const fileAsCarol = async (reason: string, extra: string[] = []): Promise<Req> => {
+    await resetCarol([firstGrant]);
     const r = await jit("carol", ["request", "demo.sales", "--reason", reason, "--json", ...extra]);
     assert.equal(r.code, 5, r.stderr);
     return json<{ request: Req }>(r).request;
@@ -163,6 +177,7 @@ describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => 
   });
 
   test("a duration beyond the policy is capped and said so; a malformed one is a usage error", async () => {
+    await resetCarol([firstGrant]);
     const r = await jit("carol", ["request", "demo.sales", "--reason", "long job", "--duration", "3h", "--json"]);
     assert.equal(r.code, 5, r.stderr);
     const out = json<{ request: Req; note: string }>(r);
@@ -280,7 +295,7 @@ describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => 
   });
 
   test("query --wait-approval files the request, waits for bob, then prints the result", async () => {
-    for (const g of await carolGrants()) assert.equal((await jit("carol", ["revoke", g.id])).code, 0);
+    await resetCarol();
     const before = await jit("carol", ["query", SALES_SQL]);
     assert.equal(before.code, 4, "carol holds no grant now");
 
@@ -294,6 +309,89 @@ describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => 
     const res = json<{ row_count: number; grant_id: string }>(done);
     assert.equal(res.row_count, 1);
     assert.ok(res.grant_id);
+  });
+
+  test("request wait is a long poll: it ends within a second of bob's approval and costs two audit records, not one a second", async () => {
+    const req = await fileAsCarol("long poll");
+    const waiting = jit("carol", ["request", "wait", req.id, "--timeout", "30s", "--json"], 40_000);
+    // Longer than the CLI's ordinary 10 s answer timeout: a long poll must not be cut off by it.
+    await new Promise((r) => setTimeout(r, 11_500));
+    const approvedAt = Date.now();
+    assert.equal((await api("bob", "POST", `/v1/requests/${req.id}/approve`, { comment: "lp" })).status, 200);
+    const waited = await waiting;
+    const after = Date.now() - approvedAt;
+    assert.equal(waited.code, 0, waited.stderr);
+    assert.equal(json<{ request: Req }>(waited).request.state, "approved");
+    assert.ok(after < 1500, `jit request wait exited ${after} ms after the approval`);
+    const audit = await api("dave", "GET", "/v1/audit?user=carol&action=metadata&limit=1000");
+    const reads = (audit.body.records as AuditRow[]).filter((r) => r.details.request_id === req.id);
+    assert.equal(reads.length, 2, `one read, then one long poll: ${JSON.stringify(reads.map((r) => r.details))}`);
+    assert.equal(reads[1]!.details.wait_s, 25);
+  });
+
+  test("request cancel: carol withdraws her pending request (exit 0); bob may not (4); a withdrawn one cannot be again (4)", async () => {
+    const req = await fileAsCarol("withdraw me");
+    const byBob = await jit("bob", ["request", "cancel", req.id]);
+    assert.equal(byBob.code, 4, byBob.stderr);
+    assert.match(byBob.stderr, /only the person who filed it may withdraw it/);
+    const done = await jit("carol", ["request", "cancel", req.id]);
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, new RegExp(`Request ${req.id} for demo\\.sales is withdrawn`));
+    const again = await jit("carol", ["request", "cancel", req.id, "--json"]);
+    assert.equal(again.code, 4, again.stderr);
+    assert.equal(JSON.parse(again.stderr).error.state, "cancelled");
+    const shown = json<{ request: Req }>(await jit("carol", ["request", "show", req.id, "--json"]));
+    assert.equal(shown.request.state, "cancelled");
+    const unknown = await jit("carol", ["request", "cancel", "999999"]);
+    assert.equal(unknown.code, 2, unknown.stderr);
+    assert.equal((await jit("bob", ["approve", req.id])).code, 4, "a withdrawn request cannot be approved");
+  });
+
+  test("asking again: carol is told her pending request is reused; alice, holding a grant, is told it covers her (exit 0)", async () => {
+    const first = await fileAsCarol("reuse me");
+    const again = await jit("carol", ["request", "demo.sales", "--reason", "asked twice"]);
+    assert.equal(again.code, 5, again.stderr);
+    assert.match(again.stderr, new RegExp(`Reusing pending request ${first.id} \\(filed .* with reason: reuse me\\); nothing new was filed`));
+    const mine = json<{ requests: Req[] }>(await jit("carol", ["requests", "--mine", "--pending", "--json"])).requests;
+    assert.deepEqual(mine.map((q) => q.id), [first.id]);
+    await resetCarol([firstGrant]);
+
+    const granted = json<{ request: Req }>(await jit("alice", ["request", "demo.sales", "--reason", "covered", "--json"]));
+    const covered = await jit("alice", ["request", "demo.sales", "--reason", "covered again"]);
+    assert.equal(covered.code, 0, covered.stderr);
+    assert.match(covered.stdout, new RegExp(`Already covered: grant ${granted.request.grant_id} on demo\\.sales expires in .*; no new grant was made`));
+    const asJson = json<{ covered_by_grant: string }>(await jit("alice", ["request", "demo.sales", "--reason", "covered", "--json"]));
+    assert.equal(asJson.covered_by_grant, granted.request.grant_id);
+    const grants = json<{ grants: GrantRow[] }>(await jit("alice", ["grants", "--json"])).grants;
+    assert.deepEqual(grants.map((g) => g.id), [granted.request.grant_id]);
+    assert.equal((await jit("alice", ["revoke", granted.request.grant_id!])).code, 0);
+  });
+
+  test("links: jit request, jit request show and jit requests print the request's console page", async () => {
+    await resetCarol([firstGrant]);
+    const filed = await jit("carol", ["request", "demo.sales", "--reason", "linked"]);
+    assert.equal(filed.code, 5, filed.stderr);
+    const id = /Request (\d+) for demo\.sales/.exec(filed.stdout)![1]!;
+    const link = `${broker.url}/console/requests/${id}`;
+    assert.ok(filed.stdout.includes(`Console: ${link}`), filed.stdout);
+    assert.ok((await jit("carol", ["request", "show", id])).stdout.includes(`console:    ${link}`));
+    assert.ok((await jit("bob", ["requests", "--pending"])).stdout.includes(`Request ${id}: ${link}`));
+    assert.equal(json<{ request: { console_url: string } }>(await jit("carol", ["request", "show", id, "--json"])).request.console_url, link);
+    await resetCarol([firstGrant]);
+  });
+
+  test("whoami shows carol's pending requests and where her tokens are kept", async () => {
+    const req = await fileAsCarol("whoami shows me");
+    const file = join(broker.env("carol").XDG_STATE_HOME!, "jit", "credentials.json");
+    const who = await jit("carol", ["whoami"]);
+    assert.equal(who.code, 0, who.stderr);
+    assert.match(who.stdout, new RegExp(`request ${req.id}: demo\\.sales pending approval by data-owners, filed .*: ${broker.url}/console/requests/${req.id}`));
+    assert.ok(who.stdout.includes(`tokens:  file ${file} (plaintext, mode 0600`), who.stdout);
+    const asJson = json<{ pending_requests: Req[]; token_store: { kind: string; location: string } }>(await jit("carol", ["whoami", "--json"]));
+    assert.deepEqual(asJson.pending_requests.map((q) => q.id), [req.id]);
+    assert.deepEqual(asJson.token_store, { kind: "file", location: file });
+    await resetCarol([firstGrant]);
+    assert.match((await jit("carol", ["whoami"])).stdout, /pending: no requests waiting for approval/);
   });
 
   test("every state change is in the audit log, with actor and reason, and the chain verifies", async () => {
@@ -317,6 +415,9 @@ describe("approvals and grant lifecycle end to end", { timeout: 90_000 }, () => 
     expect("alice", "revoke", "ok");
     expect("carol", "revoke", "denied");
     expect("bob", "revoke", "ok", { grant_id: firstGrant, holder: "carol" });
+    expect("carol", "cancel", "ok");
+    expect("carol", "cancel", "denied", { why: "request is cancelled" });
+    expect("bob", "cancel", "denied");
     const raced = records.filter((x) => x.action === "approve" && x.details.request_id === raceId);
     assert.equal(raced.filter((x) => x.outcome === "ok").length, 1);
     assert.equal(raced.filter((x) => x.outcome === "denied").length, 3, "each refused approval is audited too");

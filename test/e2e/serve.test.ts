@@ -94,7 +94,7 @@ describe("jit broker serve", { timeout: 90_000 }, () => {
     await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
     const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/services/T0/B0/secret-token`;
     const sub = join(dir, "notify");
-    const { config } = writeConfig(sub, `store: { sqlite: ${join(sub, "jit.db")} }`, [`notify: { webhooks: [{ url: "${hook}" }] }`]);
+    const { config } = writeConfig(sub, `store: { sqlite: ${join(sub, "jit.db")} }`, [`notify: { webhooks: [{ url: "${hook}" }] }`, "public_url: https://jit.example.com"]);
     const broker = await startServe(config, sub);
     try {
       const carol = userEnv(join(sub, "carol"), broker.url);
@@ -110,6 +110,14 @@ describe("jit broker serve", { timeout: 90_000 }, () => {
       assert.match(pending, /demo\.sales/);
       assert.match(pending, /invoice audit/);
       assert.match(pending, new RegExp(`jit approve ${id}`));
+      // Links everywhere lead to the public origin: the view, the webhook, the CLI, and the console's own sign-in.
+      const link = `https://jit.example.com/console/requests/${id}`;
+      assert.equal((JSON.parse(filed.stdout) as { request: { console_url: string } }).request.console_url, link);
+      assert.ok(pending.includes(link), pending);
+      const listed = await runJit(["requests", "--pending"], bob);
+      assert.ok(listed.stdout.includes(`Request ${id}: ${link}`), listed.stdout);
+      const login = await fetch(`${broker.url}/console/login`, { redirect: "manual" });
+      assert.equal(new URL(login.headers.get("location")!).searchParams.get("redirect_uri"), "https://jit.example.com/console/callback");
       assert.equal((await runJit(["approve", id], bob)).code, 0);
       await waitFor(() => received.length >= 2);
       assert.match(JSON.stringify(received[1]), /approved/i);

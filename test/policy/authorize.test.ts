@@ -60,6 +60,18 @@ test("request.read: by subject, never by user name; approver groups and admins s
   assert.equal(refusal(authorize(policy, alice, "request.read", { kind: "request", id: "9", request: null })), "missing");
 });
 
+test("request.cancel: the requester only, by subject; approvers are told why (403), others learn nothing (404)", () => {
+  const r = { kind: "request", id: "7", request: carolsRequest } as const;
+  assert.deepEqual(authorize(policy, carol, "request.cancel", r), { allowed: true, rules: [], reason: "the requester" });
+  const approver = authorize(policy, bob, "request.cancel", r);
+  assert.equal(refusal(approver), "forbidden");
+  assert.match(approver.allowed === false ? approver.message ?? "" : "", /only the person who filed it may withdraw it/);
+  assert.equal(refusal(authorize(policy, ops, "request.cancel", r)), "forbidden", "admins see it but may not withdraw it");
+  assert.equal(refusal(authorize(policy, alice, "request.cancel", r)), "missing");
+  assert.equal(refusal(authorize(policy, who("carol", ["contractors"], "sub-other"), "request.cancel", r)), "missing", "same name, other subject");
+  assert.equal(refusal(authorize(policy, carol, "request.cancel", { kind: "request", id: "8", request: null })), "missing");
+});
+
 test("request.decide: approvers under every rule; never one's own; not twice; an unknown id is missing", () => {
   const r = { kind: "request", id: "7", request: carolsRequest } as const;
   assert.deepEqual(authorize(policy, bob, "request.decide", r), { allowed: true, rules: ["datasets[0].access[2]"], reason: "an approver under every rule of the request" });

@@ -172,6 +172,25 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>, kn
       assert.equal(r.request?.state, "approved");
     });
 
+    test("cancel withdraws a pending request for its requester only; a decided one cannot be cancelled", async () => {
+      const { request } = await store.createRequest(newRequest());
+      const other = await store.cancelRequest(request.id, "sub-bob", T0 + 4);
+      assert.equal(!other.ok && other.reason, "not_requester");
+      assert.equal((await store.getRequest(request.id))?.state, "pending");
+      const cancelled = await store.cancelRequest(request.id, "sub-alice", T0 + 5);
+      assert.ok(cancelled.ok);
+      assert.deepEqual([cancelled.request.state, cancelled.request.decidedBy, cancelled.request.decidedAt], ["cancelled", "alice@example.com", T0 + 5]);
+      for (const r of [await store.approveRequest(request.id, approval("bob"), grantUntil), await store.cancelRequest(request.id, "sub-alice", T0 + 6)]) {
+        assert.equal(!r.ok && r.reason, "not_pending");
+        assert.equal(r.request?.state, "cancelled");
+      }
+      const { request: auto } = await store.createRequest(newRequest({ autoApprove: true }));
+      const late = await store.cancelRequest(auto.id, "sub-alice", T0 + 7);
+      assert.equal(!late.ok && late.reason, "not_pending");
+      assert.deepEqual(await store.cancelRequest("999999", "sub-alice", T0), { ok: false, reason: "not_found", request: null });
+      assert.deepEqual((await store.listRequests({ state: "cancelled" })).map((r) => r.id), [request.id]);
+    });
+
     test("unknown and malformed ids are not found", async () => {
       await store.createRequest(newRequest());
       for (const id of ["999999", "abc", "", "-1"]) {

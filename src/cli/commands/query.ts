@@ -118,9 +118,9 @@ export async function queryCommand(ctx: CliContext, sqlArg: string | undefined, 
     const perQuery = (err as JitError).details.approval === "per_query";
     const reason = opts.reason ?? (perQuery ? "jit query --wait-approval" : `jit query --wait-approval: ${sql.replace(/\s+/g, " ").slice(0, 200)}`);
     // A single-statement dataset is approved for this exact SQL; others get a time-boxed grant on the datasets.
-    const filed = await client.post<{ request: RequestView }>("/v1/requests", perQuery ? { sql, reason } : { datasets: missing, reason });
+    const filed = await client.post<{ request: RequestView; reused?: string }>("/v1/requests", perQuery ? { sql, reason } : { datasets: missing, reason });
     if (filed.request.state === "pending") {
-      if (!ctx.flags.json) ctx.io.err(`Filed request ${filed.request.id} for ${missing.join(", ")}; an approver can run: jit approve ${filed.request.id}`);
+      if (!ctx.flags.json) ctx.io.err(`${filed.reused ? "Reusing pending" : "Filed"} request ${filed.request.id} for ${missing.join(", ")}; an approver can run: jit approve ${filed.request.id}`);
       await waitForDecision(ctx, client, filed.request.id, timeoutMs);
     }
     res = await send();

@@ -1,9 +1,9 @@
-/** `jit request show ID` and `jit request wait ID`, over the broker's GET /v1/requests/:id. */
+/** `jit request show|wait|cancel ID`, over the broker's GET /v1/requests/:id and POST /v1/requests/:id/cancel. */
 import { parseDuration } from "../../policy/duration.ts";
 import type { CliContext } from "../context.ts";
 import { localTime } from "../human.ts";
 import { highlightSql, jitName, printJson, relative, seconds } from "./util.ts";
-import { notApprovedError, type RequestView, waitForDecision } from "./wait.ts";
+import { consoleLinkOf, notApprovedError, type RequestView, waitForDecision } from "./wait.ts";
 
 async function fetchRequest(ctx: CliContext, id: string): Promise<RequestView> {
   const client = await ctx.client();
@@ -31,6 +31,7 @@ export async function requestShowCommand(ctx: CliContext, id: string): Promise<v
   if (r.decided_by && r.state !== "pending") io.out(`  decided by: ${r.decided_by}${r.decision_reason ? ` (${r.decision_reason})` : ""}`);
   if (r.grant_id) io.out(`  grant:      ${r.grant_id}${r.grant ? `, expires ${relative(r.grant.expires_at)}` : ""}`);
   if (r.sql) io.out(`  statement (runs once):\n${highlightSql(r.sql, c)}`);
+  io.out(`  console:    ${consoleLinkOf(r, (await ctx.client()).baseUrl)}`);
   if (r.state === "pending") {
     io.err(r.can_approve ? `Approve with: jit approve ${r.id}   (or: jit deny ${r.id} --reason TEXT)` : `Wait for the decision with: jit request wait ${r.id}`);
   }
@@ -47,4 +48,12 @@ export async function requestWaitCommand(ctx: CliContext, id: string, opts: { ti
   if (ctx.flags.json) return printJson(ctx, { request: r });
   const next = r.sql ? `run the same statement again with ${jitName(ctx.io.env)} query` : `${jitName(ctx.io.env)} query "SELECT ... FROM ${r.datasets[0]}.<table>"`;
   ctx.io.out(`Grant ${r.grant_id} on ${r.datasets.join(", ")}${r.grant ? `, expires ${relative(r.grant.expires_at)}` : ""}. Next: ${next}`);
+}
+
+/** Withdraws the caller's own pending request: exit 0; 4 when it is decided already or not theirs. */
+export async function requestCancelCommand(ctx: CliContext, id: string): Promise<void> {
+  const client = await ctx.client();
+  const { request } = await client.post<{ request: RequestView }>(`/v1/requests/${encodeURIComponent(id)}/cancel`, {});
+  if (ctx.flags.json) return printJson(ctx, { request });
+  ctx.io.out(`Request ${request.id} for ${request.datasets.join(", ")} is withdrawn; nobody can approve it now.`);
 }

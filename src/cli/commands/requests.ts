@@ -3,7 +3,7 @@ import type { CliContext } from "../context.ts";
 import { toSimpleTable } from "../output.ts";
 import { fit, highlightSql, printJson, printLong, relative, seconds } from "./util.ts";
 import { processedBytes } from "../human.ts";
-import type { RequestView } from "./wait.ts";
+import { consoleLinkOf, type RequestView } from "./wait.ts";
 
 /** Fetches requests visible to the caller. */
 export async function fetchRequests(ctx: CliContext, q: { pending?: boolean; mine?: boolean }): Promise<RequestView[]> {
@@ -44,6 +44,13 @@ export async function requestsCommand(ctx: CliContext, opts: { pending?: boolean
       out(`  masked in the result: ${st.masked_columns.map((m) => `${m.name} (${m.mask})`).join(", ") || "nothing"}`);
       out(`  estimate: ${processedBytes(st.bytes_estimate)}`);
     }
+  }
+  // Links to what still needs someone (gh prints URLs the same way): a click from the terminal to the console page.
+  const open = requests.filter((r) => r.state === "pending").slice(0, 5);
+  if (open.length) {
+    const base = (await ctx.client()).baseUrl;
+    out("");
+    for (const r of open) out(`Request ${r.id}: ${consoleLinkOf(r, base)}`);
   }
   await printLong(ctx, lines.join("\n"));
   if (requests.some((r) => r.can_approve)) ctx.io.err("Decide with: jit approve (a picker), jit approve ID, or jit deny ID --reason TEXT");

@@ -89,9 +89,10 @@ ${grants.length === 0 ? html`<p>You hold no grants.</p>` : html`<div class="scro
 <tbody>${grants.map((g) => grantRow(g, now, v))}</tbody></table></div>`}
 ${command("jit grants")}</section>
 <section class="card" aria-labelledby="req-h"><h2 id="req-h">Requests</h2>
-${requests.length === 0 ? html`<p>You have filed no requests.</p>` : html`<div class="scroll"><table><thead><tr><th scope="col">Request</th><th scope="col">State</th><th scope="col">Datasets</th><th scope="col">Reason</th><th scope="col">When</th></tr></thead>
+${requests.length === 0 ? html`<p>You have filed no requests.</p>` : html`<div class="scroll"><table><thead><tr><th scope="col">Request</th><th scope="col">State</th><th scope="col">Datasets</th><th scope="col">Reason</th><th scope="col">When</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
 <tbody>${requests.map((q) => html`<tr><td><a href="/console/requests/${q.id}">${q.id}</a></td><td>${badge(q.state)}</td><td>${q.datasets.join(", ")}</td><td>${q.reason}</td>
-<td>${q.state === "pending" ? html`expires ${relative(q.expiresAt, now)}` : relative(q.decidedAt ?? q.createdAt, now)}</td></tr>`)}</tbody></table></div>`}
-<p class="muted">A pending request cannot be withdrawn yet (the broker has no cancel operation); it lapses by itself when it expires.</p>
+<td>${q.state === "pending" ? html`expires ${relative(q.expiresAt, now)}` : relative(q.decidedAt ?? q.createdAt, now)}</td>
+<td>${q.state === "pending" ? html`<form method="post" action="/console/requests/${q.id}/cancel"><input type="hidden" name="csrf" value="${v.csrf}"><button class="plain" type="submit">Cancel request ${q.id}</button></form>` : ""}</td></tr>`)}</tbody></table></div>`}
+<p class="muted">Cancelling withdraws a pending request (from a terminal: <code>jit request cancel ID</code>); otherwise it lapses by itself when it expires.</p>
 ${command(`jit request ${shellQuote("<dataset>")} --reason "..." --duration 1h`)}</section>`;
 }
