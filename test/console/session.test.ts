@@ -248,6 +248,9 @@ describe("console pages", () => {
     const bob = await signIn("bob");
     const bobPage = await (await fetch(`${base}/console/mine`, { headers: { cookie: bob.cookie } })).text();
     const bobCsrf = /name="csrf" value="([^"]+)"/.exec(bobPage)![1]!;
+    const cancelAction = `action="/console/requests/${request.id}/cancel"`;
+    assert.ok((await (await fetch(`${base}/console/requests/${request.id}`, { headers: { cookie } })).text()).includes(cancelAction), "the requester's request page offers Cancel");
+    assert.ok(!(await (await fetch(`${base}/console/requests/${request.id}`, { headers: { cookie: bob.cookie } })).text()).includes(cancelAction), "an approver's does not");
     const byBob = await post(bob.cookie, `csrf=${bobCsrf}`);
     assert.equal(byBob.status, 403);
     assert.match(await byBob.text(), /only the person who filed it may withdraw it/);

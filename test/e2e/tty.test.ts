@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { after, before, describe, test } from "node:test";
+import { after, before, beforeEach, describe, test } from "node:test";
 import { type DevBrokerProcess, JIT_BIN, runJit, startBroker } from "./harness.ts";
 
 const hasScript = spawnSync("sh", ["-c", "command -v script"]).status === 0;
@@ -71,6 +71,13 @@ describe("jit on a terminal", { skip }, () => {
     for (const u of ["alice", "bob", "carol"]) assert.equal((await broker.login(u)).code, 0, `login ${u}`);
   });
   after(async () => broker?.stop());
+  // A live grant covering demo.sales would be the broker's answer to carol's next request (exit 0, nothing to wait
+  // for): end hers, so each test's request is pending (or reuses the one still pending).
+  const endCarolsGrants = async () => {
+    const { grants } = JSON.parse((await runJit(["grants", "--json"], broker.env("carol"))).stdout) as { grants: Array<{ id: string }> };
+    for (const g of grants) assert.equal((await runJit(["revoke", g.id], broker.env("carol"))).code, 0);
+  };
+  beforeEach(endCarolsGrants);
 
   test("Ctrl-C during jit request --wait ends the wait at once: exit 130, the request stays pending, and how to resume", async () => {
     const t = pty(["request", "demo.sales", "--reason", "tty test", "--wait"], broker.env("carol"), { cols: 80, rows: 24 });
@@ -171,6 +178,7 @@ describe("jit on a terminal", { skip }, () => {
     const shown = JSON.parse((await runJit(["request", "show", id, "--json"], broker.env("carol"))).stdout) as { request: { approvals: Array<{ comment: string }> } };
     assert.equal(shown.request.approvals[0]!.comment, "fine by me");
 
+    await endCarolsGrants();
     const other = JSON.parse((await runJit(["request", "demo.sales", "--reason", "deny me", "--json"], broker.env("carol"))).stdout) as { request: { id: string } };
     const d = pty(["approve"], broker.env("bob"), { cols: 140, rows: 30 });
     await d.until(/Which request\?/);

@@ -83,6 +83,9 @@ describe("slackPayload", () => {
     const revoked = slackPayload({ ...event("revoked"), grantId: "7", actor: "alice" });
     assert.match(revoked.text, /Grant #7 revoked by alice/);
     assert.match(slackPayload(event("expired")).text, /expired/);
+    const withdrawn = slackPayload(event("cancelled"));
+    assert.match(withdrawn.text, /withdrawn by /);
+    assert.doesNotMatch(JSON.stringify(withdrawn), /jit approve/, "nothing left to approve");
   });
 
   test("requester-typed text cannot mention a channel or forge a link", () => {
@@ -145,6 +148,10 @@ describe("validateNotifyConfig", () => {
     assert.ok(byPath["notify.retries"]);
     assert.match(byPath["notify.timout"]!, /did you mean "timeout"/);
     assert.doesNotMatch(JSON.stringify(res.errors), /secret/i);
+  });
+
+  test("cancelled is an event kind a webhook may subscribe to", () => {
+    assert.deepEqual(validateNotifyConfig({ webhooks: [{ url: "https://hooks.example.com/x", events: ["cancelled"] }] }, "notify").config?.webhooks[0]?.events, ["cancelled"]);
   });
 
   test("a section that is not a mapping, or has no webhooks, is an error", () => {

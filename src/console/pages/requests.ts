@@ -32,6 +32,11 @@ function decideForms(q: AccessRequest, v: Viewer): Html {
 <div class="actions"><button class="danger" type="submit">Deny request ${q.id}</button></div></form></div>`;
 }
 
+/** The requester's button to withdraw a pending request (POST with the session's CSRF token, like a decision). */
+function cancelForm(q: AccessRequest, v: Viewer): Html {
+  return html`<form method="post" action="/console/requests/${q.id}/cancel"><input type="hidden" name="csrf" value="${v.csrf}"><button class="plain" type="submit">Cancel request ${q.id}</button></form>`;
+}
+
 /** One request as an approver sees it. */
 export function requestCard(deps: BrokerDeps, q: AccessRequest, v: Viewer, preview: StatementPreview | undefined, opts: { heading?: "h1" | "h2" } = {}): Html {
   const now = deps.now();
@@ -53,6 +58,7 @@ ${q.approvals.map((a) => html`<dt>Approved by</dt><dd>${a.approver}${a.comment ?
 </dl>
 ${q.sql ? statementBlock(q.sql, preview) : ""}
 ${refusal === null ? decideForms(q, v) : html`<p class="why" data-why>You cannot decide this request: ${refusal}.</p>`}
+${q.state === "pending" && q.requesterSubject === v.principal.subject ? cancelForm(q, v) : ""}
 ${refusal === null ? html`<details><summary>From a terminal</summary>${command(`jit approve ${q.id} --comment "..."`)}${command(`jit deny ${q.id} --reason "..."`)}</details>` : ""}
 </article>`;
 }
@@ -92,7 +98,7 @@ ${command("jit grants")}</section>
 ${requests.length === 0 ? html`<p>You have filed no requests.</p>` : html`<div class="scroll"><table><thead><tr><th scope="col">Request</th><th scope="col">State</th><th scope="col">Datasets</th><th scope="col">Reason</th><th scope="col">When</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
 <tbody>${requests.map((q) => html`<tr><td><a href="/console/requests/${q.id}">${q.id}</a></td><td>${badge(q.state)}</td><td>${q.datasets.join(", ")}</td><td>${q.reason}</td>
 <td>${q.state === "pending" ? html`expires ${relative(q.expiresAt, now)}` : relative(q.decidedAt ?? q.createdAt, now)}</td>
-<td>${q.state === "pending" ? html`<form method="post" action="/console/requests/${q.id}/cancel"><input type="hidden" name="csrf" value="${v.csrf}"><button class="plain" type="submit">Cancel request ${q.id}</button></form>` : ""}</td></tr>`)}</tbody></table></div>`}
+<td>${q.state === "pending" ? cancelForm(q, v) : ""}</td></tr>`)}</tbody></table></div>`}
 <p class="muted">Cancelling withdraws a pending request (from a terminal: <code>jit request cancel ID</code>); otherwise it lapses by itself when it expires.</p>
 ${command(`jit request ${shellQuote("<dataset>")} --reason "..." --duration 1h`)}</section>`;
 }
