@@ -13,70 +13,82 @@ _jit() {
   case "$path" in
     "")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "login logout whoami request requests approve deny grants revoke query datasets tables describe mcp proxy audit policy broker completion demo version config help -v --version --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "login logout whoami request requests approve deny grants revoke query datasets tables describe mcp proxy audit policy broker completion demo version config help -v --version --json --jq --broker -h --help" -- "$cur")); return ;;
     "login")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--no-browser --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--no-browser --json --jq --broker -h --help" -- "$cur")); return ;;
     "logout")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--json --jq --broker -h --help" -- "$cur")); return ;;
     "whoami")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--json --jq --broker -h --help" -- "$cur")); return ;;
     "request")
       case "$prev" in
         --reason) return ;;
         --duration) return ;;
         --timeout) return ;;
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "show wait --reason --duration --wait --timeout --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "show wait --reason --duration --wait --timeout --json --jq --broker -h --help" -- "$cur")); return ;;
     "request show")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--json --jq --broker -h --help" -- "$cur")); return ;;
     "request wait")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--json --jq --broker -h --help" -- "$cur")); return ;;
     "requests")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--pending --mine --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--pending --mine --json --jq --broker -h --help" -- "$cur")); return ;;
     "approve")
       case "$prev" in
         --comment) return ;;
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--comment --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--comment --json --jq --broker -h --help" -- "$cur")); return ;;
     "deny")
       case "$prev" in
         --reason) return ;;
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--reason --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--reason --json --jq --broker -h --help" -- "$cur")); return ;;
     "grants")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--all --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--all --json --jq --broker -h --help" -- "$cur")); return ;;
     "revoke")
       case "$prev" in
         --reason) return ;;
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--reason --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--reason --json --jq --broker -h --help" -- "$cur")); return ;;
     "query")
       case "$prev" in
         -f|--file) _jit_files; return ;;
@@ -84,46 +96,54 @@ _jit() {
         --max-rows) return ;;
         --reason) return ;;
         --timeout) return ;;
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "-f --file --format --max-rows --dry-run --wait-approval --reason --timeout --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "-f --file --format --max-rows --dry-run --wait-approval --reason --timeout --json --jq --broker -h --help" -- "$cur")); return ;;
     "datasets")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--json --jq --broker -h --help" -- "$cur")); return ;;
     "tables")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--json --jq --broker -h --help" -- "$cur")); return ;;
     "describe")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--json --jq --broker -h --help" -- "$cur")); return ;;
     "mcp")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "config --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "config --json --jq --broker -h --help" -- "$cur")); return ;;
     "mcp config")
       case "$prev" in
         --client) COMPREPLY=($(compgen -W "claude-desktop cursor vscode claude-code" -- "$cur")); return ;;
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--client --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--client --json --jq --broker -h --help" -- "$cur")); return ;;
     "proxy")
       case "$prev" in
         --port) return ;;
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--port --env --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--port --env --json --jq --broker -h --help" -- "$cur")); return ;;
     "audit")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "list show replay verify export --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "list show replay verify export --json --jq --broker -h --help" -- "$cur")); return ;;
     "audit list")
       case "$prev" in
         --user) return ;;
@@ -133,112 +153,131 @@ _jit() {
         --since) return ;;
         --until) return ;;
         --limit) return ;;
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--mine --user --action --outcome --dataset --since --until --limit --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--mine --user --action --outcome --dataset --since --until --limit --json --jq --broker -h --help" -- "$cur")); return ;;
     "audit show")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--json --jq --broker -h --help" -- "$cur")); return ;;
     "audit replay")
       case "$prev" in
         --format) COMPREPLY=($(compgen -W "table json jsonl csv" -- "$cur")); return ;;
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--format --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--format --json --jq --broker -h --help" -- "$cur")); return ;;
     "audit verify")
       case "$prev" in
         --anchor) return ;;
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--anchor --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--anchor --json --jq --broker -h --help" -- "$cur")); return ;;
     "audit export")
       case "$prev" in
         --since) return ;;
         --format) COMPREPLY=($(compgen -W "jsonl" -- "$cur")); return ;;
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--since --format --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--since --format --json --jq --broker -h --help" -- "$cur")); return ;;
     "policy")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "check explain --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "check explain --json --jq --broker -h --help" -- "$cur")); return ;;
     "policy check")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
       if [[ "$cur" != -* ]]; then _jit_files; return; fi
-      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--json --jq --broker -h --help" -- "$cur")); return ;;
     "policy explain")
       case "$prev" in
         --as) return ;;
         --groups) return ;;
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--as --groups --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--as --groups --json --jq --broker -h --help" -- "$cur")); return ;;
     "broker")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "serve dev --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "serve dev --json --jq --broker -h --help" -- "$cur")); return ;;
     "broker serve")
       case "$prev" in
         --config) _jit_files; return ;;
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--config --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--config --json --jq --broker -h --help" -- "$cur")); return ;;
     "broker dev")
       case "$prev" in
         --port) return ;;
         --data-dir) _jit_dirs; return ;;
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--port --data-dir --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--port --data-dir --json --jq --broker -h --help" -- "$cur")); return ;;
     "completion")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
       if [[ "$cur" != -* ]]; then COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); return; fi
-      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--json --jq --broker -h --help" -- "$cur")); return ;;
     "demo")
       case "$prev" in
         --data-dir) _jit_dirs; return ;;
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--data-dir --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--data-dir --json --jq --broker -h --help" -- "$cur")); return ;;
     "version")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--json --jq --broker -h --help" -- "$cur")); return ;;
     "config")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "get set list --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "get set list --json --jq --broker -h --help" -- "$cur")); return ;;
     "config get")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--json --jq --broker -h --help" -- "$cur")); return ;;
     "config set")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--json --jq --broker -h --help" -- "$cur")); return ;;
     "config list")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--json --jq --broker -h --help" -- "$cur")); return ;;
     "help")
       case "$prev" in
+        --jq) return ;;
         --broker) return ;;
       esac
       if [[ "$cur" != -* ]]; then COMPREPLY=($(compgen -W "environment exit-codes formatting policy login logout whoami request requests approve deny grants revoke query datasets tables describe mcp proxy audit policy broker completion demo version config" -- "$cur")); return; fi
-      COMPREPLY=($(compgen -W "--json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--json --jq --broker -h --help" -- "$cur")); return ;;
   esac
 }
 _jit_subcommands() {

@@ -36,7 +36,8 @@ const DIR_OPTIONS = new Set(["--data-dir"]);
 const FILE_ARGS = new Set(["policy check:file"]);
 
 const GLOBAL_FLAGS: Flag[] = [
-  { long: "--json", description: "machine-readable output on stdout" },
+  { long: "--json", description: "machine-readable output on stdout (optionally: only these fields)" },
+  { long: "--jq", description: "filter the JSON output with a jq expression", value: { kind: "text" } },
   { long: "--broker", description: "broker URL (overrides JIT_BROKER and the config file)", value: { kind: "text" } },
   { long: "--help", short: "-h", description: "show help" },
 ];

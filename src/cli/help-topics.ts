@@ -58,6 +58,14 @@ const FORMATTING = `Output formats
   --json   on every command: machine output on stdout, errors as one JSON
            object on stderr. It cannot be combined with --format other than
            json (a usage error, exit 2).
+  --json FIELDS
+           only these fields of each record, comma-separated, e.g.
+           jit requests --json id,state (or --json=id,state); an unknown
+           field is exit 2 and lists the available ones
+  --jq EXPR
+           filter the JSON output with jq (implies --json; jq 1.8): strings
+           print raw, other values as JSON, e.g.
+           jit grants --jq '.grants[] | select(.state == "active") | .id'
 
   Data goes to stdout, status lines and hints to stderr, so
   jit query ... --format csv > out.csv keeps only the rows.

@@ -64,9 +64,13 @@ export async function main(argv: string[], io: IO): Promise<number> {
   ]);
   const ctx = createContext(io, VERSION);
   const program = buildProgram(ctx);
-  const json = argv.includes("--json");
+  // `--json FIELDS` becomes --json --json-fields FIELDS, so commander's --json never swallows a command's argument.
+  const words = argv.some((a) => a.startsWith("--json")) ? (await import("./json-output.ts")).splitJsonFlag(program, argv) : argv;
+  // Errors are one JSON object with --json; --jq alone (which implies --json for the output) keeps them readable.
+  const json = words.includes("--json");
+  const errorsAsJson = () => json || (Boolean(ctx.flags.json) && ctx.flags.jq === undefined);
   try {
-    await program.parseAsync(argv, { from: "user" });
+    await program.parseAsync(words, { from: "user" });
     return ctx.exitCode ?? 0;
   } catch (err) {
     if (err instanceof CommanderError) {
@@ -76,14 +80,14 @@ export async function main(argv: string[], io: IO): Promise<number> {
       return EXIT_CODES.usage;
     }
     if (err instanceof Interrupted) {
-      const asJson = json || Boolean(ctx.flags.json);
+      const asJson = errorsAsJson();
       // Nothing was withdrawn: with --json the one error object says so with the request's own code.
       if (asJson && err.notice) io.err(JSON.stringify({ error: { code: "pending", message: err.notice, interrupted: true, ...err.details } }));
       else if (err.notice) io.err(`${io.colorErr.yellow("interrupted:")} ${err.notice}`);
       return INTERRUPTED_EXIT;
     }
     if (err instanceof JitError) {
-      reportError(io, err, json || Boolean(ctx.flags.json));
+      reportError(io, err, errorsAsJson());
       return EXIT_CODES[err.code];
     }
     const e = err instanceof Error ? err : new Error(String(err));

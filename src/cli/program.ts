@@ -10,11 +10,33 @@ const lazy = (ctx: CliContext, load: () => Promise<(ctx: CliContext, ...args: an
   async (...args: any[]) => {
     const cmd = args.at(-1) as Command;
     ctx.flags = cmd.optsWithGlobals();
+    // --json FIELDS and --jq are checked (and jq loaded) before the command does anything; --jq implies --json.
+    if (ctx.flags.jsonFields !== undefined || ctx.flags.jq !== undefined) {
+      const { prepareJson } = await import("./json-output.ts");
+      ctx.json = await prepareJson(commandName(cmd), ctx.flags.jsonFields, ctx.flags.jq);
+      ctx.flags.json = true;
+    }
     const fn = await load();
     await fn(ctx, ...args.slice(0, -1));
   };
 
+/** "request show" for the command `jit request show`. */
+const commandName = (cmd: Command): string => {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+};
+
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
+
+/**
+ * Help settings for every command. `--json` is a switch to commander (main turns `--json FIELDS` into --json-fields
+ * first, so it never swallows a command's argument), but help shows the optional field list it takes.
+ */
+const HELP_CONFIG = {
+  showGlobalOptions: true,
+  optionTerm: (o: Option) => (o.long === "--json" ? "--json [fields]" : o.flags),
+};
 
 /** Help is laid out for 80 columns whatever the terminal, so `jit --help` can be answered from prebuilt text (help-text.ts). */
 export const HELP_WIDTH = 80;
@@ -31,10 +53,12 @@ export function buildProgram(ctx: CliContext): Command {
   const program = new Command("jit")
     .description("Just-in-time, policy-checked, masked and audited access to BigQuery, with no standing credential.")
     .version(ctx.version, "-v, --version")
-    .option("--json", "machine-readable output on stdout (errors as one JSON object on stderr)")
+    .option("--json", "machine-readable output on stdout; with fields (id,state) only those (errors as one JSON object on stderr)")
+    .addOption(new Option("--json-fields <fields>").hideHelp())
+    .option("--jq <expression>", "filter the JSON output with a jq expression (implies --json)")
     .option("--broker <url>", "broker URL (overrides JIT_BROKER and the config file)")
     .showHelpAfterError(false)
-    .configureHelp({ showGlobalOptions: true })
+    .configureHelp(HELP_CONFIG)
     .configureOutput(output)
     .helpCommand(false)
     .exitOverride()
@@ -42,7 +66,7 @@ export function buildProgram(ctx: CliContext): Command {
       "\nHelp topics: jit help environment | exit-codes | formatting | policy\n");
 
   // Every command writes help to the injected streams and throws instead of exiting, so main maps exit codes.
-  const wire = (c: Command) => c.exitOverride().configureHelp({ showGlobalOptions: true }).configureOutput(output);
+  const wire = (c: Command) => c.exitOverride().configureHelp(HELP_CONFIG).configureOutput(output);
   const sub = (name: string, description: string, parent: Command = program) => wire(parent.command(name).description(description));
 
   sub("login", "sign in with the company identity provider (OIDC device flow); tokens go to the OS keychain")
