@@ -97,9 +97,19 @@ export async function printResultPaged(ctx: CliContext, res: QueryResult, format
   ctx.io.err(summary);
 }
 
-/** Runs SQL through the broker; with --wait-approval, files the missing request and waits first. */
+/** Runs SQL through the broker; a syntax error points at the spot, a missing table names the ones there are. */
 export async function queryCommand(ctx: CliContext, sqlArg: string | undefined, opts: QueryOpts): Promise<void> {
   const sql = await readSql(ctx, sqlArg, opts.file);
+  try {
+    await runQuery(ctx, sql, opts);
+  } catch (err) {
+    const { explainQueryError } = await import("../sql-error.ts");
+    throw await explainQueryError(err, sql, { excerpt: !ctx.flags.json || ctx.flags.jq !== undefined, tables: () => ctx.client({ timeoutMs: 3000 }) });
+  }
+}
+
+/** With --wait-approval, files the missing request and waits first. */
+async function runQuery(ctx: CliContext, sql: string, opts: QueryOpts): Promise<void> {
   if (!sql.trim()) throw new JitError("usage", "the SQL is empty", { hint: 'jit query "SELECT ..."' });
   const maxRows = intFlag(opts.maxRows, "max-rows");
   const timeoutMs = parseDuration(opts.timeout);
