@@ -16,6 +16,17 @@ const lazy = (ctx: CliContext, load: () => Promise<(ctx: CliContext, ...args: an
       ctx.json = await prepareJson(commandName(cmd), ctx.flags.jsonFields, ctx.flags.jq);
       ctx.flags.json = true;
     }
+    // The daily update check runs beside the command (update-notice.ts); main prints its notice, if any, at the end.
+    if (ctx.io.isStderrTTY && !ctx.flags.json) {
+      const { noticeWanted, startUpdateCheck } = await import("./update-notice.ts");
+      let url: string | undefined;
+      try {
+        url = noticeWanted(ctx.io, commandName(cmd), false) ? ctx.brokerUrl() : undefined;
+      } catch {
+        url = undefined; // no broker configured: the command says so if it needs one
+      }
+      if (url) ctx.updateCheck = startUpdateCheck(ctx.io, ctx.version, url);
+    }
     const fn = await load();
     await fn(ctx, ...args.slice(0, -1));
   };
