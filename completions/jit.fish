@@ -27,6 +27,10 @@ function __jit_path
     end
     echo $path
 end
+# Values only the broker knows (datasets, tables, request and grant ids): jit __complete answers within a second, cached 60 s.
+function __jit_dynamic
+    command jit __complete $argv[1] (commandline -ct) 2>/dev/null
+end
 complete -c jit -n 'test "$(__jit_path)" = ""' -f
 complete -c jit -n 'test "$(__jit_path)" = ""' -f -a login -d 'sign in with the company identity provider (OIDC device flow); tokens go to the OS keychain'
 complete -c jit -n 'test "$(__jit_path)" = ""' -f -a logout -d 'delete the stored tokens for the broker (and revoke the refresh token where the IdP allows)'
@@ -75,6 +79,7 @@ complete -c jit -n 'test "$(__jit_path)" = "whoami"' -s h -l help -d 'show help'
 complete -c jit -n 'test "$(__jit_path)" = "request"' -f
 complete -c jit -n 'test "$(__jit_path)" = "request"' -f -a show -d 'show one request in full: state, approvals, grant'
 complete -c jit -n 'test "$(__jit_path)" = "request"' -f -a wait -d 'wait for a pending request to be decided (Ctrl-C stops waiting; the request stays pending)'
+complete -c jit -n 'test "$(__jit_path)" = "request"' -f -a '(__jit_dynamic datasets)'
 complete -c jit -n 'test "$(__jit_path)" = "request"' -l reason -x -d 'why you need it (recorded and shown to approvers)'
 complete -c jit -n 'test "$(__jit_path)" = "request"' -l duration -x -d 'how long, e.g. 30m, 1h, 8h (capped by policy)'
 complete -c jit -n 'test "$(__jit_path)" = "request"' -l wait -d 'wait until the request is decided'
@@ -84,11 +89,13 @@ complete -c jit -n 'test "$(__jit_path)" = "request"' -l jq -x -d 'filter the JS
 complete -c jit -n 'test "$(__jit_path)" = "request"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
 complete -c jit -n 'test "$(__jit_path)" = "request"' -s h -l help -d 'show help'
 complete -c jit -n 'test "$(__jit_path)" = "request show"' -f
+complete -c jit -n 'test "$(__jit_path)" = "request show"' -f -a '(__jit_dynamic requests)'
 complete -c jit -n 'test "$(__jit_path)" = "request show"' -l json -d 'machine-readable output on stdout (optionally: only these fields)'
 complete -c jit -n 'test "$(__jit_path)" = "request show"' -l jq -x -d 'filter the JSON output with a jq expression'
 complete -c jit -n 'test "$(__jit_path)" = "request show"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
 complete -c jit -n 'test "$(__jit_path)" = "request show"' -s h -l help -d 'show help'
 complete -c jit -n 'test "$(__jit_path)" = "request wait"' -f
+complete -c jit -n 'test "$(__jit_path)" = "request wait"' -f -a '(__jit_dynamic requests)'
 complete -c jit -n 'test "$(__jit_path)" = "request wait"' -l json -d 'machine-readable output on stdout (optionally: only these fields)'
 complete -c jit -n 'test "$(__jit_path)" = "request wait"' -l jq -x -d 'filter the JSON output with a jq expression'
 complete -c jit -n 'test "$(__jit_path)" = "request wait"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
@@ -101,12 +108,14 @@ complete -c jit -n 'test "$(__jit_path)" = "requests"' -l jq -x -d 'filter the J
 complete -c jit -n 'test "$(__jit_path)" = "requests"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
 complete -c jit -n 'test "$(__jit_path)" = "requests"' -s h -l help -d 'show help'
 complete -c jit -n 'test "$(__jit_path)" = "approve"' -f
+complete -c jit -n 'test "$(__jit_path)" = "approve"' -f -a '(__jit_dynamic requests)'
 complete -c jit -n 'test "$(__jit_path)" = "approve"' -l comment -x -d 'a note recorded with the approval'
 complete -c jit -n 'test "$(__jit_path)" = "approve"' -l json -d 'machine-readable output on stdout (optionally: only these fields)'
 complete -c jit -n 'test "$(__jit_path)" = "approve"' -l jq -x -d 'filter the JSON output with a jq expression'
 complete -c jit -n 'test "$(__jit_path)" = "approve"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
 complete -c jit -n 'test "$(__jit_path)" = "approve"' -s h -l help -d 'show help'
 complete -c jit -n 'test "$(__jit_path)" = "deny"' -f
+complete -c jit -n 'test "$(__jit_path)" = "deny"' -f -a '(__jit_dynamic requests)'
 complete -c jit -n 'test "$(__jit_path)" = "deny"' -l reason -x -d 'why (shown to the requester)'
 complete -c jit -n 'test "$(__jit_path)" = "deny"' -l json -d 'machine-readable output on stdout (optionally: only these fields)'
 complete -c jit -n 'test "$(__jit_path)" = "deny"' -l jq -x -d 'filter the JSON output with a jq expression'
@@ -119,6 +128,7 @@ complete -c jit -n 'test "$(__jit_path)" = "grants"' -l jq -x -d 'filter the JSO
 complete -c jit -n 'test "$(__jit_path)" = "grants"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
 complete -c jit -n 'test "$(__jit_path)" = "grants"' -s h -l help -d 'show help'
 complete -c jit -n 'test "$(__jit_path)" = "revoke"' -f
+complete -c jit -n 'test "$(__jit_path)" = "revoke"' -f -a '(__jit_dynamic grants)'
 complete -c jit -n 'test "$(__jit_path)" = "revoke"' -l reason -x -d 'why (recorded in the audit log)'
 complete -c jit -n 'test "$(__jit_path)" = "revoke"' -l json -d 'machine-readable output on stdout (optionally: only these fields)'
 complete -c jit -n 'test "$(__jit_path)" = "revoke"' -l jq -x -d 'filter the JSON output with a jq expression'
@@ -142,11 +152,13 @@ complete -c jit -n 'test "$(__jit_path)" = "datasets"' -l jq -x -d 'filter the J
 complete -c jit -n 'test "$(__jit_path)" = "datasets"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
 complete -c jit -n 'test "$(__jit_path)" = "datasets"' -s h -l help -d 'show help'
 complete -c jit -n 'test "$(__jit_path)" = "tables"' -f
+complete -c jit -n 'test "$(__jit_path)" = "tables"' -f -a '(__jit_dynamic datasets)'
 complete -c jit -n 'test "$(__jit_path)" = "tables"' -l json -d 'machine-readable output on stdout (optionally: only these fields)'
 complete -c jit -n 'test "$(__jit_path)" = "tables"' -l jq -x -d 'filter the JSON output with a jq expression'
 complete -c jit -n 'test "$(__jit_path)" = "tables"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
 complete -c jit -n 'test "$(__jit_path)" = "tables"' -s h -l help -d 'show help'
 complete -c jit -n 'test "$(__jit_path)" = "describe"' -f
+complete -c jit -n 'test "$(__jit_path)" = "describe"' -f -a '(__jit_dynamic tables)'
 complete -c jit -n 'test "$(__jit_path)" = "describe"' -l json -d 'machine-readable output on stdout (optionally: only these fields)'
 complete -c jit -n 'test "$(__jit_path)" = "describe"' -l jq -x -d 'filter the JSON output with a jq expression'
 complete -c jit -n 'test "$(__jit_path)" = "describe"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
@@ -296,7 +308,7 @@ complete -c jit -n 'test "$(__jit_path)" = "config list"' -l jq -x -d 'filter th
 complete -c jit -n 'test "$(__jit_path)" = "config list"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'
 complete -c jit -n 'test "$(__jit_path)" = "config list"' -s h -l help -d 'show help'
 complete -c jit -n 'test "$(__jit_path)" = "help"' -f
-complete -c jit -n 'test "$(__jit_path)" = "help"' -f -a 'environment exit-codes formatting policy login logout whoami request requests approve deny grants revoke query datasets tables describe mcp proxy audit policy broker completion demo version config'
+complete -c jit -n 'test "$(__jit_path)" = "help"' -f -a 'environment exit-codes formatting policy login logout whoami request requests approve deny grants revoke query datasets tables describe mcp proxy audit policy broker completion __complete demo version config'
 complete -c jit -n 'test "$(__jit_path)" = "help"' -l json -d 'machine-readable output on stdout (optionally: only these fields)'
 complete -c jit -n 'test "$(__jit_path)" = "help"' -l jq -x -d 'filter the JSON output with a jq expression'
 complete -c jit -n 'test "$(__jit_path)" = "help"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'

@@ -246,6 +246,13 @@ export function buildProgram(ctx: CliContext): Command {
     .addHelpText("after", examples("jit completion bash > ~/.local/share/bash-completion/completions/jit", "jit completion fish > ~/.config/fish/completions/jit.fish"))
     .action(lazy(ctx, async () => (await import("./commands/completion.ts")).completionCommand));
 
+  // Hidden: the completion scripts call it for values only the broker knows (datasets, tables, request and grant ids).
+  wire(program.command("__complete", { hidden: true }).description("values for the completion scripts"))
+    .argument("<kind>", "datasets, tables, requests or grants")
+    .argument("[word]", "the word being completed")
+    .addHelpText("after", examples("jit __complete tables demo.sales.", "jit __complete requests"))
+    .action(lazy(ctx, async () => (await import("./commands/complete.ts")).completeCommand));
+
   sub("demo", "the whole story in one command: broker, sign-ins, request, approval, masked query, audit")
     .option("--data-dir <dir>", "keep the demo's store here (default: a temporary directory)")
     .addHelpText("after", examples("jit demo"))
