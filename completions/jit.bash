@@ -137,10 +137,11 @@ _jit() {
     "mcp config")
       case "$prev" in
         --client) COMPREPLY=($(compgen -W "claude-desktop cursor vscode claude-code" -- "$cur")); return ;;
+        --merge) _jit_files; return ;;
         --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--client --json --jq --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--client --merge --json --jq --broker -h --help" -- "$cur")); return ;;
     "proxy")
       case "$prev" in
         --port) return ;;

@@ -171,6 +171,7 @@ complete -c jit -n 'test "$(__jit_path)" = "mcp"' -l broker -x -d 'broker URL (o
 complete -c jit -n 'test "$(__jit_path)" = "mcp"' -s h -l help -d 'show help'
 complete -c jit -n 'test "$(__jit_path)" = "mcp config"' -f
 complete -c jit -n 'test "$(__jit_path)" = "mcp config"' -l client -x -a 'claude-desktop cursor vscode claude-code' -d 'the MCP client'
+complete -c jit -n 'test "$(__jit_path)" = "mcp config"' -l merge -r -F -d 'add jit to this existing config file (created if missing), keeping its other servers'
 complete -c jit -n 'test "$(__jit_path)" = "mcp config"' -l json -d 'machine-readable output on stdout (optionally: only these fields)'
 complete -c jit -n 'test "$(__jit_path)" = "mcp config"' -l jq -x -d 'filter the JSON output with a jq expression'
 complete -c jit -n 'test "$(__jit_path)" = "mcp config"' -l broker -x -d 'broker URL (overrides JIT_BROKER and the config file)'

@@ -30,7 +30,7 @@ interface Node {
 }
 
 /** Options whose value is a path; everything else completes from its choices or not at all. */
-const FILE_OPTIONS = new Set(["--file", "--config"]);
+const FILE_OPTIONS = new Set(["--file", "--config", "--merge"]);
 const DIR_OPTIONS = new Set(["--data-dir"]);
 /** Positional arguments that are paths, by command path and argument name. */
 const FILE_ARGS = new Set(["policy check:file"]);

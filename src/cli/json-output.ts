@@ -47,7 +47,7 @@ export const RECORDS: Record<string, RecordSpec> = {
   "audit verify": { fields: ["ok", "checked", "broken", "head"] },
   "policy check": { fields: ["ok", "file", "errors", "warnings"] },
   "policy explain": { fields: ["decision", "access", "statement"] },
-  "mcp config": { fields: ["client", "file", "config", "command_line"] },
+  "mcp config": { fields: ["client", "file", "config", "command_line", "server", "action", "kept"] },
   version: { fields: ["cli", "node", "broker"] },
   // Their one key is the setting's name, which is also their argument: fields come from the answer.
   "config get": { fields: [] },

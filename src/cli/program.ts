@@ -175,7 +175,8 @@ export function buildProgram(ctx: CliContext): Command {
   sub("config", "print the config snippet that adds jit to an MCP client (or, after --, another BigQuery MCP server under jit proxy)", mcp)
     .argument("[server...]", "after --: a BigQuery MCP server's command, run as jit proxy -- SERVER")
     .addOption(new Option("--client <name>", "the MCP client").choices(["claude-desktop", "cursor", "vscode", "claude-code"]).makeOptionMandatory())
-    .addHelpText("after", examples("jit mcp config --client vscode > .vscode/mcp.json", "jit mcp config --client claude-code", "jit mcp config --client cursor -- npx -y @toolbox-sdk/server --config tools.yaml --stdio"))
+    .option("--merge <file>", "add jit to this existing config file (created if missing), keeping its other servers")
+    .addHelpText("after", examples("jit mcp config --client vscode --merge .vscode/mcp.json", "jit mcp config --client claude-code", "jit mcp config --client cursor -- npx -y @toolbox-sdk/server --config tools.yaml --stdio"))
     .action(lazy(ctx, async () => (await import("./commands/mcp.ts")).mcpConfigCommand));
 
   sub("proxy", "BigQuery's REST API on 127.0.0.1 as you, for unmodified BigQuery clients and MCP servers (see docs/proxy.md)")
