@@ -58,3 +58,11 @@ test("through the binary: the file is rewritten with jit added, its mode kept; a
   assert.match(bad.stderr, /cannot merge into .*broken\.json: it has comments/);
   assert.equal(readFileSync(broken, "utf8"), "{ \"servers\": { // a comment\n } }", "left as it was");
 });
+
+test("claude-code: stdout is the claude mcp add command alone (pipe it to a shell), name first; the JSON form is on stderr", async () => {
+  const r = await runJit(["mcp", "config", "--client", "claude-code"], { ...env, JIT_BROKER: "" });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split("\n").length, 1, r.stdout);
+  assert.match(r.stdout, /^claude mcp add jit --env JIT_CREDENTIAL_STORE=file .* -- \S+ \S+bin\/jit\.js mcp\n$/);
+  assert.match(r.stderr, /"mcpServers"/);
+});

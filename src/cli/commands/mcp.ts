@@ -43,14 +43,15 @@ export async function mcpConfigCommand(ctx: CliContext, server: string[], opts: 
   if (ctx.flags.json) return printJson(ctx, snippet);
   const { io } = ctx;
   if (snippet.command_line) {
+    // stdout carries the command alone, so `jit mcp config --client claude-code | sh` runs it; the JSON form goes to stderr.
     io.err(io.colorErr.dim("# Run this (add --scope user to use jit in every project):"));
     io.out(snippet.command_line);
-    io.out();
-    io.err(io.colorErr.dim("# or put this in .mcp.json at the project root:"));
+    io.err(io.colorErr.dim("# or put this in .mcp.json at the project root (or: --merge .mcp.json):"));
+    io.err(JSON.stringify(snippet.config, null, 2));
   } else {
-    io.err(io.colorErr.dim(`# Put this in ${snippet.file}:`));
+    io.err(io.colorErr.dim(`# Put this in ${snippet.file} (or: --merge FILE):`));
+    io.out(JSON.stringify(snippet.config, null, 2));
   }
-  io.out(JSON.stringify(snippet.config, null, 2));
   io.err(io.colorErr.dim("# Sign in first with: jit login   (the MCP client's config holds no credential)"));
   if (server.length) io.err(io.colorErr.dim("# The server runs under jit proxy: point its BigQuery endpoint at $BIGQUERY_EMULATOR_HOST (see docs/proxy.md)"));
 }
