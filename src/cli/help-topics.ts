@@ -16,8 +16,9 @@ const ENVIRONMENT = `Environment variables
                         set to 1 to stop the update notice: once a day jit
                         asks the broker's /healthz for its version (beside the
                         command, never waiting for it) and says on stderr when
-                        this CLI is older or of another release line; only on
-                        a terminal, never with --json or in CI (CI set)
+                        this CLI is older or of another release line; only
+                        when stdout and stderr are a terminal, never with --json
+                        or in CI (CI set)
   NO_COLOR              set (to anything) for no colours; FORCE_COLOR=1 forces them
                         (colours are off when the output is not a terminal)
   XDG_CONFIG_HOME       the config file is $XDG_CONFIG_HOME/jit/config.json

@@ -17,7 +17,7 @@ const lazy = (ctx: CliContext, load: () => Promise<(ctx: CliContext, ...args: an
       ctx.flags.json = true;
     }
     // The daily update check runs beside the command (update-notice.ts); main prints its notice, if any, at the end.
-    if (ctx.io.isStderrTTY && !ctx.flags.json) {
+    if (ctx.io.isStderrTTY && ctx.io.isStdoutTTY && !ctx.flags.json) {
       const { noticeWanted, startUpdateCheck } = await import("./update-notice.ts");
       let url: string | undefined;
       try {

@@ -2,7 +2,7 @@
  * The update notice, like gh's: once a day per broker, jit asks the broker's /healthz for its version, in parallel
  * with the command, and says on stderr when this CLI is older than the broker or of another release line. It never
  * slows a command: an answer that has not arrived when the command ends is dropped (and asked for again next time).
- * Off with JIT_NO_UPDATE_NOTIFIER=1, in CI, with --json/--jq, and when stderr is not a terminal.
+ * Off with JIT_NO_UPDATE_NOTIFIER=1, in CI, with --json/--jq, and unless both stdout and stderr are terminals.
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -84,7 +84,8 @@ export function noticeWanted(io: IO, command: string, json: boolean): boolean {
   const off = io.env.JIT_NO_UPDATE_NOTIFIER;
   if (off !== undefined && off !== "" && off !== "0") return false;
   if (io.env.CI !== undefined && io.env.CI !== "" && io.env.CI !== "false") return false;
-  return io.isStderrTTY && !json && !QUIET.has(command) && !QUIET.has(command.split(" ")[0]!);
+  // As gh: only for a person at a terminal, not for `jit query ... > out.csv` or a script reading stdout.
+  return io.isStderrTTY && io.isStdoutTTY && !json && !QUIET.has(command) && !QUIET.has(command.split(" ")[0]!);
 }
 
 export interface UpdateCheck {

@@ -32,10 +32,11 @@ const hasScript = spawnSync("sh", ["-c", "command -v script"]).status === 0;
 const shq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /** Runs jit on a pseudo-terminal; resolves with everything it printed and how long it took. */
-function onTerminal(args: string[], env: NodeJS.ProcessEnv): Promise<{ out: string; code: number; ms: number }> {
+function onTerminal(args: string[], env: NodeJS.ProcessEnv, opts: { pipeStdout?: boolean } = {}): Promise<{ out: string; code: number; ms: number }> {
   const started = Date.now();
+  const cmd = `${shq(process.execPath)} ${shq(JIT_BIN)} ${args.map(shq).join(" ")}`;
   return new Promise((resolve) => {
-    const child = spawn("script", ["-qefc", `stty cols 100 rows 30; exec ${shq(process.execPath)} ${shq(JIT_BIN)} ${args.map(shq).join(" ")}`, "/dev/null"], {
+    const child = spawn("script", ["-qefc", `stty cols 100 rows 30; ${opts.pipeStdout ? `${cmd} | cat` : `exec ${cmd}`}`, "/dev/null"], {
       env: { ...env, TERM: "xterm-256color" },
       stdio: ["pipe", "pipe", "pipe"],
     });
@@ -122,6 +123,9 @@ describe("the update notice on a terminal", { skip: hasScript ? false : "util-li
     const calls = healthzCalls;
     assert.doesNotMatch((await onTerminal(["datasets"], { ...env, JIT_NO_UPDATE_NOTIFIER: "1" })).out, /newer jit/);
     assert.doesNotMatch((await onTerminal(["datasets", "--json"], env)).out, /newer jit/);
+    const stdoutPiped = await onTerminal(["datasets"], env, { pipeStdout: true });
+    assert.match(stdoutPiped.out, /No datasets/);
+    assert.doesNotMatch(stdoutPiped.out, /newer jit/, "stdout into a pipe: a script, not a person");
     const piped = await runJit(["datasets"], env);
     assert.equal(piped.code, 0, piped.stderr);
     assert.doesNotMatch(piped.stderr + piped.stdout, /newer jit/);
