@@ -5,9 +5,9 @@
  * Off with JIT_NO_UPDATE_NOTIFIER=1, in CI, with --json/--jq, and unless both stdout and stderr are terminals.
  */
 import { mkdirSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { isAbsolute, join } from "node:path";
+import { join } from "node:path";
 import { writeFileAtomic } from "../auth/atomic-write.ts";
+import { cacheDir } from "./config.ts";
 import type { IO } from "./io.ts";
 
 /** How often a broker's version is asked for (and so how often the notice can appear). */
@@ -53,8 +53,7 @@ export function noticeText(cli: string, broker: string, url: string): string | u
 
 /** $XDG_CACHE_HOME/jit/update-check.json (default ~/.cache/jit/): when each broker was last asked. */
 export function cacheFile(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(env.HOME || homedir(), ".cache");
-  return join(base, "jit", "update-check.json");
+  return join(cacheDir(env), "update-check.json");
 }
 
 type Checks = Record<string, { checked_at: string; version: string | null }>;

@@ -1,12 +1,13 @@
 /** `--json FIELDS` and `--jq EXPR` (gh's conventions) through the jit binary against a real dev broker. */
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { createContext } from "../../src/cli/context.ts";
 import { makeIO } from "../../src/cli/io.ts";
 import { splitJsonFlag } from "../../src/cli/json-output.ts";
 import { buildProgram } from "../../src/cli/program.ts";
-import { type DevBrokerProcess, runJit, startBroker } from "../e2e/harness.ts";
+import { runJit } from "../e2e/harness.ts";
+import { aliceWithGrant } from "./granted-broker.ts";
 
 const io = makeIO({ stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough(), env: {}, isStdoutTTY: false, isStderrTTY: false, isStdinTTY: false });
 const program = buildProgram(createContext(io, "0.0.0"));
@@ -25,15 +26,11 @@ test("the word after --json is a field list only where it cannot be the command'
 });
 
 describe("--json FIELDS and --jq through the binary", { timeout: 120_000 }, () => {
-  let broker: DevBrokerProcess;
+  const fixture = aliceWithGrant("json fields test");
   let alice: NodeJS.ProcessEnv;
-  before(async () => {
-    broker = await startBroker();
-    assert.equal((await broker.login("alice")).code, 0);
-    alice = broker.env("alice");
-    assert.equal((await runJit(["request", "demo.sales", "--reason", "json fields test"], alice)).code, 0);
+  before(() => {
+    alice = fixture.env();
   });
-  after(() => broker?.stop());
 
   test("--json alone prints everything; --json id,state only those fields of each record, in that order", async () => {
     const all = JSON.parse((await runJit(["grants", "--json"], alice)).stdout) as { grants: Array<Record<string, unknown>> };

@@ -1,10 +1,11 @@
 /** Query errors that say where: a caret under a syntax error's spot, and the tables a person may see for a missing one. */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { closest, missingTable, pointAt } from "../../src/cli/sql-error.ts";
 import { parseSql } from "../../src/sql/parse.ts";
 import { JitError } from "../../src/errors.ts";
-import { type DevBrokerProcess, runJit, startBroker } from "../e2e/harness.ts";
+import { runJit } from "../e2e/harness.ts";
+import { aliceWithGrant } from "./granted-broker.ts";
 
 test("the parser's error carries the line and column (1-based) of the spot", () => {
   let err: unknown;
@@ -40,15 +41,11 @@ test("missing tables in DuckDB's and BigQuery's words; did-you-mean only for nea
 });
 
 describe("through the binary", { timeout: 120_000 }, () => {
-  let broker: DevBrokerProcess;
+  const fixture = aliceWithGrant("sql errors test");
   let alice: NodeJS.ProcessEnv;
-  before(async () => {
-    broker = await startBroker();
-    assert.equal((await broker.login("alice")).code, 0);
-    alice = broker.env("alice");
-    assert.equal((await runJit(["request", "demo.sales", "--reason", "sql errors test"], alice)).code, 0);
+  before(() => {
+    alice = fixture.env();
   });
-  after(() => broker?.stop());
 
   test("a syntax error prints the statement's line with a caret under the spot; --json carries line and column", async () => {
     const sql = "SELECT city,\n  FROM demo.sales.customers WHERE";

@@ -6,10 +6,10 @@
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { isAbsolute, join } from "node:path";
+import { join } from "node:path";
 import { writeFileAtomic } from "../../auth/atomic-write.ts";
 import { BrokerClient } from "../client.ts";
+import { cacheDir } from "../config.ts";
 import type { CliContext } from "../context.ts";
 import { humanRelative } from "../human.ts";
 
@@ -25,11 +25,6 @@ export const CACHE_TTL_MS = 60_000;
 const MAX_DATASETS = 20;
 
 type Line = [value: string, description: string];
-
-function cacheDir(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(env.HOME || homedir(), ".cache");
-  return join(base, "jit", "complete");
-}
 
 function cached(file: string, now: number): Line[] | undefined {
   try {
@@ -92,7 +87,7 @@ export async function completeCommand(ctx: CliContext, kind: string, word: strin
     return;
   }
   const scope = kind === "tables" ? (/^([\w-]+\.[\w-]+)\./.exec(word ?? "")?.[1] ?? "*") : "";
-  const dir = cacheDir(ctx.io.env);
+  const dir = join(cacheDir(ctx.io.env), "complete");
   const file = join(dir, `${createHash("sha256").update(`${broker}\n${kind}\n${scope}`).digest("hex").slice(0, 32)}.json`);
   let found = cached(file, now);
   if (!found) {
