@@ -1,6 +1,6 @@
 /**
  * Query errors made easier to act on: a syntax error shows the statement's line with a caret under the spot the
- * broker named (details.line/column), and a table that does not exist names the tables the person may see there.
+ * broker named (details.position: line and column), and a table that does not exist names the tables the person may see there.
  */
 import { JitError } from "../errors.ts";
 import type { BrokerClient } from "./client.ts";
@@ -66,11 +66,11 @@ export function missingTable(message: string): { dataset: string; table: string 
 
 /**
  * Adds what helps to a failed query's error: the caret excerpt (`excerpt`: not for --json, whose object already
- * carries line and column), or the tables of the dataset the person may see (asked of the broker, which checks access).
+ * carries the position), or the tables of the dataset the person may see (asked of the broker, which checks access).
  */
 export async function explainQueryError(err: unknown, sql: string, opts: { excerpt: boolean; tables?: () => Promise<BrokerClient> }): Promise<unknown> {
   if (!(err instanceof JitError)) return err;
-  const { line, column } = err.details;
+  const { line, column } = (err.details.position ?? {}) as { line?: unknown; column?: unknown };
   if (typeof line === "number" && typeof column === "number") {
     const shown = opts.excerpt ? pointAt(sql, line, column) : undefined;
     return shown ? new JitError(err.code, `${err.message}\n${shown}`, { hint: err.hint, details: err.details }) : err;

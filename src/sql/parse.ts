@@ -38,8 +38,9 @@ function parseUncached(sql: string): Program {
     // The parser reads a wildcard table only in backticks (BigQuery's documented form).
     const star = first.includes('Unexpected "*"');
     // "--> undefined:2:34": where the parser stopped (1-based line and column), so a client can point at the spot.
+    // It is `position`, not `column`: details.column names a masked column in the broker's other refusals.
     const at = /^--> .*:(\d+):(\d+)$/m.exec(text);
-    const where = at ? { line: Number(at[1]), column: Number(at[2]) } : {};
+    const where = at ? { position: { line: Number(at[1]), column: Number(at[2]) } } : {};
     throw new JitError("denied", `the broker cannot analyse this SQL: ${first}${at ? ` at line ${at[1]}, column ${at[2]}` : ""}`, {
       hint: star ? "write a wildcard table in backticks: `dataset.prefix*`"
         : at ? `fix the statement near line ${at[1]}, column ${at[2]}, or simplify it: one statement in BigQuery standard SQL`
