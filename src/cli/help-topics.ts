@@ -76,6 +76,7 @@ const FORMATTING = `Output formats
            filter the JSON output with jq (implies --json; jq 1.8): strings
            print raw, other values as JSON, e.g.
            jit grants --jq '.grants[] | select(.state == "active") | .id'
+           (errors stay readable text unless --json is given too)
 
   Data goes to stdout, status lines and hints to stderr, so
   jit query ... --format csv > out.csv keeps only the rows.
