@@ -15,8 +15,8 @@ export const CHECK_EVERY_MS = 24 * 60 * 60 * 1000;
 /** The /healthz request gives up after this long, whatever the command does. */
 const ASK_TIMEOUT_MS = 2000;
 
-/** Commands that print their own version note, serve, or feed a shell: no notice. */
-const QUIET = new Set(["version", "completion", "__complete", "mcp", "mcp config", "broker dev", "broker serve", "proxy", "help", "demo"]);
+/** Commands that print their own version note, serve, feed a shell or never talk to a broker: no notice. */
+const QUIET = new Set(["version", "completion", "__complete", "mcp", "broker", "proxy", "help", "demo", "config", "policy check"]);
 
 const num = (v: string) => v.split(/[-+]/)[0]!.split(".").map((p) => Number.parseInt(p, 10) || 0);
 
