@@ -9,8 +9,8 @@ import { HELP_TOPICS } from "./help-topics.ts";
 export type Shell = "bash" | "zsh" | "fish";
 export const SHELLS: Shell[] = ["bash", "zsh", "fish"];
 
-/** What a value completes to: nothing in particular, a file, a directory, or one of a list. */
-type ValueKind = { kind: "text" } | { kind: "file" } | { kind: "dir" } | { kind: "choice"; values: string[] };
+/** What a value completes to: nothing in particular, a file, a directory, one of a list, or what the broker lists (`jit __complete`). */
+type ValueKind = { kind: "text" } | { kind: "file" } | { kind: "dir" } | { kind: "choice"; values: string[] } | { kind: "dynamic"; source: string };
 
 interface Flag {
   long: string;
@@ -30,13 +30,25 @@ interface Node {
 }
 
 /** Options whose value is a path; everything else completes from its choices or not at all. */
-const FILE_OPTIONS = new Set(["--file", "--config"]);
+const FILE_OPTIONS = new Set(["--file", "--config", "--merge"]);
 const DIR_OPTIONS = new Set(["--data-dir"]);
 /** Positional arguments that are paths, by command path and argument name. */
 const FILE_ARGS = new Set(["policy check:file"]);
+/** Positional arguments whose values the broker knows, by command path and argument name → `jit __complete KIND`. */
+const DYNAMIC_ARGS: Record<string, string> = {
+  "request:datasets": "datasets",
+  "tables:dataset": "datasets",
+  "describe:table": "tables",
+  "request show:id": "requests",
+  "request wait:id": "requests",
+  "approve:id": "requests",
+  "deny:id": "requests",
+  "revoke:id": "grants",
+};
 
 const GLOBAL_FLAGS: Flag[] = [
-  { long: "--json", description: "machine-readable output on stdout" },
+  { long: "--json", description: "machine-readable output on stdout (optionally: only these fields)" },
+  { long: "--jq", description: "filter the JSON output with a jq expression", value: { kind: "text" } },
   { long: "--broker", description: "broker URL (overrides JIT_BROKER and the config file)", value: { kind: "text" } },
   { long: "--help", short: "-h", description: "show help" },
 ];
@@ -61,19 +73,22 @@ function walk(cmd: Command, path: string[], out: Node[]): void {
   const seen = new Set(flags.map((f) => f.long));
   const args = cmd.registeredArguments.map((a) => {
     const key = `${path.join(" ")}:${a.name()}`;
-    let value: ValueKind = a.argChoices ? { kind: "choice", values: a.argChoices } : FILE_ARGS.has(key) ? { kind: "file" } : { kind: "text" };
+    let value: ValueKind = a.argChoices ? { kind: "choice", values: a.argChoices } : FILE_ARGS.has(key) ? { kind: "file" }
+      : DYNAMIC_ARGS[key] ? { kind: "dynamic", source: DYNAMIC_ARGS[key] } : { kind: "text" };
     // `jit help TOPIC`: the topics, then the commands.
     if (key === "help:topic") value = { kind: "choice", values: [...Object.keys(HELP_TOPICS), ...cmd.parent!.commands.map((c) => c.name()).filter((n) => n !== "help")] };
     return { name: a.name(), value, rest: a.variadic };
   });
+  // Hidden commands (__complete) are for the scripts, not to be offered.
+  const visible = cmd.commands.filter((c) => !(c as unknown as { _hidden: boolean })._hidden);
   out.push({
     path,
     description: cmd.description(),
-    subcommands: cmd.commands.map((c) => ({ name: c.name(), description: c.description() })),
+    subcommands: visible.map((c) => ({ name: c.name(), description: c.description() })),
     flags: [...flags, ...globals.filter((g) => !seen.has(g.long))],
     args,
   });
-  for (const c of cmd.commands) walk(c, [...path, c.name()], out);
+  for (const c of visible) walk(c, [...path, c.name()], out);
 }
 
 function nodes(program: Command): Node[] {
@@ -88,6 +103,7 @@ function bashValue(v: ValueKind): string {
   if (v.kind === "file") return `_jit_files; return ;;`;
   if (v.kind === "dir") return `_jit_dirs; return ;;`;
   if (v.kind === "choice") return `COMPREPLY=($(compgen -W "${v.values.join(" ")}" -- "$cur")); return ;;`;
+  if (v.kind === "dynamic") return `COMPREPLY=($(compgen -W "$(_jit_dynamic ${v.source})" -- "$cur")); return ;;`;
   return "return ;;"; // a value is expected: offer no commands or flags in its place
 }
 
@@ -100,7 +116,11 @@ function bash(program: Command): string {
       .join("\n");
     const firstArg = n.args[0];
     // Only a command's first positional argument has a kind worth completing (policy check FILE, completion SHELL).
-    const positional = n.subcommands.length === 0 && firstArg && firstArg.value.kind !== "text"
+    const dynamic = firstArg?.value.kind === "dynamic" ? firstArg.value.source : undefined;
+    // `jit request <Tab>`: its subcommands and the datasets the broker lists, side by side.
+    const positional = n.subcommands.length > 0 && dynamic
+      ? `      if [[ "$cur" != -* ]]; then COMPREPLY=($(compgen -W "${n.subcommands.map((s) => s.name).join(" ")} $(_jit_dynamic ${dynamic})" -- "$cur")); return; fi\n`
+      : n.subcommands.length === 0 && firstArg && firstArg.value.kind !== "text"
       ? `      if [[ "$cur" != -* ]]; then ${bashValue(firstArg.value).replace(/ return ;;$/, " return; fi").replace(/^return ;;$/, "return; fi")}\n`
       : "";
     return `    "${n.path.join(" ")}")
@@ -112,6 +132,8 @@ ${positional}      COMPREPLY=($(compgen -W "${[...n.subcommands.map((s) => s.nam
   return `# bash completion for jit (generated by: jit completion bash)
 _jit_files() { compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); }
 _jit_dirs() { compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); }
+# Values only the broker knows (datasets, tables, request and grant ids): jit __complete answers within a second, cached 60 s.
+_jit_dynamic() { command jit __complete "$1" "$cur" 2>/dev/null | cut -f1; }
 _jit() {
   local cur prev path="" w i
   cur="\${COMP_WORDS[COMP_CWORD]}"
@@ -144,6 +166,7 @@ function zshAction(v: ValueKind | undefined, name: string): string {
   if (v.kind === "file") return `:${name}:_files`;
   if (v.kind === "dir") return `:${name}:_files -/`;
   if (v.kind === "choice") return `:${name}:(${v.values.join(" ")})`;
+  if (v.kind === "dynamic") return `:${name}:{_jit_dynamic ${v.source}}`;
   return `:${name}: `;
 }
 
@@ -170,7 +193,7 @@ function zsh(program: Command): string {
     command)
       local -a commands
       commands=(${entries.join(" ")})
-      _describe -t commands '${["jit", ...n.path].join(" ")} command' commands && ret=0 ;;
+      _describe -t commands '${["jit", ...n.path].join(" ")} command' commands && ret=0${n.args[0]?.value.kind === "dynamic" ? `\n      _jit_dynamic ${(n.args[0].value as { source: string }).source} && ret=0` : ""} ;;
     args)
       curcontext="\${curcontext%:*:*}:jit-$words[1]:"
       case $words[1] in
@@ -188,6 +211,18 @@ ${dispatch}
   });
   return `#compdef jit
 # zsh completion for jit (generated by: jit completion zsh). Put it in a directory on $fpath as _jit.
+
+# Values only the broker knows (datasets, tables, request and grant ids), with descriptions: jit __complete answers
+# "value<TAB>description" lines within a second, cached 60 s.
+_jit_dynamic() {
+  local -a items
+  local line
+  for line in \${(f)"$(command jit __complete $1 "$PREFIX" 2>/dev/null)"}; do
+    items+=("\${\${line%%$'\\t'*}//:/\\\\:}:\${line#*$'\\t'}")
+  done
+  _describe -t $1 $1 items
+}
+
 ${fns.join("\n\n")}
 
 if [ "$funcstack[1]" = "_jit" ]; then
@@ -228,6 +263,10 @@ function fish(program: Command): string {
     "    end",
     "    echo $path",
     "end",
+    "# Values only the broker knows (datasets, tables, request and grant ids): jit __complete answers within a second, cached 60 s.",
+    "function __jit_dynamic",
+    "    command jit __complete $argv[1] (commandline -ct) 2>/dev/null",
+    "end",
   ];
   for (const n of all) {
     const cond = `-n 'test "$(__jit_path)" = "${n.path.join(" ")}"'`;
@@ -237,6 +276,7 @@ function fish(program: Command): string {
     for (const s of n.subcommands) lines.push(`complete -c jit ${cond} -f -a ${s.name} -d '${fishText(s.description)}'`);
     const first = n.args[0];
     if (n.subcommands.length === 0 && first?.value.kind === "choice") lines.push(`complete -c jit ${cond} -f -a '${first.value.values.join(" ")}'`);
+    if (first?.value.kind === "dynamic") lines.push(`complete -c jit ${cond} -f -a '(__jit_dynamic ${first.value.source})'`);
     for (const f of n.flags) {
       lines.push(`complete -c jit ${cond}${f.short ? ` -s ${f.short.slice(1)}` : ""} -l ${f.long.slice(2)}${fishValue(f.value)} -d '${fishText(f.description)}'`);
     }

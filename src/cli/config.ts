@@ -20,6 +20,12 @@ export function configPath(env: NodeJS.ProcessEnv): string {
   return join(base ?? join(env.HOME || homedir(), ".config"), "jit", "config.json");
 }
 
+/** `$XDG_CACHE_HOME/jit` (default `~/.cache/jit`): the person's own caches (update check, completion answers). */
+export function cacheDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(env.HOME || homedir(), ".cache");
+  return join(base, "jit");
+}
+
 /** Reads the config file; a missing file is `{}`, an unreadable or malformed one is a usage error. */
 export function loadConfig(env: NodeJS.ProcessEnv): JitConfig {
   const path = configPath(env);

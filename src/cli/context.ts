@@ -5,9 +5,14 @@ import type { CredentialStore } from "../auth/credential-store.ts";
 import { BrokerClient, type ClientInfo } from "./client.ts";
 import { loadConfig, normaliseBrokerUrl, resolveBrokerUrl } from "./config.ts";
 import type { IO } from "./io.ts";
+import type { JsonSelection } from "./json-output.ts";
+import type { UpdateCheck } from "./update-notice.ts";
 
 export interface GlobalFlags {
   json?: boolean;
+  /** `--json FIELDS` (main rewrites it to the hidden --json-fields). */
+  jsonFields?: string;
+  jq?: string;
   broker?: string;
 }
 
@@ -16,6 +21,10 @@ export interface CliContext {
   version: string;
   /** Set by main before a command runs. */
   flags: GlobalFlags;
+  /** `--json FIELDS` / `--jq`, checked before the command ran (json-output.ts); undefined for plain --json. */
+  json?: JsonSelection;
+  /** The daily broker version check started beside the command; main calls finish() once it is done. */
+  updateCheck?: UpdateCheck;
   /** A command that exits with another program's status (`jit proxy -- COMMAND`) sets it; main returns it. */
   exitCode?: number;
   /** The broker URL from --broker, JIT_BROKER or the config file; a usage error when none is set. */

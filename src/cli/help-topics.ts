@@ -12,12 +12,22 @@ const ENVIRONMENT = `Environment variables
   JIT_TIMEOUT           how long to wait for the broker's answer (default 10s; a
                         query waits up to 10m), e.g. JIT_TIMEOUT=30s
   JIT_DEBUG             set to 1 to print the stack of an unexpected error
+  JIT_NO_UPDATE_NOTIFIER
+                        set to 1 to stop the update notice: once a day jit
+                        asks the broker's /healthz for its version (beside the
+                        command, never waiting for it) and says on stderr when
+                        this CLI is older or of another release line; only
+                        when stdout and stderr are a terminal, never with --json
+                        or in CI (CI set)
   NO_COLOR              set (to anything) for no colours; FORCE_COLOR=1 forces them
                         (colours are off when the output is not a terminal)
   XDG_CONFIG_HOME       the config file is $XDG_CONFIG_HOME/jit/config.json
                         (default ~/.config/jit/config.json)
   XDG_STATE_HOME        the file credential store and the dev broker's data live
                         under $XDG_STATE_HOME/jit (default ~/.local/state/jit)
+  XDG_CACHE_HOME        compiled-code cache and the update check's last answer
+                        ($XDG_CACHE_HOME/jit/update-check.json; default
+                        ~/.cache)
   TZ                    the time zone jit audit list shows times in
 `;
 
@@ -59,6 +69,15 @@ const FORMATTING = `Output formats
   --json   on every command: machine output on stdout, errors as one JSON
            object on stderr. It cannot be combined with --format other than
            json (a usage error, exit 2).
+  --json FIELDS
+           only these fields of each record, comma-separated, e.g.
+           jit requests --json id,state (or --json=id,state); an unknown
+           field is exit 2 and lists the available ones
+  --jq EXPR
+           filter the JSON output with jq (implies --json; jq 1.8): strings
+           print raw, other values as JSON, e.g.
+           jit grants --jq '.grants[] | select(.state == "active") | .id'
+           (errors stay readable text unless --json is given too)
 
   Data goes to stdout, status lines and hints to stderr, so
   jit query ... --format csv > out.csv keeps only the rows.

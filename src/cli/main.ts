@@ -9,6 +9,7 @@ import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import type { Command } from "commander";
 import type { JitError } from "../errors.ts";
+import type { CliContext } from "./context.ts";
 import type { IO } from "./io.ts";
 
 export const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
@@ -55,35 +56,48 @@ export async function main(argv: string[], io: IO): Promise<number> {
     io.stdout.write(fast);
     return 0;
   }
-  const [{ CommanderError }, { createContext }, { buildProgram }, { EXIT_CODES, JitError }, { INTERRUPTED_EXIT, Interrupted }] = await Promise.all([
+  const [{ createContext }, { buildProgram }] = await Promise.all([import("./context.ts"), import("./program.ts")]);
+  const ctx = createContext(io, VERSION);
+  const program = buildProgram(ctx);
+  // `--json FIELDS` becomes --json --json-fields FIELDS, so commander's --json never swallows a command's argument.
+  const words = argv.some((a) => a.startsWith("--json")) ? (await import("./json-output.ts")).splitJsonFlag(program, argv) : argv;
+  try {
+    return await runParsed(program, words, ctx);
+  } finally {
+    ctx.updateCheck?.finish();
+  }
+}
+
+/** Parses and runs the command; every error becomes its message and exit code. */
+async function runParsed(program: Command, words: string[], ctx: CliContext): Promise<number> {
+  const { io } = ctx;
+  const [{ CommanderError }, { EXIT_CODES, JitError }, { INTERRUPTED_EXIT, Interrupted }] = await Promise.all([
     import("commander"),
-    import("./context.ts"),
-    import("./program.ts"),
     import("../errors.ts"),
     import("./interrupted.ts"),
   ]);
-  const ctx = createContext(io, VERSION);
-  const program = buildProgram(ctx);
-  const json = argv.includes("--json");
+  const json = words.includes("--json");
+  // Errors are one JSON object with --json; --jq alone (which implies --json for the output) keeps them readable.
+  const errorsAsJson = () => json || (Boolean(ctx.flags.json) && ctx.flags.jq === undefined);
   try {
-    await program.parseAsync(argv, { from: "user" });
+    await program.parseAsync(words, { from: "user" });
     return ctx.exitCode ?? 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
       const message = err.message.replace(/^error:\s*/i, "");
-      reportError(io, new JitError("usage", message, { hint: `see ${commandPath(program, argv)} --help` }), json);
+      reportError(io, new JitError("usage", message, { hint: `see ${commandPath(program, words)} --help` }), json);
       return EXIT_CODES.usage;
     }
     if (err instanceof Interrupted) {
-      const asJson = json || Boolean(ctx.flags.json);
+      const asJson = errorsAsJson();
       // Nothing was withdrawn: with --json the one error object says so with the request's own code.
       if (asJson && err.notice) io.err(JSON.stringify({ error: { code: "pending", message: err.notice, interrupted: true, ...err.details } }));
       else if (err.notice) io.err(`${io.colorErr.yellow("interrupted:")} ${err.notice}`);
       return INTERRUPTED_EXIT;
     }
     if (err instanceof JitError) {
-      reportError(io, err, json || Boolean(ctx.flags.json));
+      reportError(io, err, errorsAsJson());
       return EXIT_CODES[err.code];
     }
     const e = err instanceof Error ? err : new Error(String(err));

@@ -10,11 +10,44 @@ const lazy = (ctx: CliContext, load: () => Promise<(ctx: CliContext, ...args: an
   async (...args: any[]) => {
     const cmd = args.at(-1) as Command;
     ctx.flags = cmd.optsWithGlobals();
+    // --json FIELDS and --jq are checked (and jq loaded) before the command does anything; --jq implies --json.
+    if (ctx.flags.jsonFields !== undefined || ctx.flags.jq !== undefined) {
+      const { prepareJson } = await import("./json-output.ts");
+      ctx.json = await prepareJson(commandName(cmd), ctx.flags.jsonFields, ctx.flags.jq);
+      ctx.flags.json = true;
+    }
+    // The daily update check runs beside the command (update-notice.ts); main prints its notice, if any, at the end.
+    if (ctx.io.isStderrTTY && ctx.io.isStdoutTTY && !ctx.flags.json) {
+      const { noticeWanted, startUpdateCheck } = await import("./update-notice.ts");
+      let url: string | undefined;
+      try {
+        url = noticeWanted(ctx.io, commandName(cmd), false) ? ctx.brokerUrl() : undefined;
+      } catch {
+        url = undefined; // no broker configured: the command says so if it needs one
+      }
+      if (url) ctx.updateCheck = startUpdateCheck(ctx.io, ctx.version, url);
+    }
     const fn = await load();
     await fn(ctx, ...args.slice(0, -1));
   };
 
+/** "request show" for the command `jit request show`. */
+const commandName = (cmd: Command): string => {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+};
+
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
+
+/**
+ * Help settings for every command. `--json` is a switch to commander (main turns `--json FIELDS` into --json-fields
+ * first, so it never swallows a command's argument), but help shows the optional field list it takes.
+ */
+const HELP_CONFIG = {
+  showGlobalOptions: true,
+  optionTerm: (o: Option) => (o.long === "--json" ? "--json [fields]" : o.flags),
+};
 
 /** Help is laid out for 80 columns whatever the terminal, so `jit --help` can be answered from prebuilt text (help-text.ts). */
 export const HELP_WIDTH = 80;
@@ -31,10 +64,12 @@ export function buildProgram(ctx: CliContext): Command {
   const program = new Command("jit")
     .description("Just-in-time, policy-checked, masked and audited access to BigQuery, with no standing credential.")
     .version(ctx.version, "-v, --version")
-    .option("--json", "machine-readable output on stdout (errors as one JSON object on stderr)")
+    .option("--json", "machine-readable output on stdout; with fields (id,state) only those (errors as one JSON object on stderr)")
+    .addOption(new Option("--json-fields <fields>").hideHelp())
+    .option("--jq <expression>", "filter the JSON output with a jq expression (implies --json)")
     .option("--broker <url>", "broker URL (overrides JIT_BROKER and the config file)")
     .showHelpAfterError(false)
-    .configureHelp({ showGlobalOptions: true })
+    .configureHelp(HELP_CONFIG)
     .configureOutput(output)
     .helpCommand(false)
     .exitOverride()
@@ -42,7 +77,7 @@ export function buildProgram(ctx: CliContext): Command {
       "\nHelp topics: jit help environment | exit-codes | formatting | policy\n");
 
   // Every command writes help to the injected streams and throws instead of exiting, so main maps exit codes.
-  const wire = (c: Command) => c.exitOverride().configureHelp({ showGlobalOptions: true }).configureOutput(output);
+  const wire = (c: Command) => c.exitOverride().configureHelp(HELP_CONFIG).configureOutput(output);
   const sub = (name: string, description: string, parent: Command = program) => wire(parent.command(name).description(description));
 
   sub("login", "sign in with the company identity provider (OIDC device flow); tokens go to the OS keychain")
@@ -141,7 +176,8 @@ export function buildProgram(ctx: CliContext): Command {
   sub("config", "print the config snippet that adds jit to an MCP client (or, after --, another BigQuery MCP server under jit proxy)", mcp)
     .argument("[server...]", "after --: a BigQuery MCP server's command, run as jit proxy -- SERVER")
     .addOption(new Option("--client <name>", "the MCP client").choices(["claude-desktop", "cursor", "vscode", "claude-code"]).makeOptionMandatory())
-    .addHelpText("after", examples("jit mcp config --client vscode > .vscode/mcp.json", "jit mcp config --client claude-code", "jit mcp config --client cursor -- npx -y @toolbox-sdk/server --config tools.yaml --stdio"))
+    .option("--merge <file>", "add jit to this existing config file (created if missing), keeping its other servers")
+    .addHelpText("after", examples("jit mcp config --client vscode --merge .vscode/mcp.json", "jit mcp config --client claude-code", "jit mcp config --client cursor -- npx -y @toolbox-sdk/server --config tools.yaml --stdio"))
     .action(lazy(ctx, async () => (await import("./commands/mcp.ts")).mcpConfigCommand));
 
   sub("proxy", "BigQuery's REST API on 127.0.0.1 as you, for unmodified BigQuery clients and MCP servers (see docs/proxy.md)")
@@ -211,6 +247,13 @@ export function buildProgram(ctx: CliContext): Command {
     .addArgument(new Argument("<shell>", "bash, zsh or fish").choices(["bash", "zsh", "fish"]))
     .addHelpText("after", examples("jit completion bash > ~/.local/share/bash-completion/completions/jit", "jit completion fish > ~/.config/fish/completions/jit.fish"))
     .action(lazy(ctx, async () => (await import("./commands/completion.ts")).completionCommand));
+
+  // Hidden: the completion scripts call it for values only the broker knows (datasets, tables, request and grant ids).
+  wire(program.command("__complete", { hidden: true }).description("values for the completion scripts"))
+    .argument("<kind>", "datasets, tables, requests or grants")
+    .argument("[word]", "the word being completed")
+    .addHelpText("after", examples("jit __complete tables demo.sales.", "jit __complete requests"))
+    .action(lazy(ctx, async () => (await import("./commands/complete.ts")).completeCommand));
 
   sub("demo", "the whole story in one command: broker, sign-ins, request, approval, masked query, audit")
     .option("--data-dir <dir>", "keep the demo's store here (default: a temporary directory)")

@@ -3,6 +3,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "./sdk.ts";
 import type { RequestView as RequestViewWire } from "../api/views.ts";
 import { parseDuration } from "../policy/duration.ts";
+import { accessStatusOutput, requestAccessOutput } from "./output-schemas.ts";
 import { guarded, toolResult, type ToolContext } from "./result.ts";
 
 type RequestView = Pick<RequestViewWire, "id" | "state" | "datasets" | "duration_seconds" | "approver_groups" | "decided_by" | "decision_reason" | "grant_id" | "sql"> & {
@@ -55,11 +56,15 @@ export function registerAccessTools(server: McpServer, ctx: ToolContext): void {
     inputSchema: {
       datasets: z.array(z.string().min(1)).min(1).describe('datasets as project.dataset, e.g. ["demo.sales"]'),
       reason: z.string().min(1).describe("why the access is needed, e.g. the task you were given"),
-      duration: z.string().optional().describe('how long, e.g. "30m", "1h", "8h" (default 1h; capped by policy)'),
+      duration: z.string().regex(/^(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?$/).optional().describe(
+        'how long the grant lasts: whole numbers with units d, h, m, s, largest first, no spaces, e.g. "45s", "30m", "1h30m", "8h", "2d" ' +
+          "(default 1h; the policy's max_duration caps it and the answer says so)",
+      ),
       sql: z.string().optional().describe(
         "only for datasets whose access is per_query: the exact statement to approve; once approved, query runs it once (duration is ignored)",
       ),
     },
+    outputSchema: requestAccessOutput,
     annotations: { title: "Request access", readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   }, ({ datasets, reason, duration, sql }) => guarded(ctx, async (client) => {
     const durationMs = duration === undefined ? undefined : parseDuration(duration);
@@ -78,6 +83,7 @@ export function registerAccessTools(server: McpServer, ctx: ToolContext): void {
       "Shows the signed-in person's live grants (datasets, expiry, seconds left) and their requests still pending approval. " +
       "Call it after request_access to see whether a pending request was approved.",
     inputSchema: {},
+    outputSchema: accessStatusOutput,
     annotations: { title: "Access status", readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   }, () => guarded(ctx, async (client) => {
     const [grants, requests] = await Promise.all([

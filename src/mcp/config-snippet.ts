@@ -96,3 +96,54 @@ export function clientSnippet(client: McpClientName, launch: Launch): ClientSnip
     }
   }
 }
+
+/** What `--merge FILE` did: the new file text, whether jit's entry was added or replaced, and the servers kept beside it. */
+export interface MergeResult {
+  text: string;
+  action: "added" | "updated";
+  kept: string[];
+}
+
+/** Why a config file cannot be merged; the caller turns it into a usage error naming the file. */
+export class MergeError extends Error {}
+
+/** True when JSON text holds a comment outside strings (VS Code's mcp.json is JSONC): rewriting it would drop them. */
+export function hasComments(text: string): boolean {
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "/" && (text[i + 1] === "/" || text[i + 1] === "*")) return true;
+  }
+  return false;
+}
+
+/**
+ * Adds the snippet's one server to an existing config (or to an empty one when `existing` is undefined), keeping
+ * every other server and every other key as they were. Pure: the caller reads and writes the file.
+ */
+export function mergeConfig(existing: string | undefined, snippet: ClientSnippet): MergeResult {
+  const [key, servers] = Object.entries(snippet.config)[0] as [string, Record<string, unknown>];
+  const [name, entry] = Object.entries(servers)[0]!;
+  let doc: Record<string, unknown> = {};
+  if (existing !== undefined && existing.trim() !== "") {
+    if (hasComments(existing)) throw new MergeError("it has comments, which rewriting it would drop; add the entry by hand (jit mcp config without --merge prints it)");
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(existing);
+    } catch (err) {
+      throw new MergeError(`it is not valid JSON (${(err as Error).message})`);
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new MergeError("it is not a JSON object");
+    doc = parsed as Record<string, unknown>;
+  }
+  const current = doc[key] ?? {};
+  if (current === null || typeof current !== "object" || Array.isArray(current)) throw new MergeError(`its "${key}" is not an object of servers`);
+  const others = Object.keys(current).filter((n) => n !== name);
+  const action = name in current ? "updated" : "added";
+  const merged = { ...doc, [key]: { ...(current as Record<string, unknown>), [name]: entry } };
+  return { text: `${JSON.stringify(merged, null, 2)}\n`, action, kept: others };
+}

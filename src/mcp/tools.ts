@@ -2,6 +2,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "./sdk.ts";
 import type { TableView } from "../api/views.ts";
+import { describeTableOutput, listDatasetsOutput, listTablesOutput, queryOutput } from "./output-schemas.ts";
 import { guarded, toolResult, type ToolContext } from "./result.ts";
 
 /** A column of GET /v1/tables/:table, as the broker declares it. */
@@ -40,6 +41,7 @@ export function registerReadTools(server: McpServer, ctx: ToolContext): void {
       "time-boxed grant) or `per_query` (a person approves each exact statement: call request_access with `sql`), " +
       "and `grant_id` is set when you already hold a live grant and can call query now.",
     inputSchema: {},
+    outputSchema: listDatasetsOutput,
     annotations: { title: "List datasets", ...READ },
   }, () => guarded(ctx, async (client) => {
     const res = await client.get<{ datasets: Array<{ grant_id: string | null }> }>("/v1/datasets");
@@ -51,6 +53,7 @@ export function registerReadTools(server: McpServer, ctx: ToolContext): void {
     title: "List tables",
     description: "Lists the tables of one dataset, e.g. dataset \"demo.sales\" → demo.sales.customers, demo.sales.orders. Call describe_table for columns.",
     inputSchema: { dataset: z.string().min(1).describe('the dataset as project.dataset, e.g. "demo.sales"') },
+    outputSchema: listTablesOutput,
     annotations: { title: "List tables", ...READ },
   }, ({ dataset }) => guarded(ctx, async (client) =>
     toolResult(await client.get(`/v1/datasets/${encodeURIComponent(dataset)}/tables`))));
@@ -61,6 +64,7 @@ export function registerReadTools(server: McpServer, ctx: ToolContext): void {
       "Shows a table's columns and types. Columns with `masked: true` are returned masked (the `mask` style says how, e.g. last4); " +
       "do not ask for their raw values, and do not use them in WHERE, JOIN, GROUP BY or ORDER BY: the broker denies such queries.",
     inputSchema: { table: z.string().min(1).describe('the table as project.dataset.table, e.g. "demo.sales.customers"') },
+    outputSchema: describeTableOutput,
     annotations: { title: "Describe table", ...READ },
   }, ({ table }) => guarded(ctx, async (client) => {
     const schema = await client.get<TableSchema>(`/v1/tables/${encodeURIComponent(table)}`);
@@ -78,9 +82,10 @@ export function registerReadTools(server: McpServer, ctx: ToolContext): void {
       "dry_run checks the query and shows tables, masked columns and the bytes estimate without running it. Every call is audited.",
     inputSchema: {
       sql: z.string().min(1).describe("one SELECT statement in BigQuery Standard SQL"),
-      max_rows: z.number().int().min(0).max(10_000).default(100).describe("return at most this many rows (default 100; the policy may cap it lower)"),
+      max_rows: z.number().int().min(1).max(10_000).default(100).describe("return at most this many rows, 1 to 10000 (default 100; the policy may cap it lower)"),
       dry_run: z.boolean().default(false).describe("check the query and estimate bytes without running it"),
     },
+    outputSchema: queryOutput,
     annotations: { title: "Run a SQL query", ...READ, idempotentHint: false },
   }, ({ sql, max_rows, dry_run }) => guarded(ctx, async (client) => {
     const res = await client.post<Record<string, unknown>>("/v1/query", { sql, max_rows, dry_run });

@@ -33,12 +33,19 @@ function parseUncached(sql: string): Program {
   try {
     return parse(sql, { dialect: "bigquery", paramTypes: ["@name", "@`name`", "?"] }) as unknown as Program;
   } catch (err) {
-    const first = (err instanceof Error ? err.message : String(err)).split("\n")[0] ?? "syntax error";
+    const text = err instanceof Error ? err.message : String(err);
+    const first = text.split("\n")[0] ?? "syntax error";
     // The parser reads a wildcard table only in backticks (BigQuery's documented form).
     const star = first.includes('Unexpected "*"');
-    throw new JitError("denied", `the broker cannot analyse this SQL: ${first}`, {
-      hint: star ? "write a wildcard table in backticks: `dataset.prefix*`" : "simplify the query: one SELECT statement in BigQuery standard SQL",
-      details: { reason: "unanalysable" },
+    // "--> undefined:2:34": where the parser stopped (1-based line and column), so a client can point at the spot.
+    // It is `position`, not `column`: details.column names a masked column in the broker's other refusals.
+    const at = /^--> .*:(\d+):(\d+)$/m.exec(text);
+    const where = at ? { position: { line: Number(at[1]), column: Number(at[2]) } } : {};
+    throw new JitError("denied", `the broker cannot analyse this SQL: ${first}${at ? ` at line ${at[1]}, column ${at[2]}` : ""}`, {
+      hint: star ? "write a wildcard table in backticks: `dataset.prefix*`"
+        : at ? `fix the statement near line ${at[1]}, column ${at[2]}, or simplify it: one statement in BigQuery standard SQL`
+        : "simplify the query: one SELECT statement in BigQuery standard SQL",
+      details: { reason: "unanalysable", ...where },
     });
   }
 }

@@ -90,7 +90,7 @@ export async function auditShowCommand(ctx: CliContext, id: string): Promise<voi
 
 /** Prints what the caller of a query received, from the result kept with its record. */
 export async function auditReplayCommand(ctx: CliContext, id: string, opts: { format?: Format }): Promise<void> {
-  checkFormat(ctx.flags.json, opts.format);
+  checkFormat(ctx.flags.json, opts.format, ctx.flags.jq);
   const client = await ctx.client();
   const { record } = await client.get<{ record: AuditView }>(`/v1/audit/${encodeURIComponent(id)}`);
   let done: AuditView | undefined = record.details.result ? record : undefined;

@@ -1,6 +1,7 @@
 /** `jit mcp` (an MCP server on stdio acting as the signed-in person) and `jit mcp config --client NAME`. */
 import { BrokerClient } from "../client.ts";
 import type { CliContext } from "../context.ts";
+import type { ClientSnippet } from "../../mcp/config-snippet.ts";
 import { printJson } from "./util.ts";
 
 /** Serves MCP on stdin/stdout until the client goes away; stdout carries only the protocol, everything else goes to stderr. */
@@ -23,7 +24,7 @@ export async function mcpCommand(ctx: CliContext): Promise<void> {
 }
 
 /** Prints the config snippet that adds jit to an MCP client, with this installation's absolute paths. */
-export async function mcpConfigCommand(ctx: CliContext, server: string[], opts: { client: string }): Promise<void> {
+export async function mcpConfigCommand(ctx: CliContext, server: string[], opts: { client: string; merge?: string }): Promise<void> {
   const { MCP_CLIENTS, clientSnippet, jitBinPath, jitLaunch } = await import("../../mcp/config-snippet.ts");
   const name = MCP_CLIENTS.find((c) => c === opts.client);
   if (!name) {
@@ -38,17 +39,57 @@ export async function mcpConfigCommand(ctx: CliContext, server: string[], opts: 
     proxied: server,
   });
   const snippet = clientSnippet(name, launch);
+  if (opts.merge !== undefined) return mergeInto(ctx, opts.merge, snippet);
   if (ctx.flags.json) return printJson(ctx, snippet);
   const { io } = ctx;
   if (snippet.command_line) {
+    // stdout carries the command alone, so `jit mcp config --client claude-code | sh` runs it; the JSON form goes to stderr.
     io.err(io.colorErr.dim("# Run this (add --scope user to use jit in every project):"));
     io.out(snippet.command_line);
-    io.out();
-    io.err(io.colorErr.dim("# or put this in .mcp.json at the project root:"));
+    io.err(io.colorErr.dim("# or put this in .mcp.json at the project root (or: --merge .mcp.json):"));
+    io.err(JSON.stringify(snippet.config, null, 2));
   } else {
-    io.err(io.colorErr.dim(`# Put this in ${snippet.file}:`));
+    io.err(io.colorErr.dim(`# Put this in ${snippet.file} (or: --merge FILE):`));
+    io.out(JSON.stringify(snippet.config, null, 2));
   }
-  io.out(JSON.stringify(snippet.config, null, 2));
   io.err(io.colorErr.dim("# Sign in first with: jit login   (the MCP client's config holds no credential)"));
   if (server.length) io.err(io.colorErr.dim("# The server runs under jit proxy: point its BigQuery endpoint at $BIGQUERY_EMULATOR_HOST (see docs/proxy.md)"));
+}
+
+/** `--merge FILE`: adds jit's server to an existing client config (created when missing), keeping every other server. */
+async function mergeInto(ctx: CliContext, file: string, snippet: ClientSnippet): Promise<void> {
+  const [{ mkdirSync, readFileSync, statSync }, { dirname, resolve }, { writeFileAtomic }, { MergeError, mergeConfig }, { JitError }] = await Promise.all([
+    import("node:fs"), import("node:path"), import("../../auth/atomic-write.ts"), import("../../mcp/config-snippet.ts"), import("../../errors.ts"),
+  ]);
+  const path = resolve(file);
+  let existing: string | undefined;
+  let mode = 0o644;
+  try {
+    existing = readFileSync(path, "utf8");
+    mode = statSync(path).mode & 0o777;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new JitError("usage", `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  let merged;
+  try {
+    merged = mergeConfig(existing, snippet);
+  } catch (err) {
+    if (err instanceof MergeError) {
+      throw new JitError("usage", `cannot merge into ${file}: ${err.message}`, { hint: `jit mcp config --client ${snippet.client} prints the entry to add` });
+    }
+    throw err;
+  }
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileAtomic(path, merged.text, mode);
+  } catch (err) {
+    throw new JitError("usage", `cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const name = Object.keys(Object.values(snippet.config)[0] as object)[0]!;
+  if (ctx.flags.json) return printJson(ctx, { file: path, server: name, action: merged.action, kept: merged.kept });
+  const kept = merged.kept.length ? ` (kept ${merged.kept.join(", ")})` : "";
+  ctx.io.err(`${merged.action === "added" ? `Added ${name} to` : `Updated ${name} in`} ${file}${kept}.`);
+  ctx.io.err(ctx.io.colorErr.dim("# Sign in first with: jit login   (the MCP client's config holds no credential)"));
 }

@@ -55,9 +55,10 @@ export function screenRows(rows: number | undefined): number {
 }
 
 /** `--json` is JSON: another --format with it is a contradiction, not a choice to make silently. */
-export function checkFormat(json: boolean | undefined, format: Format | undefined): void {
+export function checkFormat(json: boolean | undefined, format: Format | undefined, jq?: string): void {
   if (json && format !== undefined && format !== "json") {
-    throw new JitError("usage", `--json and --format ${format} contradict each other`, { hint: `use one: --format ${format}, or --json` });
+    const flag = jq !== undefined ? "--jq" : "--json";
+    throw new JitError("usage", `${flag} and --format ${format} contradict each other`, { hint: `use one: --format ${format}, or ${flag}` });
   }
 }
 
@@ -81,7 +82,7 @@ function tableAndSummary(ctx: CliContext, res: QueryResult, page: number | undef
 /** Writes a query result in the chosen format, straight to stdout; the summary goes to stderr. */
 export function printResult(ctx: CliContext, res: QueryResult, format: Format, page?: number): void {
   const { io } = ctx;
-  if (format === "json") return io.out(JSON.stringify(res));
+  if (format === "json") return printJson(ctx, res, { compact: true });
   if (format === "jsonl") return void io.stdout.write(toJsonl(res.rows));
   if (format === "csv") return void io.stdout.write(toCsv(res.columns, res.rows));
   const { table, summary } = tableAndSummary(ctx, res, page);
@@ -97,13 +98,23 @@ export async function printResultPaged(ctx: CliContext, res: QueryResult, format
   ctx.io.err(summary);
 }
 
-/** Runs SQL through the broker; with --wait-approval, files the missing request and waits first. */
+/** Runs SQL through the broker; a syntax error points at the spot, a missing table names the ones there are. */
 export async function queryCommand(ctx: CliContext, sqlArg: string | undefined, opts: QueryOpts): Promise<void> {
   const sql = await readSql(ctx, sqlArg, opts.file);
+  try {
+    await runQuery(ctx, sql, opts);
+  } catch (err) {
+    const { explainQueryError } = await import("../sql-error.ts");
+    throw await explainQueryError(err, sql, { excerpt: !ctx.flags.json || ctx.flags.jq !== undefined, tables: () => ctx.client({ timeoutMs: 3000 }) });
+  }
+}
+
+/** With --wait-approval, files the missing request and waits first. */
+async function runQuery(ctx: CliContext, sql: string, opts: QueryOpts): Promise<void> {
   if (!sql.trim()) throw new JitError("usage", "the SQL is empty", { hint: 'jit query "SELECT ..."' });
   const maxRows = intFlag(opts.maxRows, "max-rows");
   const timeoutMs = parseDuration(opts.timeout);
-  checkFormat(ctx.flags.json, opts.format);
+  checkFormat(ctx.flags.json, opts.format, ctx.flags.jq);
   const format: Format = opts.format ?? (ctx.flags.json ? "json" : ctx.io.isStdoutTTY ? "table" : "json");
   const client = await ctx.client({ timeoutMs: QUERY_TIMEOUT_MS });
   const body = { sql, max_rows: maxRows, dry_run: Boolean(opts.dryRun) };

@@ -5,11 +5,14 @@ import type { CliContext } from "../context.ts";
 import { loadConfig } from "../config.ts";
 import { humanDuration, humanRelative } from "../human.ts";
 import type { FitOptions } from "../output.ts";
+import { renderJson } from "../json-output.ts";
 import { writePaged } from "../pager.ts";
 
-/** Prints a value as JSON on stdout (used with --json). */
-export function printJson(ctx: CliContext, value: unknown): void {
-  ctx.io.out(JSON.stringify(value, null, 2));
+/** Prints a value as JSON on stdout (used with --json): only the fields of `--json FIELDS`, through `--jq` when given. */
+export function printJson(ctx: CliContext, value: unknown, opts: { compact?: boolean } = {}): void {
+  if (!ctx.json) return ctx.io.out(opts.compact ? JSON.stringify(value) : JSON.stringify(value, null, 2));
+  const text = renderJson(value, ctx.json, { compact: opts.compact, tty: ctx.io.isStdoutTTY });
+  if (text) ctx.io.out(text);
 }
 
 /** How to spell jit in a printed next step: "npx jit" when run through npx (in a checkout jit is not on PATH). */

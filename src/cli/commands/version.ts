@@ -1,12 +1,9 @@
 /** `jit version`: the CLI's version and, when a broker is configured, the broker's (from its /healthz). */
 import type { CliContext } from "../context.ts";
+import { incompatible } from "../update-notice.ts";
 import { printJson } from "./util.ts";
 
-/** "major.minor" differs: the CLI and broker may disagree about the API. */
-export function incompatible(cli: string, broker: string): boolean {
-  const mm = (v: string) => v.split(".").slice(0, v.startsWith("0.") ? 2 : 1).join(".");
-  return mm(cli) !== mm(broker);
-}
+export { incompatible } from "../update-notice.ts";
 
 /** Prints the versions; an unreachable broker is reported, not an error (the CLI's version is still the answer). */
 export async function versionCommand(ctx: CliContext): Promise<void> {
