@@ -154,6 +154,24 @@ describe("jit broker serve", { timeout: 90_000 }, () => {
         const audit = await fetch(`${b.url}/v1/audit?mine=1&limit=1000`, { headers: { authorization: `Bearer ${token}` } });
         const records = ((await audit.json()) as { records: Array<{ action: string }> }).records;
         assert.ok(records.some((r) => r.action === "revoke"), `${name}: one audit chain across replicas`);
+
+        // A long poll on replica B sees a decision made on replica A within about a second (B re-reads the store).
+        const carol = userEnv(join(sub, "carol"), a.url);
+        const bob = userEnv(join(sub, "bob"), a.url);
+        assert.equal(await loginVia(idp, carol, "carol"), 0);
+        assert.equal(await loginVia(idp, bob, "bob"), 0);
+        const carolToken = (JSON.parse(JSON.parse(readFileSync(join(sub, "carol", "state", "jit", "credentials.json"), "utf8")).entries[a.url]) as { id_token: string }).id_token;
+        const filed = await runJit(["request", "demo.sales", "--reason", "replica wait", "--json"], carol);
+        assert.equal(filed.code, 5, filed.stderr);
+        const id = (JSON.parse(filed.stdout) as { request: { id: string } }).request.id;
+        const waiting = fetch(`${b.url}/v1/requests/${id}?wait=20`, { headers: { authorization: `Bearer ${carolToken}` } });
+        await new Promise((r) => setTimeout(r, 500));
+        const approved = await runJit(["approve", id], bob);
+        assert.equal(approved.code, 0, approved.stderr);
+        const decidedAt = Date.now();
+        const answer = (await (await waiting).json()) as { request: { state: string } };
+        assert.equal(answer.request.state, "approved", `${name}: the wait on B saw A's approval`);
+        assert.ok(Date.now() - decidedAt < 1500, `${name}: B answered ${Date.now() - decidedAt} ms after A's approval`);
       } finally {
         await Promise.all([a.stop(), b.stop()]);
         if (name === "postgres") {
