@@ -10,6 +10,7 @@ import type { Warehouse } from "../warehouse/types.ts";
 import { withSchemaCache } from "../warehouse/schema-cache.ts";
 import type { BrokerConfig } from "./config.ts";
 import type { BrokerDeps } from "./context.ts";
+import { createInFlightGate } from "./in-flight.ts";
 import { createBrokerHandler, listen } from "./server.ts";
 import { createTokenVerifier } from "./verify-token.ts";
 
@@ -122,7 +123,8 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
     notify: notifier ? (e) => notifier.notify({ ...e, brokerUrl: cfg.publicUrl }) : undefined,
   };
   // No dev plugin: the dev IdP and /dev/device/approve never exist in serve mode.
-  const handler = createBrokerHandler(deps);
+  const gate = createInFlightGate(cfg.maxInFlight);
+  const handler = createBrokerHandler(deps, undefined, { gate });
   const tls = cfg.tls ? { cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) } : undefined;
   const { server, url } = await listen(handler, cfg.listen.host, cfg.listen.port, tls);
   let watcher: FSWatcher | undefined;
