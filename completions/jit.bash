@@ -188,14 +188,15 @@ _jit() {
         --config) _jit_files; return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--config --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--config --check --json --broker -h --help" -- "$cur")); return ;;
     "broker dev")
       case "$prev" in
         --port) return ;;
         --data-dir) _jit_dirs; return ;;
+        --metrics-port) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--port --data-dir --json --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--port --data-dir --metrics-port --json --broker -h --help" -- "$cur")); return ;;
     "completion")
       case "$prev" in
         --broker) return ;;
