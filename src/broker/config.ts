@@ -14,7 +14,7 @@ export interface BrokerConfig {
   publicUrl?: string;
   tls?: { certFile: string; keyFile: string };
   /** maxTokenAgeS: the longest id_token lifetime (exp - iat) accepted, in seconds. */
-  identity: { issuer: string; clientId: string; audience: string; scopes: string; jwksUri?: string; maxTokenAgeS: number };
+  identity: { issuer: string; clientId: string; audience: string; scopes: string; jwksUri?: string; maxTokenAgeS: number; keysRefreshMs: number };
   policyFile: string;
   store: { kind: "sqlite"; path: string } | { kind: "postgres"; url: string; schema?: string };
   warehouse: { kind: "bigquery"; bigquery: BigQueryConfig } | { kind: "demo" };
@@ -132,12 +132,21 @@ export async function validateBrokerConfig(raw: unknown, file: string): Promise<
   let identity: BrokerConfig["identity"] | undefined;
   if (!isRecord(raw.identity)) issues.push({ path: "identity", message: "is required: issuer and client_id of your OIDC provider" });
   else {
-    unknownKeys(raw.identity, ["issuer", "client_id", "audience", "scopes", "jwks_uri", "max_token_age"], "identity", issues);
+    unknownKeys(raw.identity, ["issuer", "client_id", "audience", "scopes", "jwks_uri", "max_token_age", "keys_refresh"], "identity", issues);
     const issuer = httpsUrl(raw.identity.issuer, "identity.issuer", issues);
     const clientId = typeof raw.identity.client_id === "string" && raw.identity.client_id ? raw.identity.client_id : void issues.push({ path: "identity.client_id", message: "is required (the public client registered for jit)" });
     const jwksUri = raw.identity.jwks_uri === undefined ? undefined : httpsUrl(raw.identity.jwks_uri, "identity.jwks_uri", issues);
     const maxTokenAgeS = maxTokenAge(raw.identity.max_token_age, issues);
-    if (issuer && clientId && maxTokenAgeS !== undefined) {
+    // How often the IdP's signing keys are re-read (and an outage noticed); cached keys keep verifying meanwhile.
+    let keysRefreshMs: number | undefined = 5 * 60_000;
+    if (raw.identity.keys_refresh !== undefined) {
+      keysRefreshMs = typeof raw.identity.keys_refresh === "string" ? tryParseDuration(raw.identity.keys_refresh) : undefined;
+      if (keysRefreshMs === undefined || keysRefreshMs < 1000 || keysRefreshMs > 86_400_000) {
+        issues.push({ path: "identity.keys_refresh", message: "must be a duration from 1s to 24h, such as 5m (the default)" });
+        keysRefreshMs = undefined;
+      }
+    }
+    if (issuer && clientId && maxTokenAgeS !== undefined && keysRefreshMs !== undefined) {
       identity = {
         issuer,
         clientId,
@@ -145,6 +154,7 @@ export async function validateBrokerConfig(raw: unknown, file: string): Promise<
         scopes: typeof raw.identity.scopes === "string" ? raw.identity.scopes : "openid profile email groups offline_access",
         jwksUri,
         maxTokenAgeS,
+        keysRefreshMs,
       };
     }
   }

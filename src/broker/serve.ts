@@ -124,6 +124,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
   const verifyToken = createTokenVerifier({
     issuer: cfg.identity.issuer, audience: cfg.identity.audience, clientId: cfg.identity.clientId, jwksUri: cfg.identity.jwksUri,
     groupsClaim: policy.get().groupsClaim, maxTokenAgeSeconds: cfg.identity.maxTokenAgeS,
+    jwksMaxAgeMs: cfg.identity.keysRefreshMs, jwksCooldownMs: Math.min(30_000, cfg.identity.keysRefreshMs),
   });
   // The keys are fetched now, not on the first sign-in; until they are, /readyz says starting.
   verifyToken.poke();
@@ -144,6 +145,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
   };
   deps.readiness = createReadiness({
     store: rawStore, warehouse: rawWarehouse, identity: verifyToken, draining: () => gate.draining,
+    identityProbeMs: Math.min(60_000, cfg.identity.keysRefreshMs),
     setPart: metrics ? (part, v) => metrics.setPart(part, v) : undefined,
   });
   // No dev plugin: the dev IdP and /dev/device/approve never exist in serve mode.

@@ -21,7 +21,7 @@ export interface ServeHarness {
 }
 
 /** Writes broker.yaml (demo warehouse, SQLite, the demo policy, a 0600 key) plus `extra` lines, and starts the broker. */
-export async function startServeHarness(extra: string[] = [], opts: { idp?: RunningIdp } = {}): Promise<ServeHarness> {
+export async function startServeHarness(extra: string[] = [], opts: { idp?: RunningIdp; identity?: string } = {}): Promise<ServeHarness> {
   const dir = mkdtempSync(join(tmpdir(), "jit-serve-h-"));
   mkdirSync(dir, { recursive: true });
   const idp = opts.idp ?? (await startDevIdp());
@@ -33,7 +33,7 @@ export async function startServeHarness(extra: string[] = [], opts: { idp?: Runn
   const config = join(dir, "broker.yaml");
   writeFileSync(config, [
     "listen: 127.0.0.1:0",
-    `identity: { issuer: "${idp.issuer}", client_id: jit-cli }`,
+    `identity: { issuer: "${idp.issuer}", client_id: jit-cli${opts.identity ? `, ${opts.identity}` : ""} }`,
     `policy: ${policyFile}`,
     `store: { sqlite: ${join(dir, "jit.db")} }`,
     "warehouse: { demo: true }",
