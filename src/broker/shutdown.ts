@@ -1,7 +1,9 @@
 /**
- * Graceful shutdown (SIGTERM, SIGINT): stop accepting, report not ready, let in-flight requests finish within the
+ * Graceful shutdown (SIGTERM, SIGINT): stop accepting work, report not ready, let in-flight requests finish within the
  * grace period, then cancel what is left (their warehouse jobs are stopped and their audit records written by the
- * query pipeline), wait briefly for those records, and only then close the store.
+ * query pipeline), wait briefly for those records, and only then close the store. The listener stays open while
+ * draining so that a request still routed here (a load balancer has not yet seen /readyz go 503) is answered 503
+ * with Retry-After at once rather than with a refused connection; it closes once nothing is in flight.
  */
 import type { Server } from "node:http";
 import type { InFlightGate } from "./in-flight.ts";
@@ -21,8 +23,7 @@ export interface ShutdownReport {
 export async function drain(opts: { servers: Server[]; gate: InFlightGate; graceMs: number; log(line: string): void }): Promise<ShutdownReport> {
   const started = performance.now();
   const { gate, log } = opts;
-  gate.drain(); // /readyz answers 503 from now on; new requests on open connections are refused with Retry-After
-  const closed = opts.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+  gate.drain(); // /readyz answers 503 from now on; new requests are refused with Retry-After
   for (const s of opts.servers) s.closeIdleConnections();
   const inFlight = gate.count;
   if (inFlight > 0) log(JSON.stringify({ msg: "draining", in_flight: inFlight, grace_ms: opts.graceMs }));
@@ -35,6 +36,7 @@ export async function drain(opts: { servers: Server[]; gate: InFlightGate; grace
   }
   const abandoned = gate.count;
   if (abandoned > 0) log(JSON.stringify({ msg: "requests did not finish after cancelling; closing anyway", abandoned }));
+  const closed = opts.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
   for (const s of opts.servers) s.closeAllConnections();
   await Promise.all(closed);
   return { cancelled, abandoned, waitedMs: Math.round(performance.now() - started) };
