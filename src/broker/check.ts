@@ -4,7 +4,7 @@
  * column of the first problem), the masking key (size, mode), the TLS pair (mode, that the key fits the
  * certificate), the BigQuery key file (mode, JSON), the store's location or URL. Every problem at once, exit 2.
  */
-import { readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { createSecureContext } from "node:tls";
 import { JitError } from "../errors.ts";
@@ -70,12 +70,20 @@ export async function checkBrokerFiles(cfg: BrokerConfig): Promise<string[]> {
   if (cfg.store.kind === "sqlite") {
     const path = cfg.store.path;
     step("store.sqlite", () => {
-      // The file is created on first start; its directory must exist and take writes.
-      const blocked = probeWritable(path);
-      if (blocked && !(blocked.code === "ENOENT" && probeWritable(`${dirname(path)}/.`) === null)) {
-        throw new JitError("usage", `${path}: ${blocked.code}: ${blocked.reason}`);
+      // The file and its directories are created on first start: the nearest existing directory must take writes.
+      if (existsSync(path)) {
+        const blocked = probeWritable(path);
+        if (blocked) throw new JitError("usage", `${path}: ${blocked.code}: ${blocked.reason}`);
+        return `${path} (exists)`;
       }
-      return path;
+      let dir = dirname(path);
+      while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+      try {
+        accessSync(dir, constants.W_OK);
+      } catch (err) {
+        throw new JitError("usage", `${path} cannot be created: ${dir} is not writable (${(err as NodeJS.ErrnoException).code})`);
+      }
+      return `${path} (created on first start)`;
     });
   } else {
     const url = cfg.store.url;
