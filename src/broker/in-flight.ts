@@ -5,8 +5,13 @@
  */
 import { JitError } from "../errors.ts";
 
-/** The default `max_in_flight`: what one broker on two cores answers well within its p99 (bench/README.md). */
-export const DEFAULT_MAX_IN_FLIGHT = 64;
+/**
+ * The default `max_in_flight`. By Little's law a cap is latency x throughput: one broker on two cores answers
+ * 300-450 requests/s (bench/README.md), so 256 in progress is about half a second of queued work, the most a caller
+ * should wait before being told to come back. It also stays above the 200 closed-loop connections of the load bench,
+ * which must see no refusals; an open-ended flood (thousands of sockets) is what gets shed.
+ */
+export const DEFAULT_MAX_IN_FLIGHT = 256;
 
 export type ShedReason = "overloaded" | "draining";
 

@@ -82,7 +82,7 @@ test("a scripted session, then a scrape whose counts match it", async () => {
   assert.equal(diff("jit_policy_reloads_total", { result: "ok" }), 1);
   assert.equal(diff("jit_policy_reloads_total", { result: "refused" }), 1);
   assert.equal(sample(m, "jit_in_flight_requests"), 0);
-  assert.equal(sample(m, "jit_max_in_flight"), 64);
+  assert.equal(sample(m, "jit_max_in_flight"), 256);
   assert.equal(sample(m, "jit_shed_total"), 0);
   assert.ok(sample(m, "jit_process_resident_memory_bytes") > 0, "process metrics are there too");
 });

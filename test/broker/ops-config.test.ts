@@ -13,9 +13,9 @@ const base = (extra: Record<string, unknown> = {}) => ({
 });
 const validate = (extra: Record<string, unknown>) => validateBrokerConfig(base(extra), "/etc/jit/broker.yaml");
 
-test("defaults: 64 requests in flight, 30 s shutdown grace, metrics on 127.0.0.1:9464", async () => {
+test("defaults: 256 requests in flight, 30 s shutdown grace, metrics on 127.0.0.1:9464", async () => {
   const { config } = await validate({});
-  assert.equal(config?.maxInFlight, 64);
+  assert.equal(config?.maxInFlight, 256);
   assert.equal(config?.shutdownGraceMs, 30_000);
   assert.deepEqual(config?.metricsListen, { host: "127.0.0.1", port: 9464 });
 });
