@@ -235,15 +235,16 @@ _jit() {
         --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--config --json --jq --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--config --check --json --jq --broker -h --help" -- "$cur")); return ;;
     "broker dev")
       case "$prev" in
         --port) return ;;
         --data-dir) _jit_dirs; return ;;
+        --metrics-port) return ;;
         --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--port --data-dir --json --jq --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--port --data-dir --metrics-port --json --jq --broker -h --help" -- "$cur")); return ;;
     "completion")
       case "$prev" in
         --jq) return ;;

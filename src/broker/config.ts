@@ -5,6 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { JitError } from "../errors.ts";
 import { isLoopbackHost } from "../net/loopback.ts";
 import { tryParseDuration } from "../policy/duration.ts";
+import { DEFAULT_MAX_IN_FLIGHT } from "./in-flight.ts";
 import type { BigQueryConfig } from "../warehouse/bigquery-config.ts";
 
 export interface BrokerConfig {
@@ -13,13 +14,19 @@ export interface BrokerConfig {
   publicUrl?: string;
   tls?: { certFile: string; keyFile: string };
   /** maxTokenAgeS: the longest id_token lifetime (exp - iat) accepted, in seconds. */
-  identity: { issuer: string; clientId: string; audience: string; scopes: string; jwksUri?: string; maxTokenAgeS: number };
+  identity: { issuer: string; clientId: string; audience: string; scopes: string; jwksUri?: string; maxTokenAgeS: number; keysRefreshMs: number };
   policyFile: string;
   store: { kind: "sqlite"; path: string } | { kind: "postgres"; url: string; schema?: string };
   warehouse: { kind: "bigquery"; bigquery: BigQueryConfig } | { kind: "demo" };
   hashKeyFile: string;
   audit: { replayMaxRows: number };
   notify?: unknown;
+  /** Requests in progress at once; more are answered 503 + Retry-After (default 64). */
+  maxInFlight: number;
+  /** How long SIGTERM waits for in-flight requests before cancelling them (default 30 s). */
+  shutdownGraceMs: number;
+  /** Where /metrics is served (default 127.0.0.1:9464); null when `metrics_listen: off`. */
+  metricsListen: { host: string; port: number } | null;
 }
 
 export interface ConfigIssue {
@@ -27,7 +34,18 @@ export interface ConfigIssue {
   message: string;
 }
 
-const TOP_KEYS = ["listen", "public_url", "tls", "identity", "policy", "store", "warehouse", "masking", "audit", "notify"];
+const TOP_KEYS = ["listen", "public_url", "tls", "identity", "policy", "store", "warehouse", "masking", "audit", "notify", "max_in_flight", "shutdown_grace", "metrics_listen"];
+
+/** The default `metrics_listen`: Prometheus's conventional exporter port, on loopback only. */
+export const DEFAULT_METRICS_LISTEN = { host: "127.0.0.1", port: 9464 };
+const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
+
+/** Parses "host:port" (IPv6 in brackets). */
+function hostPort(v: unknown): { host: string; port: number } | undefined {
+  const m = typeof v === "string" ? /^(\[[0-9a-f:]+\]|[^:]+):(\d{1,5})$/i.exec(v) : null;
+  if (!m || Number(m[2]) > 65535) return undefined;
+  return { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+}
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const camel = (k: string) => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -69,9 +87,32 @@ export async function validateBrokerConfig(raw: unknown, file: string): Promise<
 
   let listen = { host: "127.0.0.1", port: 8787 };
   if (raw.listen !== undefined) {
-    const m = typeof raw.listen === "string" ? /^(\[[0-9a-f:]+\]|[^:]+):(\d{1,5})$/i.exec(raw.listen) : null;
-    if (!m || Number(m[2]) > 65535) issues.push({ path: "listen", message: 'must be "host:port", e.g. "0.0.0.0:8443"' });
-    else listen = { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+    const hp = hostPort(raw.listen);
+    if (!hp) issues.push({ path: "listen", message: 'must be "host:port", e.g. "0.0.0.0:8443"' });
+    else listen = hp;
+  }
+
+  let maxInFlight = DEFAULT_MAX_IN_FLIGHT;
+  if (raw.max_in_flight !== undefined) {
+    const n = raw.max_in_flight;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 100_000) issues.push({ path: "max_in_flight", message: `must be a whole number from 1 to 100000 (requests in progress at once; the default is ${DEFAULT_MAX_IN_FLIGHT})` });
+    else maxInFlight = n;
+  }
+  let shutdownGraceMs = DEFAULT_SHUTDOWN_GRACE_MS;
+  if (raw.shutdown_grace !== undefined) {
+    const ms = typeof raw.shutdown_grace === "string" ? tryParseDuration(raw.shutdown_grace) : raw.shutdown_grace === 0 ? 0 : undefined;
+    if (ms === undefined || ms > 3_600_000) issues.push({ path: "shutdown_grace", message: "must be a duration up to 1h, such as 30s (how long SIGTERM lets in-flight queries finish; the default is 30s)" });
+    else shutdownGraceMs = ms;
+  }
+  let metricsListen: BrokerConfig["metricsListen"] = DEFAULT_METRICS_LISTEN;
+  if (raw.metrics_listen !== undefined) {
+    if (raw.metrics_listen === "off" || raw.metrics_listen === false) metricsListen = null;
+    else {
+      const hp = hostPort(raw.metrics_listen);
+      if (!hp) issues.push({ path: "metrics_listen", message: 'must be "host:port" (e.g. "127.0.0.1:9464", the default) or off' });
+      else if (hp.host === listen.host && hp.port === listen.port && hp.port !== 0) issues.push({ path: "metrics_listen", message: "must differ from listen: /metrics is never served on the public listener" });
+      else metricsListen = hp;
+    }
   }
   const publicUrl = raw.public_url === undefined ? undefined : httpsUrl(raw.public_url, "public_url", issues);
 
@@ -91,12 +132,21 @@ export async function validateBrokerConfig(raw: unknown, file: string): Promise<
   let identity: BrokerConfig["identity"] | undefined;
   if (!isRecord(raw.identity)) issues.push({ path: "identity", message: "is required: issuer and client_id of your OIDC provider" });
   else {
-    unknownKeys(raw.identity, ["issuer", "client_id", "audience", "scopes", "jwks_uri", "max_token_age"], "identity", issues);
+    unknownKeys(raw.identity, ["issuer", "client_id", "audience", "scopes", "jwks_uri", "max_token_age", "keys_refresh"], "identity", issues);
     const issuer = httpsUrl(raw.identity.issuer, "identity.issuer", issues);
     const clientId = typeof raw.identity.client_id === "string" && raw.identity.client_id ? raw.identity.client_id : void issues.push({ path: "identity.client_id", message: "is required (the public client registered for jit)" });
     const jwksUri = raw.identity.jwks_uri === undefined ? undefined : httpsUrl(raw.identity.jwks_uri, "identity.jwks_uri", issues);
     const maxTokenAgeS = maxTokenAge(raw.identity.max_token_age, issues);
-    if (issuer && clientId && maxTokenAgeS !== undefined) {
+    // How often the IdP's signing keys are re-read (and an outage noticed); cached keys keep verifying meanwhile.
+    let keysRefreshMs: number | undefined = 5 * 60_000;
+    if (raw.identity.keys_refresh !== undefined) {
+      keysRefreshMs = typeof raw.identity.keys_refresh === "string" ? tryParseDuration(raw.identity.keys_refresh) : undefined;
+      if (keysRefreshMs === undefined || keysRefreshMs < 1000 || keysRefreshMs > 86_400_000) {
+        issues.push({ path: "identity.keys_refresh", message: "must be a duration from 1s to 24h, such as 5m (the default)" });
+        keysRefreshMs = undefined;
+      }
+    }
+    if (issuer && clientId && maxTokenAgeS !== undefined && keysRefreshMs !== undefined) {
       identity = {
         issuer,
         clientId,
@@ -104,6 +154,7 @@ export async function validateBrokerConfig(raw: unknown, file: string): Promise<
         scopes: typeof raw.identity.scopes === "string" ? raw.identity.scopes : "openid profile email groups offline_access",
         jwksUri,
         maxTokenAgeS,
+        keysRefreshMs,
       };
     }
   }
@@ -175,7 +226,7 @@ export async function validateBrokerConfig(raw: unknown, file: string): Promise<
 
   if (issues.length > 0 || !identity || !policyFile || !store || !warehouse || !hashKeyFile) return { errors: issues };
   return {
-    config: { file, listen, publicUrl, tls, identity, policyFile, store, warehouse, hashKeyFile, audit: { replayMaxRows }, notify: raw.notify },
+    config: { file, listen, publicUrl, tls, identity, policyFile, store, warehouse, hashKeyFile, audit: { replayMaxRows }, notify: raw.notify, maxInFlight, shutdownGraceMs, metricsListen },
     errors: [],
   };
 }

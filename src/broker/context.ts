@@ -34,6 +34,8 @@ export interface BrokerDeps {
   publicUrl?: string;
   /** Fire-and-forget notification of a request's state change (webhooks); never blocks. */
   notify?(event: LifecycleEvent): void;
+  /** What /readyz answers (readiness.ts); a store-only check when absent. */
+  readiness?(): Promise<import("./readiness.ts").ReadinessReport>;
 }
 
 /** A request's state change, as sent to notification sinks. */

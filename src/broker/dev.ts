@@ -8,7 +8,10 @@ import { fileURLToPath } from "node:url";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { DeviceApproveBody, describeIssues, type DeviceApproveInput } from "../api/schemas.ts";
 import { JitError } from "../errors.ts";
-import { type BrokerPlugin, createBrokerHandler, type FrontDoorOptions, listen, type ListenOptions } from "./server.ts";
+import { type BrokerPlugin, createBrokerHandler, type FrontDoorOptions, listen, type ListenOptions, type RequestOutcome } from "./server.ts";
+import { createInFlightGate } from "./in-flight.ts";
+import { createReadiness } from "./readiness.ts";
+import { drain, type ShutdownReport } from "./shutdown.ts";
 import type { BrokerDeps } from "./context.ts";
 import { header, httpError, readJsonBody, sendError, sendJson } from "./http.ts";
 import { loadPolicyFile } from "../policy/load.ts";
@@ -102,6 +105,10 @@ export interface DevBroker {
   dataDir: string;
   server: Server;
   deps: BrokerDeps;
+  /** The /metrics URL when started with `metrics`. */
+  metricsUrl: string | null;
+  /** Drains like `broker serve` on SIGTERM (in-flight requests finish within `shutdownGraceMs`), then closes. */
+  shutdown(): Promise<ShutdownReport>;
   close(): Promise<void>;
 }
 
@@ -110,6 +117,12 @@ export async function startDevBroker(opts: {
   port: number; dataDir: string; log?: (line: string) => void; version?: string; now?: () => number; pollIntervalSeconds?: number;
   /** Bounds of the front door and its socket (tests shorten them). */
   frontDoor?: FrontDoorOptions; listen?: ListenOptions;
+  /** Serve /metrics on 127.0.0.1:port (0 picks a free one); off when absent. */
+  metrics?: { port: number };
+  /** How long shutdown() lets in-flight requests finish (default 30 s). */
+  shutdownGraceMs?: number;
+  /** Token verification's key cache timing (tests of IdP outages shorten it). */
+  identity?: { jwksCooldownMs?: number; jwksMaxAgeMs?: number };
 }): Promise<DevBroker> {
   const log = opts.log ?? (() => {});
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
@@ -117,23 +130,36 @@ export async function startDevBroker(opts: {
   // Listen first: the issuer URL names the port, and port 0 is only known once bound.
   const { server, url } = await listen(async (req, res) => {
     if (handler) return handler(req, res);
-    res.writeHead(503).end();
+    sendJson(res, 503, { ready: false, status: "starting", parts: {} }, { "retry-after": "1" });
   }, "127.0.0.1", opts.port, opts.listen);
+  let metricsServer: { url: string; close(): Promise<void> } | undefined;
   try {
     const issuer = `${url}/oidc`;
     const [{ createDevIdp }, { openDemoWarehouse }] = await Promise.all([import("../idp/dev-idp.ts"), import("../warehouse/duckdb.ts")]);
     const policy = loadPolicyFile(DEMO_POLICY_PATH);
-    const [idp, warehouse] = await Promise.all([
+    const [idp, rawWarehouse] = await Promise.all([
       createDevIdp({ issuer, clientId: DEV_CLIENT_ID, pollIntervalSeconds: opts.pollIntervalSeconds ?? 1 }),
       openDemoWarehouse(),
     ]);
-    const store = openSqliteStore(join(opts.dataDir, "jit.db"));
+    const rawStore = openSqliteStore(join(opts.dataDir, "jit.db"));
+    const gate = opts.frontDoor?.gate ?? createInFlightGate(opts.frontDoor?.maxInFlight);
+    let store: BrokerDeps["store"] = rawStore;
+    let warehouse: BrokerDeps["warehouse"] = rawWarehouse;
+    let metrics: import("./metrics.ts").BrokerMetrics | undefined;
+    if (opts.metrics) {
+      const m = await import("./metrics.ts");
+      metrics = await m.createBrokerMetrics({ version: opts.version ?? "dev", mode: "dev", gate, store: () => store });
+      store = metrics.instrumentStore(rawStore);
+      warehouse = metrics.instrumentWarehouse(rawWarehouse);
+      metricsServer = await m.serveMetrics(metrics, "127.0.0.1", opts.metrics.port);
+    }
+    // Tokens are checked against the real clock; `now` moves only the grant clock (tests of expiry).
+    const verifyToken = createTokenVerifier({ issuer, audience: DEV_CLIENT_ID, groupsClaim: policy.groupsClaim, ...opts.identity });
     const deps: BrokerDeps = {
       policy: () => policy,
       store,
       warehouse,
-      // Tokens are checked against the real clock; `now` moves only the grant clock (tests of expiry).
-      verifyToken: createTokenVerifier({ issuer, audience: DEV_CLIENT_ID, groupsClaim: policy.groupsClaim }),
+      verifyToken,
       loginSettings: { issuer, client_id: DEV_CLIENT_ID, scopes: DEV_SCOPES, audience: DEV_CLIENT_ID },
       now: opts.now ?? Date.now,
       hashKey: loadOrCreateKey(opts.dataDir),
@@ -142,16 +168,37 @@ export async function startDevBroker(opts: {
       log,
       publicUrl: url,
     };
-    handler = createBrokerHandler(deps, devPlugin({ url, handleOidc: (req, res) => idp.handle(req, res), approveDevice: (input) => idp.approveDevice(input), bodyTimeoutMs: opts.frontDoor?.bodyTimeoutMs }), opts.frontDoor);
+    deps.readiness = createReadiness({
+      store: rawStore, warehouse: rawWarehouse, identity: verifyToken, draining: () => gate.draining,
+      setPart: metrics ? (part, v) => metrics.setPart(part, v) : undefined,
+    });
+    const observe = metrics ? (e: RequestOutcome) => { metrics.observeRequest(e); opts.frontDoor?.observe?.(e); } : opts.frontDoor?.observe;
+    handler = createBrokerHandler(deps, devPlugin({ url, handleOidc: (req, res) => idp.handle(req, res), approveDevice: (input) => idp.approveDevice(input), bodyTimeoutMs: opts.frontDoor?.bodyTimeoutMs }), { ...opts.frontDoor, gate, observe });
+    // The embedded IdP answers on this very listener, so its keys can be read as soon as the handler is in place.
+    verifyToken.poke();
+    let closing: Promise<void> | undefined;
+    const closeRest = async () => {
+      await metricsServer?.close();
+      await Promise.allSettled([idp.close(), rawWarehouse.close(), closeAnalysisWorker()]);
+      await rawStore.close().catch(() => {});
+    };
     return {
-      url, issuer, dataDir: opts.dataDir, server, deps,
+      url, issuer, dataDir: opts.dataDir, server, deps, metricsUrl: metricsServer?.url ?? null,
+      async shutdown() {
+        const report = await drain({ servers: [server], gate, graceMs: opts.shutdownGraceMs ?? 30_000, log });
+        closing ??= closeRest();
+        await closing;
+        return report;
+      },
       async close() {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
-        await Promise.allSettled([idp.close(), warehouse.close(), store.close(), closeAnalysisWorker()]);
+        closing ??= closeRest();
+        await closing;
       },
     };
   } catch (err) {
+    await metricsServer?.close();
     server.close();
     throw err;
   }

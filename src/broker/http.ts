@@ -90,11 +90,21 @@ export function statusOf(err: JitError): number {
 /** Sends a JitError as `{"error": {...}}` with its HTTP status (and any headers it carries, e.g. Allow, Retry-After). */
 export function sendError(res: ServerResponse, err: JitError, headers: Record<string, string> = {}): void {
   const body = err.toJSON();
-  const extra = (err.details.headers ?? {}) as Record<string, string>;
+  const extra = { ...(err.details.headers ?? {}) } as Record<string, string>;
+  const status = statusOf(err);
   delete (body.error as Record<string, unknown>).status;
   delete (body.error as Record<string, unknown>).headers;
-  sendJson(res, statusOf(err), body, { ...headers, ...extra });
+  // Every 503 (a store that is down, a broker at capacity or draining) says when to come back, in the header and the body.
+  if (status === 503 && extra["retry-after"] === undefined) {
+    const wait = typeof err.details.retry_after_s === "number" ? err.details.retry_after_s : UNAVAILABLE_RETRY_AFTER_S;
+    extra["retry-after"] = String(wait);
+    (body.error as Record<string, unknown>).retry_after_s = wait;
+  }
+  sendJson(res, status, body, { ...headers, ...extra });
 }
+
+/** Retry-After of a 503 that names no wait of its own (a store that is unavailable), in seconds. */
+export const UNAVAILABLE_RETRY_AFTER_S = 5;
 
 /** A compiled route path: `/v1/requests/:id` matches `/v1/requests/7` with `{ id: "7" }` (still percent-encoded). */
 export interface PathPattern {

@@ -82,13 +82,13 @@ export function apiRoutes(): RouteDef[] {
       run: async ({ deps }) => ({ ok: true, version: deps.version, mode: deps.mode, store: deps.store.kind }),
     }),
     route({
-      // Readiness (store only so far): a replica that lost its store, or cannot write it, is taken out of the load balancer.
+      // Readiness part by part (readiness.ts): a replica that is starting, draining, or lost a part is taken out of the load balancer.
       method: "GET", path: "/readyz", action: "health.read", audit: "health", public: true,
       resource: () => ({ kind: "service" }),
       run: async ({ deps, res }) => {
-        const problem = await deps.store.ready().then(() => null, (err: unknown) => (err instanceof Error ? err.message : String(err)));
-        if (problem) return sendJson(res, 503, { ready: false, checks: { store: { ok: false, kind: deps.store.kind, problem } } });
-        return { ready: true, checks: { store: { ok: true, kind: deps.store.kind } } };
+        const report = await (deps.readiness ?? (await import("./readiness.ts")).createReadiness({ store: deps.store, draining: () => false }))();
+        if (!report.ready) return sendJson(res, 503, report, { "retry-after": "5" });
+        return report;
       },
     }),
     route({

@@ -10,7 +10,10 @@ import type { Warehouse } from "../warehouse/types.ts";
 import { withSchemaCache } from "../warehouse/schema-cache.ts";
 import type { BrokerConfig } from "./config.ts";
 import type { BrokerDeps } from "./context.ts";
+import { createInFlightGate } from "./in-flight.ts";
+import { createReadiness } from "./readiness.ts";
 import { createBrokerHandler, listen } from "./server.ts";
+import { drain, type ShutdownReport } from "./shutdown.ts";
 import { createTokenVerifier } from "./verify-token.ts";
 
 /** Refuses a private key file others may read (exit 2), as `jit login` refuses a loose credentials file. */
@@ -64,9 +67,13 @@ export function reloadablePolicy(file: string, log: (line: string) => void) {
 
 export interface RunningBroker {
   url: string;
+  /** The /metrics URL, when metrics are on. */
+  metricsUrl: string | null;
   server: Server;
   deps: BrokerDeps;
   reloadPolicy(why: string): boolean;
+  /** Drains (SIGTERM): not ready at once, in-flight requests finish within `shutdown_grace` or are cancelled; then closes. */
+  shutdown(): Promise<ShutdownReport>;
   close(): Promise<void>;
 }
 
@@ -77,18 +84,28 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
   const hashKey = readHashKey(cfg.hashKeyFile);
   if (cfg.tls) checkPrivateFile(cfg.tls.keyFile, "tls.key_file");
   if (cfg.warehouse.kind === "bigquery" && cfg.warehouse.bigquery.keyFile) checkPrivateFile(cfg.warehouse.bigquery.keyFile, "warehouse.bigquery.key_file");
-  const store = await openStore(cfg.store, { log });
+  const gate = createInFlightGate(cfg.maxInFlight);
+  const rawStore = await openStore(cfg.store, { log });
+  let store = rawStore;
+  const metrics = cfg.metricsListen
+    ? await (await import("./metrics.ts")).createBrokerMetrics({ version: opts.version, mode: "serve", gate, store: () => store })
+    : undefined;
+  if (metrics) store = metrics.instrumentStore(rawStore);
   let warehouse: Warehouse;
   let warehouseFor: BrokerDeps["warehouseFor"];
   if (cfg.warehouse.kind === "bigquery") {
     const { openBigQueryWarehouse } = await import("../warehouse/bigquery.ts");
     const bq = await openBigQueryWarehouse(cfg.warehouse.bigquery);
     warehouse = bq;
-    warehouseFor = (groups, grantExpiresAt) => bq.forPrincipal({ groups, grantExpiresAt });
+    warehouseFor = (groups, grantExpiresAt) => {
+      const w = bq.forPrincipal({ groups, grantExpiresAt });
+      return metrics ? metrics.instrumentWarehouse(w) : w;
+    };
   } else {
     const { openDemoWarehouse } = await import("../warehouse/duckdb.ts");
     warehouse = await openDemoWarehouse();
   }
+  const rawWarehouse = warehouse;
   let notifier: { notify(e: import("../notify/webhook.ts").NotifyEvent): void; close(): Promise<void> } | undefined;
   if (cfg.notify) {
     const { createNotifier, validateNotifyConfig } = await import("../notify/webhook.ts");
@@ -97,21 +114,26 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
   // Table schemas are cached for a few seconds (every query reads them) and dropped when the policy reloads;
   // warehouseFor keeps the uncached per-group warehouses, which read no schemas.
   const cached = withSchemaCache(warehouse);
-  warehouse = cached;
+  warehouse = metrics ? metrics.instrumentWarehouse(cached) : cached;
   const reload = (why: string): boolean => {
     const ok = policy.reload(why);
     if (ok) cached.invalidate();
+    metrics?.policyReload(ok);
     return ok;
   };
+  const verifyToken = createTokenVerifier({
+    issuer: cfg.identity.issuer, audience: cfg.identity.audience, clientId: cfg.identity.clientId, jwksUri: cfg.identity.jwksUri,
+    groupsClaim: policy.get().groupsClaim, maxTokenAgeSeconds: cfg.identity.maxTokenAgeS,
+    jwksMaxAgeMs: cfg.identity.keysRefreshMs, jwksCooldownMs: Math.min(30_000, cfg.identity.keysRefreshMs),
+  });
+  // The keys are fetched now, not on the first sign-in; until they are, /readyz says starting.
+  verifyToken.poke();
   const deps: BrokerDeps = {
     policy: policy.get,
     store,
     warehouse,
     warehouseFor,
-    verifyToken: createTokenVerifier({
-      issuer: cfg.identity.issuer, audience: cfg.identity.audience, clientId: cfg.identity.clientId, jwksUri: cfg.identity.jwksUri,
-      groupsClaim: policy.get().groupsClaim, maxTokenAgeSeconds: cfg.identity.maxTokenAgeS,
-    }),
+    verifyToken,
     loginSettings: { issuer: cfg.identity.issuer, client_id: cfg.identity.clientId, scopes: cfg.identity.scopes, audience: cfg.identity.audience },
     now: Date.now,
     hashKey,
@@ -122,10 +144,24 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
     publicUrl: cfg.publicUrl,
     notify: notifier ? (e) => notifier.notify({ ...e, brokerUrl: cfg.publicUrl }) : undefined,
   };
+  deps.readiness = createReadiness({
+    store: rawStore, warehouse: rawWarehouse, identity: verifyToken, draining: () => gate.draining,
+    identityProbeMs: Math.min(60_000, cfg.identity.keysRefreshMs),
+    setPart: metrics ? (part, v) => metrics.setPart(part, v) : undefined,
+  });
   // No dev plugin: the dev IdP and /dev/device/approve never exist in serve mode.
-  const handler = createBrokerHandler(deps);
+  const handler = createBrokerHandler(deps, undefined, { gate, observe: metrics ? (e) => metrics.observeRequest(e) : undefined });
   const tls = cfg.tls ? { cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) } : undefined;
-  const { server, url } = await listen(handler, cfg.listen.host, cfg.listen.port, tls);
+  const metricsServer = metrics && cfg.metricsListen ? await (await import("./metrics.ts")).serveMetrics(metrics, cfg.metricsListen.host, cfg.metricsListen.port) : undefined;
+  let server: Server;
+  let url: string;
+  try {
+    ({ server, url } = await listen(handler, cfg.listen.host, cfg.listen.port, tls));
+  } catch (err) {
+    await metricsServer?.close();
+    await Promise.allSettled([rawWarehouse.close(), rawStore.close(), notifier?.close()]);
+    throw err;
+  }
   let watcher: FSWatcher | undefined;
   let debounce: NodeJS.Timeout | undefined;
   try {
@@ -136,17 +172,32 @@ export async function startBroker(cfg: BrokerConfig, opts: { version: string; lo
   } catch {
     log(`cannot watch ${cfg.policyFile}; reload the policy with SIGHUP`);
   }
+  let closing: Promise<void> | undefined;
+  const closeRest = async () => {
+    watcher?.close();
+    clearTimeout(debounce);
+    await metricsServer?.close();
+    await Promise.allSettled([rawWarehouse.close(), notifier?.close(), closeAnalysisWorker()]);
+    // The store last: cancelled queries wrote their records before this.
+    await rawStore.close().catch(() => {});
+  };
   return {
     url,
+    metricsUrl: metricsServer?.url ?? null,
     server,
     deps,
     reloadPolicy: reload,
+    async shutdown() {
+      const report = await drain({ servers: [server], gate, graceMs: cfg.shutdownGraceMs, log });
+      closing ??= closeRest();
+      await closing;
+      return report;
+    },
     async close() {
-      watcher?.close();
-      clearTimeout(debounce);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await Promise.allSettled([warehouse.close(), store.close(), notifier?.close(), closeAnalysisWorker()]);
+      closing ??= closeRest();
+      await closing;
     },
   };
 }

@@ -15,6 +15,7 @@ import { authorize, type Resource } from "../policy/authorize.ts";
 import { checkStatementLimits } from "../sql/limits.ts";
 import { audit, type BrokerDeps, type Caller } from "./context.ts";
 import { ClientGone, compilePath, decodeParam, header, httpError, readJsonBody, sendError, sendJson, statusOf } from "./http.ts";
+import { cancelledByShutdownError, createInFlightGate, type InFlightGate, shedError, type ShedReason } from "./in-flight.ts";
 import { createRateLimiter, type RateLimiter } from "./rate-limit.ts";
 import { apiRoutes, refusalError, type RouteDef, type RouteInput } from "./routes.ts";
 import { createConsoleHandler } from "../console/handler.ts";
@@ -34,7 +35,25 @@ export interface FrontDoorOptions {
   /** Refused sign-ins allowed per address per window before 429. */
   refusalsPerWindow?: number;
   refusalWindowMs?: number;
+  /** Requests in progress at once (broker.yaml `max_in_flight`); ignored when `gate` is given. */
+  maxInFlight?: number;
+  /** The in-flight gate, shared with shutdown (drain, cancel); one is made from `maxInFlight` when absent. */
+  gate?: InFlightGate;
+  /** Told of every finished request (metrics); never throws into the pipeline. */
+  observe?(e: RequestOutcome): void;
 }
+
+/** What `observe` hears of one request. */
+export interface RequestOutcome {
+  route: string | null;
+  status: number | null;
+  durationMs: number;
+  shed?: ShedReason;
+  clientGone?: boolean;
+}
+
+/** Paths never shed: probes must answer while the broker is saturated or draining. */
+const PROBES = new Set(["/healthz", "/readyz"]);
 
 interface CompiledRoute {
   def: RouteDef;
@@ -99,6 +118,7 @@ export function createBrokerHandler(deps: BrokerDeps, plugin?: BrokerPlugin, opt
     max: opts.refusalsPerWindow ?? 30, windowMs: opts.refusalWindowMs ?? 60_000, now: Date.now,
   });
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 10_000;
+  const gate = opts.gate ?? createInFlightGate(opts.maxInFlight);
   // Console mount (issue 16): the web console owns /console and runs its own session pipeline (audit() included).
   // Under `broker serve` the console's origin is public_url (its OIDC redirect URI and the Origin a form must carry);
   // the dev broker answers to every loopback name, so there the origin is the one each request reached.
@@ -155,7 +175,12 @@ export function createBrokerHandler(deps: BrokerDeps, plugin?: BrokerPlugin, opt
     const log = (extra: Record<string, unknown> = {}) => {
       if (logged) return;
       logged = true;
-      deps.log(JSON.stringify({ ...line, ...extra, duration_ms: Math.round(performance.now() - started) }));
+      const durationMs = performance.now() - started;
+      const all = { ...line, ...extra };
+      deps.log(JSON.stringify({ ...all, duration_ms: Math.round(durationMs) }));
+      try {
+        opts.observe?.({ route: all.route as string | null, status: all.status as number | null, durationMs, shed: all.shed as ShedReason | undefined, clientGone: all.client_gone === true });
+      } catch { /* metrics never fail a request */ }
     };
     res.on("close", () => {
       if (res.writableFinished) return log({ status: res.statusCode });
@@ -164,23 +189,42 @@ export function createBrokerHandler(deps: BrokerDeps, plugin?: BrokerPlugin, opt
       log({ status: res.headersSent ? res.statusCode : null, client_gone: true });
     });
     res.setHeader("x-request-id", requestId);
+    const probe = req.method === "GET" && PROBES.has((req.url ?? "/").split("?")[0]!);
+    let entered = false;
+    // A client that leaves, or shutdown giving up on its grace period, cancels the warehouse job.
+    const signal = probe ? gone.signal : AbortSignal.any([gone.signal, gate.signal]);
     try {
       plugin?.guard?.(req);
       const url = new URL(req.url ?? "/", "http://broker.invalid");
+      // The dev plugin's routes (the embedded IdP, whose keys this very broker fetches while verifying a token) are
+      // never shed: shedding them would refuse the request that is waiting on them.
+      line.route = `plugin ${url.pathname.slice(0, 100)}`;
+      if (plugin && (await plugin.handle(req, res, url))) return;
+      line.route = null;
+      // Shed before anything is read or verified: a refused request costs no token check and no store write. It is
+      // not audited (there is no identity yet, and writing would spend the store on the load being shed); it is
+      // logged and counted.
+      if (!probe) {
+        const shed = gate.enter();
+        if (shed) {
+          line.shed = shed;
+          line.route = "shed";
+          res.setHeader("connection", "close");
+          return sendError(res, shedError(shed, gate.max));
+        }
+        entered = true;
+      }
       if (url.pathname === "/console" || url.pathname.startsWith("/console/")) {
         line.route = "console";
         return await consoleHandler(req, res);
       }
-      line.route = `plugin ${url.pathname.slice(0, 100)}`;
-      if (plugin && (await plugin.handle(req, res, url))) return;
-      line.route = null;
       const { route, raw } = match(req.method ?? "GET", url.pathname);
       const def = route.def;
       const routeName = `${def.method} ${def.path}`;
       line.route = routeName;
       const client = clientOf(req);
       if (def.public) {
-        const body = await def.run({ deps, caller: null as unknown as Caller, params: {}, query: {}, body: {}, decision: authorize(deps.policy(), null, def.action, { kind: "service" }), auditId: null, signal: gone.signal, req, res });
+        const body = await def.run({ deps, caller: null as unknown as Caller, params: {}, query: {}, body: {}, decision: authorize(deps.policy(), null, def.action, { kind: "service" }), auditId: null, signal, req, res });
         if (!res.headersSent) sendJson(res, 200, body);
         return;
       }
@@ -218,11 +262,16 @@ export function createBrokerHandler(deps: BrokerDeps, plugin?: BrokerPlugin, opt
       // The decision is on the audit log before the handler acts (fail closed: no record, no act).
       const auditId = def.handlerAudits === "first" ? null
         : await record("ok", def.handlerAudits === "after-access" ? "access" : def.audit, details);
-      const result = await def.run({ ...input, decision, auditId, signal: gone.signal, req, res });
+      const result = await def.run({ ...input, decision, auditId, signal, req, res });
       const own = (result as { audit_id?: unknown } | null)?.audit_id;
       if (typeof own === "string") line.audit_id = own;
       if (!res.headersSent) sendJson(res, 200, result);
     } catch (err) {
+      if (gate.signal.aborted && !gone.signal.aborted && !res.headersSent) {
+        // Shutdown cancelled this request after its grace period; what it did is on the audit log already.
+        res.setHeader("connection", "close");
+        return sendError(res, cancelledByShutdownError());
+      }
       if (err instanceof ClientGone || gone.signal.aborted) {
         line.client_gone = true;
         if (!res.headersSent) res.destroy();
@@ -237,6 +286,8 @@ export function createBrokerHandler(deps: BrokerDeps, plugin?: BrokerPlugin, opt
         error: err instanceof Error ? (err.stack ?? err.message) : String(err),
       }));
       sendError(res, new JitError("internal", `the broker hit an unexpected error; its log has the details (request ${requestId})`));
+    } finally {
+      if (entered) gate.leave();
     }
   };
 }

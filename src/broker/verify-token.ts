@@ -1,6 +1,7 @@
-import { createRemoteJWKSet, errors, jwtVerify } from "jose";
+import { errors, jwtVerify } from "jose";
 import type { JWTPayload } from "jose";
 import { JitError } from "../errors.ts";
+import { createJwksCache, type IdentityStatus } from "./jwks-cache.ts";
 import { formatDuration } from "../policy/duration.ts";
 import type { Principal } from "../policy/types.ts";
 
@@ -19,6 +20,17 @@ export interface TokenVerifierOptions {
   clockToleranceSeconds?: number;
   /** Longest lifetime (exp - iat) accepted, in seconds (broker.yaml `identity.max_token_age`, default 24 h). */
   maxTokenAgeSeconds?: number;
+  /** The key cache's timing (tests shorten it): refresh cooldown and the age past which keys are refreshed. */
+  jwksCooldownMs?: number;
+  jwksMaxAgeMs?: number;
+}
+
+/** The bearer-token check, with the state of the identity provider's keys for readiness. */
+export interface TokenVerifier {
+  (token: string): Promise<Principal>;
+  status(): IdentityStatus;
+  /** Fetches the keys when due (start-up, a readiness probe); never throws. */
+  poke(intervalMs?: number): void;
 }
 
 /** Asymmetric only: accepting HS* would let a token "signed" with the published public key pass (algorithm confusion). */
@@ -106,24 +118,25 @@ function toPrincipal(payload: JWTPayload, groupsClaim: string): Principal {
 }
 
 /** Builds the broker's bearer-token check: a verified id_token from the configured issuer becomes a Principal. */
-export function createTokenVerifier(opts: TokenVerifierOptions): (token: string) => Promise<Principal> {
-  let jwks: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
-  const keys = () => {
-    if (!jwks) {
-      const pending = (opts.jwksUri ? Promise.resolve(new URL(opts.jwksUri)) : discoverJwksUri(opts.issuer)).then((uri) => createRemoteJWKSet(uri));
-      // A failed discovery is retried on the next request instead of being cached.
-      pending.catch(() => { if (jwks === pending) jwks = undefined; });
-      jwks = pending;
+export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
+  let uri: Promise<URL> | undefined;
+  const jwksUri = () => {
+    if (!uri) {
+      const pending = opts.jwksUri ? Promise.resolve(new URL(opts.jwksUri)) : discoverJwksUri(opts.issuer);
+      // A failed discovery is retried on the next fetch instead of being cached.
+      pending.catch(() => { if (uri === pending) uri = undefined; });
+      uri = pending;
     }
-    return jwks;
+    return uri;
   };
+  const cache = createJwksCache({ uri: jwksUri, cooldownMs: opts.jwksCooldownMs, maxAgeMs: opts.jwksMaxAgeMs });
 
-  return async (token) => {
+  const verify = async (token: string): Promise<Principal> => {
     if (typeof token !== "string" || token.split(".").length !== 3) throw unauthenticated("the token is malformed");
     const skewS = opts.clockToleranceSeconds ?? 30;
     const nowMs = opts.now ? opts.now() : Date.now();
     try {
-      const { payload, protectedHeader } = await jwtVerify(token, await keys(), {
+      const { payload, protectedHeader } = await jwtVerify(token, cache.getKey, {
         issuer: opts.issuer,
         audience: opts.audience,
         algorithms: ALGORITHMS,
@@ -139,4 +152,5 @@ export function createTokenVerifier(opts: TokenVerifierOptions): (token: string)
       throw toJitError(err);
     }
   };
+  return Object.assign(verify, { status: () => cache.status(), poke: (intervalMs?: number) => cache.poke(intervalMs) });
 }

@@ -93,7 +93,23 @@ export class BrokerClient {
         hint: "check the broker URL (--broker / JIT_BROKER)",
       });
     }
-    if (!res.ok) throw errorFromBody(parsed, `the broker answered HTTP ${res.status}`);
+    if (!res.ok) throw withRetryAfter(errorFromBody(parsed, `the broker answered HTTP ${res.status}`), res);
     return parsed as T;
   }
+}
+
+/**
+ * A refusal that says when to come back (503 + Retry-After: overloaded, draining, store unavailable) carries the
+ * wait as `retry_after_s` and a hint that names it; it stays `unreachable` (exit 7).
+ */
+export function withRetryAfter(err: JitError, res: Response): JitError {
+  const header = res.headers.get("retry-after");
+  const fromBody = err.details.retry_after_s;
+  const wait = typeof fromBody === "number" ? fromBody : header && /^\d{1,6}$/.test(header.trim()) ? Number(header.trim()) : undefined;
+  if (wait === undefined) return err;
+  const says = err.hint !== undefined && /retry in \d+ s/.test(err.hint);
+  return new JitError(err.code === "internal" ? "unreachable" : err.code, err.message, {
+    hint: says ? err.hint : `retry in ${wait} s${err.hint ? `; ${err.hint}` : ""}`,
+    details: { ...err.details, retry_after_s: wait },
+  });
 }

@@ -235,11 +235,13 @@ export function buildProgram(ctx: CliContext): Command {
     .addHelpText("after", examples("jit broker dev", "jit broker serve --config /etc/jit/broker.yaml"));
   sub("serve", "the production broker: real identity provider, BigQuery, SQLite or PostgreSQL (see broker.yaml in the README)", broker)
     .requiredOption("--config <file>", "broker.yaml")
-    .addHelpText("after", examples("jit broker serve --config /etc/jit/broker.yaml", "kill -HUP $(pidof jit)   # reload the policy"))
+    .option("--check", "validate broker.yaml and the files it names (policy, keys, secrets), then exit without starting")
+    .addHelpText("after", examples("jit broker serve --config /etc/jit/broker.yaml", "jit broker serve --config /etc/jit/broker.yaml --check", "kill -HUP $(pidof jit)   # reload the policy", "kill -TERM $(pidof jit)  # drain in-flight queries, then stop"))
     .action(lazy(ctx, async () => (await import("./commands/broker.ts")).brokerServeCommand));
   sub("dev", "everything embedded on 127.0.0.1: dev IdP, DuckDB demo warehouse, demo policy, SQLite store", broker)
     .option("--port <port>", "port to listen on", "8787")
     .option("--data-dir <dir>", "where the SQLite store and keys live (default: $XDG_STATE_HOME/jit/dev)")
+    .option("--metrics-port <port>", "serve Prometheus /metrics on 127.0.0.1:PORT (default: a free port; off: none)", "0")
     .addHelpText("after", examples("jit broker dev", "jit broker dev --port 9000 --data-dir /tmp/jit-dev"))
     .action(lazy(ctx, async () => (await import("./commands/broker.ts")).brokerDevCommand));
 

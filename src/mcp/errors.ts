@@ -121,8 +121,14 @@ export async function explainError(
     }
     case "query_failed":
       return toolError(`The warehouse rejected the query: ${message}.${hint} Fix the SQL and retry.`);
-    case "unreachable":
+    case "unreachable": {
+      const wait = err.details.retry_after_s;
+      if (typeof wait === "number") {
+        // Overloaded, draining or its store briefly down: the broker said when to come back; no person needs to act yet.
+        return toolError(`The jit broker is busy or briefly unavailable: ${message}. Wait ${wait} second${wait === 1 ? "" : "s"}, then retry this exact call; if it keeps failing, tell a person the broker is unavailable.`);
+      }
       return toolError(`Cannot reach the jit broker: ${message}.${hint} A person must check that the broker is running; then retry.`);
+    }
     case "usage":
       return toolError(`${message}.${hint}`);
     default:

@@ -45,6 +45,7 @@ function writeConfig(sub: string, storeLine: string): string {
     storeLine,
     "warehouse: { demo: true }",
     `masking: { hash_key_file: ${key} }`,
+    "metrics_listen: 127.0.0.1:0",
   ].join("\n"));
   return config;
 }

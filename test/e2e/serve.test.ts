@@ -202,6 +202,7 @@ function writeConfig(dir: string, storeLine: string, extra: string[] = []): { co
     storeLine,
     "warehouse: { demo: true }",
     `masking: { hash_key_file: ${key} }`,
+    "metrics_listen: 127.0.0.1:0",
     ...extra,
   ].join("\n"));
   return { config, policy };
