@@ -50,8 +50,7 @@ export const AuditListQuery = z.strictObject({
   after: wholeNumber("a record sequence number (a whole number)").optional(),
   limit: wholeNumber(`a whole number from 1 to ${MAX_PAGE}`).refine((n) => n >= 1, `must be at least 1`).transform((n) => Math.min(n, MAX_PAGE)).optional(),
 });
-/** GET /v1/audit/verify. */
-/** `anchor`: one CHAIN:SEQ:HASH per chain, comma-separated (about 90 characters each). */
+/** GET /v1/audit/verify. `anchor`: one CHAIN:SEQ:HASH per chain, comma-separated (about 90 characters each). */
 export const AuditVerifyQuery = z.strictObject({ anchor: text(20_000).optional() });
 
 /** The longest reason or comment a person may write (shown to approvers, kept in the audit log). */

@@ -95,23 +95,24 @@ export class AuditBatcher {
    * moved only by one checkpoint of its own does not count, or two idle writers would checkpoint each other forever.
    */
   checkpoint(): Promise<AuditRecord | null> {
-    this.#checkpointing ??= (async () => {
-      try {
-        const others = (await this.#sink.chains()).filter((c) => c.id !== this.#chain && c.head);
-        const moved = others.some((c) => {
-          const was = this.#seen.get(c.id);
-          return was === undefined || (c.head!.seq > was && !(c.head!.seq === was + 1 && c.head!.action === CHECKPOINT_ACTION));
-        });
-        for (const c of others) this.#seen.set(c.id, c.head!.seq);
-        if (!moved) return null;
-        this.#sinceCheckpoint = 0;
-        const heads = Object.fromEntries(others.map((c) => [String(c.id), { seq: c.head!.seq, hash: c.head!.hash }]));
-        return await this.append({ at: Date.now(), actor: "broker", actorSubject: null, action: CHECKPOINT_ACTION, outcome: "ok", details: { heads } });
-      } finally {
-        this.#checkpointing = null;
-      }
-    })();
+    // One at a time; `finally` runs after the assignment even when the store throws at once.
+    this.#checkpointing ??= this.#writeCheckpoint().finally(() => {
+      this.#checkpointing = null;
+    });
     return this.#checkpointing;
+  }
+
+  async #writeCheckpoint(): Promise<AuditRecord | null> {
+    const others = (await this.#sink.chains()).filter((c) => c.id !== this.#chain && c.head);
+    const moved = others.some((c) => {
+      const was = this.#seen.get(c.id);
+      return was === undefined || (c.head!.seq > was && !(c.head!.seq === was + 1 && c.head!.action === CHECKPOINT_ACTION));
+    });
+    for (const c of others) this.#seen.set(c.id, c.head!.seq);
+    if (!moved) return null;
+    this.#sinceCheckpoint = 0;
+    const heads = Object.fromEntries(others.map((c) => [String(c.id), { seq: c.head!.seq, hash: c.head!.hash }]));
+    return this.append({ at: Date.now(), actor: "broker", actorSubject: null, action: CHECKPOINT_ACTION, outcome: "ok", details: { heads } });
   }
 
   /** Resolves with the stored record once its transaction committed; rejects when it did not. */

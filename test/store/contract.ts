@@ -342,17 +342,21 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>, kn
       let out = "";
       let err = "";
       child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+      // 'close', not 'exit': every line the child wrote before it died is read by then.
+      const closed = new Promise<NodeJS.Signals | null>((resolve) => child.on("close", (_code, signal) => resolve(signal)));
+      const answeredLines = () => out.split("\n").slice(1).filter((l) => /^[0-9]+ [0-9a-f]{64}$/.test(l));
       await new Promise<void>((resolve, reject) => {
         child.stdout.on("data", (d: Buffer) => {
           out += d.toString();
           // Kill it in full flight: well after start, with batches being written.
-          if (out.split("\n").length > 400 && child.kill("SIGKILL")) resolve();
+          if (child.exitCode === null && child.signalCode === null && answeredLines().length >= 400 && child.kill("SIGKILL")) resolve();
         });
-        child.on("exit", () => reject(new Error(`the appender exited before it was killed: ${err || out.slice(0, 500)}`)));
+        child.on("exit", (_code, signal) => {
+          if (signal !== "SIGKILL") reject(new Error(`the appender exited before it was killed: ${err || out.slice(0, 500)}`));
+        });
       });
-      assert.equal(await exited, "SIGKILL");
-      const answered = out.split("\n").slice(1).filter((l) => /^[0-9]+ [0-9a-f]{64}$/.test(l)).map((l) => l.split(" "));
+      assert.equal(await closed, "SIGKILL");
+      const answered = answeredLines().map((l) => l.split(" "));
       assert.ok(answered.length >= 400, `${answered.length} answered appends`);
       const all = await store.listAudit({ limit: 100_000 });
       const stored = new Map(all.map((r) => [String(r.seq), r.hash]));

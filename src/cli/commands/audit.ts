@@ -142,10 +142,11 @@ export async function auditVerifyCommand(ctx: CliContext, opts: { anchor?: strin
   }
   if (ctx.flags.json) return printJson(ctx, res);
   const heads = res.heads ?? (res.head ? [{ chain: 1, ...res.head }] : []);
-  const chains = heads.length === 1 ? "" : ` in ${heads.length} chains`;
-  const links = res.crossLinks ? `, ${res.crossLinks} cross-links checked` : "";
+  const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? "" : "s"}`;
+  const chains = heads.length > 1 ? ` in ${heads.length} chains` : "";
+  const links = res.crossLinks ? `, ${plural(res.crossLinks, "cross-link")} checked` : "";
   const anchored = anchors.length ? `, ${anchors.length === 1 ? "anchor" : "anchors"} found unchanged` : "";
-  ctx.io.out(`Audit chain intact: ${res.checked} records${chains} verified${links}${anchored}.`);
+  ctx.io.out(`Audit ${heads.length > 1 ? "chains" : "chain"} intact: ${plural(res.checked, "record")}${chains} verified${links}${anchored}.`);
   if (heads.length === 0) return;
   const flags = heads.map((h) => `--anchor ${h.chain}:${h.seq}:${h.hash}`).join(" ");
   if (heads.length === 1) return ctx.io.out(`Head: ${heads[0]!.chain}:${heads[0]!.seq}:${heads[0]!.hash}   (keep it; later: jit audit verify ${flags})`);
