@@ -25,6 +25,8 @@ export interface InFlightGate {
   readonly draining: boolean;
   /** From now on every new request is refused with "draining". */
   drain(): void;
+  /** Fires when drain() is called. */
+  readonly drainSignal: AbortSignal;
   /** Fires when shutdown gives up waiting: in-flight requests cancel their warehouse jobs. */
   readonly signal: AbortSignal;
   abortAll(): void;
@@ -37,6 +39,7 @@ export function createInFlightGate(max: number = DEFAULT_MAX_IN_FLIGHT): InFligh
   let count = 0;
   let draining = false;
   const aborter = new AbortController();
+  const drainer = new AbortController();
   const waiters = new Set<() => void>();
   return {
     enter() {
@@ -52,7 +55,11 @@ export function createInFlightGate(max: number = DEFAULT_MAX_IN_FLIGHT): InFligh
     get count() { return count; },
     max,
     get draining() { return draining; },
-    drain() { draining = true; },
+    drain() {
+      draining = true;
+      drainer.abort(new Error("the broker is draining"));
+    },
+    drainSignal: drainer.signal,
     signal: aborter.signal,
     abortAll() { aborter.abort(new Error("the broker is shutting down")); },
     idle(timeoutMs) {

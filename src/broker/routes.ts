@@ -33,6 +33,8 @@ export interface RunInput<P, Q, B> extends RouteInput<P, Q, B> {
   decision: Authorization;
   auditId: string | null;
   signal: AbortSignal;
+  /** Fires when the broker starts draining (shutdown): work that only waits (a long poll) answers now instead. */
+  draining: AbortSignal;
   req: IncomingMessage;
   res: ServerResponse;
 }
@@ -161,9 +163,10 @@ export function apiRoutes(): RouteDef[] {
       method: "GET", path: "/v1/requests/:id", action: "request.read", audit: "metadata", params: api.RequestIdParams, query: api.RequestReadQuery,
       resource: ({ deps, params }) => requestFacts(deps, params.id),
       describe: ({ params, query }) => ({ what: "request", request_id: params.id, ...(query.wait ? { wait_s: query.wait } : {}) }),
-      run: async ({ deps, params, query, signal }) => {
+      run: async ({ deps, params, query, signal, draining }) => {
+        // A broker going away answers a waiting call with the request as it is; the client asks again (another replica).
         const q = query.wait
-          ? (await waitWhilePending(deps, params.id, query.wait, { signal, expire: () => expireDue(deps) }))!
+          ? (await waitWhilePending(deps, params.id, query.wait, { signal: AbortSignal.any([signal, draining]), expire: () => expireDue(deps) }))!
           : (await deps.store.getRequest(params.id))!;
         if (signal.aborted) throw new ClientGone();
         const grant = q.grantId ? await deps.store.getGrant(q.grantId) : null;

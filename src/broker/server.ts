@@ -224,7 +224,7 @@ export function createBrokerHandler(deps: BrokerDeps, plugin?: BrokerPlugin, opt
       line.route = routeName;
       const client = clientOf(req);
       if (def.public) {
-        const body = await def.run({ deps, caller: null as unknown as Caller, params: {}, query: {}, body: {}, decision: authorize(deps.policy(), null, def.action, { kind: "service" }), auditId: null, signal, req, res });
+        const body = await def.run({ deps, caller: null as unknown as Caller, params: {}, query: {}, body: {}, decision: authorize(deps.policy(), null, def.action, { kind: "service" }), auditId: null, signal, draining: gate.drainSignal, req, res });
         if (!res.headersSent) sendJson(res, 200, body);
         return;
       }
@@ -262,7 +262,7 @@ export function createBrokerHandler(deps: BrokerDeps, plugin?: BrokerPlugin, opt
       // The decision is on the audit log before the handler acts (fail closed: no record, no act).
       const auditId = def.handlerAudits === "first" ? null
         : await record("ok", def.handlerAudits === "after-access" ? "access" : def.audit, details);
-      const result = await def.run({ ...input, decision, auditId, signal, req, res });
+      const result = await def.run({ ...input, decision, auditId, signal, draining: gate.drainSignal, req, res });
       const own = (result as { audit_id?: unknown } | null)?.audit_id;
       if (typeof own === "string") line.audit_id = own;
       if (!res.headersSent) sendJson(res, 200, result);

@@ -154,3 +154,25 @@ test("SIGTERM to jit broker serve with a slow DuckDB query in flight: cancelled 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a long-poll wait answers at once when the broker starts draining, so shutdown does not wait out the poll", async () => {
+  const h = await startServeHarness(["metrics_listen: off", "shutdown_grace: 20s"]);
+  try {
+    const carol = await h.token("carol");
+    const filed = await call(h.broker.url, "POST", "/v1/requests", { token: carol, body: { datasets: ["demo.sales"], reason: "drain a wait" } });
+    assert.equal(filed.status, 200, filed.text);
+    assert.equal(filed.json.request.state, "pending");
+    const waiting = call(h.broker.url, "GET", `/v1/requests/${filed.json.request.id}?wait=60`, { token: carol });
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    const report = await h.broker.shutdown();
+    const answered = await waiting;
+    const took = performance.now() - t0;
+    assert.equal(answered.status, 200, answered.text);
+    assert.equal(answered.json.request.state, "pending", "the request as it is; the client asks again elsewhere");
+    assert.ok(took < 5000, `shutdown took ${Math.round(took)} ms with a 60 s wait in flight`);
+    assert.equal(report.cancelled, 0);
+  } finally {
+    await h.close();
+  }
+});
