@@ -192,7 +192,7 @@ export function createConsoleHandler(deps: BrokerDeps, opts: ConsoleOptions = {}
     const title = "Verify the audit chain";
     if (a.url.searchParams.get("run") !== "1" || anchor === null) {
       await audit(deps, a.caller, "console", "ok", { page: "audit-verify" });
-      const error = anchor === null ? "The anchor must be SEQ:HASH as printed by an earlier verify: a record number, a colon, and 64 hex digits." : undefined;
+      const error = anchor === null ? "Each anchor must be CHAIN:SEQ:HASH as printed by an earlier verify (or SEQ:HASH for chain 1): numbers, colons, and 64 hex digits, separated by commas." : undefined;
       return sendPage(a.res, error ? 400 : 200, pageFor(a, title, verifyBody(raw, undefined, error), "audit"));
     }
     await audit(deps, a.caller, "audit_read", "ok", { what: "verify", anchor, console: true });

@@ -85,12 +85,12 @@ export const queryOutput = z.looseObject({
   row_count: z.number().int().optional(),
   truncated: z.boolean().optional().describe("a run: true when rows were cut at max_rows"),
   masked_cells: z.number().int().optional(),
-  bytes_processed: z.number().optional(),
+  bytes_processed: z.number().nullable().optional().describe("null when the query could read a masked column (the figure counts the masked values' sizes)"),
   decision: z.literal("allowed").optional().describe("a dry run: what the broker decided"),
   tables: z.array(z.string()).optional(),
   datasets: z.array(z.string()).optional(),
   masked_columns: z.array(z.string()).optional(),
-  bytes_estimate: z.number().optional().describe("a dry run: the bytes the query would process"),
+  bytes_estimate: z.number().nullable().optional().describe("a dry run: the bytes the query would process; null when it could read a masked column"),
   grant_ids: z.array(z.string()).optional(),
 });
 

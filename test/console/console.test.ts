@@ -284,14 +284,17 @@ describe("web console in a real browser", { skip, timeout: 240_000 }, () => {
     await page.click("button:has-text('Verify')");
     await page.waitForSelector("[data-verify]");
     assert.equal(await page.getAttribute("[data-verify]", "data-verify"), "ok");
-    const head = /(\d+:[0-9a-f]{64})/.exec(await page.locator("[data-verify]").innerText())![1]!;
-    await page.fill("#anchor", head);
+    // Every chain's head, CHAIN:SEQ:HASH, ready to paste back as anchors.
+    const heads = (await page.locator("[data-heads]").innerText()).trim();
+    assert.match(heads, /^\d+:\d+:[0-9a-f]{64}(,\d+:\d+:[0-9a-f]{64})*$/);
+    await page.fill("#anchor", heads);
     await Promise.all([page.waitForURL(/anchor=/), page.click("button:has-text('Verify')")]);
     assert.equal(await page.getAttribute("[data-verify]", "data-verify"), "ok");
-    assert.match(await page.locator("[data-verify]").innerText(), /the anchor is still in it, unchanged/);
+    assert.match(await page.locator("[data-verify]").innerText(), /every anchor is still there, unchanged/);
     await axeClean(page, "verify");
     await shoot(page, "verify");
-    await page.fill("#anchor", `${head.split(":")[0]}:${"0".repeat(64)}`);
+    const [chain, seq] = heads.split(",")[0]!.split(":");
+    await page.fill("#anchor", `${chain}:${seq}:${"0".repeat(64)}`);
     await Promise.all([page.waitForURL(/anchor=/), page.click("button:has-text('Verify')")]);
     assert.equal(await page.getAttribute("[data-verify]", "data-verify"), "broken");
     assert.match(await page.locator("[data-verify]").innerText(), /history was rewritten/);

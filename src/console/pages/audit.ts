@@ -115,21 +115,24 @@ ${typeof query.details.sql === "string" ? highlightSql(query.details.sql) : ""}
 export interface VerifyOutcome {
   ok: boolean;
   checked: number;
-  head?: { seq: number; hash: string } | null;
-  broken?: { seq: number; message: string };
+  /** Every chain's head (one chain per broker process or replica: docs/audit-chains.md). */
+  heads: { chain: number; seq: number; hash: string }[];
+  crossLinks: number;
+  broken?: { chain?: number; seq: number; message: string };
 }
 
 /** The verify form and, once run, its plain result. */
 export function verifyBody(anchor: string, outcome?: VerifyOutcome, error?: string): Html {
-  return html`<h1>Verify the audit chain</h1>
+  const heads = outcome?.heads.map((h) => `${h.chain}:${h.seq}:${h.hash}`).join(",") ?? "";
+  return html`<h1>Verify the audit log</h1>
 <form class="card" method="get" action="/console/audit/verify"><input type="hidden" name="run" value="1">
-<label for="anchor">Anchor (optional): a head <code>SEQ:HASH</code> printed by an earlier verify and kept elsewhere</label>
-<input type="text" id="anchor" name="anchor" value="${anchor}" placeholder="e.g. 42:9f86d081…" autocomplete="off" spellcheck="false">
+<label for="anchor">Anchors (optional): the heads <code>CHAIN:SEQ:HASH</code> printed by an earlier verify and kept elsewhere, separated by commas</label>
+<input type="text" id="anchor" name="anchor" value="${anchor}" placeholder="e.g. 1:42:9f86d081…,2:17:3c9e…" autocomplete="off" spellcheck="false">
 <div class="actions"><button class="primary" type="submit">Verify</button></div></form>
 ${error ? html`<p class="notice bad" role="alert">${error}</p>` : ""}
 ${outcome ? (outcome.ok
-    ? html`<div class="notice ok" role="status" data-verify="ok"><strong>The chain is intact.</strong> ${outcome.checked} records checked${anchor ? html`, and the anchor is still in it, unchanged` : ""}.
-${outcome.head ? html`<br>Keep this head to check against later: <code>${outcome.head.seq}:${outcome.head.hash}</code>` : ""}</div>`
-    : html`<div class="notice bad" role="alert" data-verify="broken"><strong>The chain is broken at record #${outcome.broken?.seq}:</strong> ${outcome.broken?.message}</div>`) : ""}
+    ? html`<div class="notice ok" role="status" data-verify="ok"><strong>The log is intact.</strong> ${outcome.checked} records in ${outcome.heads.length} ${outcome.heads.length === 1 ? "chain" : "chains"} checked, ${outcome.crossLinks} cross-links between them${anchor ? html`, and every anchor is still there, unchanged` : ""}.
+${heads ? html`<br>Keep these heads to check against later: <code data-heads>${heads}</code>` : ""}</div>`
+    : html`<div class="notice bad" role="alert" data-verify="broken"><strong>The log is broken${outcome.broken?.chain !== undefined ? html` in chain ${outcome.broken.chain}` : ""} at record #${outcome.broken?.seq}:</strong> ${outcome.broken?.message}</div>`) : ""}
 ${command(anchor ? `jit audit verify --anchor ${shellQuote(anchor)}` : "jit audit verify")}`;
 }
