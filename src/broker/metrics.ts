@@ -15,7 +15,7 @@ import type { RequestOutcome } from "./server.ts";
 
 /** What a store may expose beyond the contract (group commit, a pool); read when present, skipped otherwise. */
 interface OptionalStoreStats {
-  auditStats?(): { batches?: number; records?: number; lastBatchSize?: number; maxBatchSize?: number; pending?: number };
+  auditStats?(): { batches?: number; records?: number; maxBatch?: number; failedBatches?: number; pending?: number };
   poolStats?(): { total?: number; idle?: number; waiting?: number };
 }
 
@@ -87,15 +87,20 @@ export async function createBrokerMetrics(opts: {
     },
   });
   const stats = () => opts.store() as Store & OptionalStoreStats;
-  new prom.Gauge({
-    name: "jit_audit_last_batch_size", help: "Records in the last audit group commit (when the store commits in groups).", registers: [registry],
-    collect() { const s = stats().auditStats?.(); if (s?.lastBatchSize !== undefined) this.set(s.lastBatchSize); },
+  // Group commit (when the store reports it): cumulative, so rate(records) / rate(commits) is the mean batch size.
+  const auditGauge = (name: string, help: string, key: "batches" | "records" | "maxBatch" | "failedBatches" | "pending") => new prom.Gauge({
+    name, help, registers: [registry],
+    collect() { const v = stats().auditStats?.()[key]; if (typeof v === "number") this.set(v); },
   });
-  new prom.Gauge({
-    name: "jit_audit_batches", help: "Audit group commits so far (when the store commits in groups).", registers: [registry],
-    collect() { const s = stats().auditStats?.(); if (s?.batches !== undefined) this.set(s.batches); },
-  });
-  new prom.Gauge({
+  // Registered only for a store that reports them: a gauge without labels would otherwise show a misleading 0.
+  if (typeof stats().auditStats === "function") {
+    auditGauge("jit_audit_commits", "Audit transactions committed (group commit; only grows).", "batches");
+    auditGauge("jit_audit_committed_records", "Audit records those transactions held (only grows).", "records");
+    auditGauge("jit_audit_max_batch_size", "The largest audit group commit so far.", "maxBatch");
+    auditGauge("jit_audit_failed_commits", "Audit transactions that failed (every request in them was refused).", "failedBatches");
+    auditGauge("jit_audit_pending_records", "Audit records waiting for the next transaction now.", "pending");
+  }
+  if (typeof stats().poolStats === "function") new prom.Gauge({
     name: "jit_store_pool_connections", help: "The store's connection pool (PostgreSQL): total, idle and waiting.", labelNames: ["state"], registers: [registry],
     collect() {
       const s = stats().poolStats?.();
