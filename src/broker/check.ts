@@ -87,7 +87,7 @@ export async function checkBrokerFiles(cfg: BrokerConfig): Promise<string[]> {
     });
   } else {
     const url = cfg.store.url;
-    step("store.postgres_env", () => {
+    step("store (PostgreSQL URL)", () => {
       let u: URL;
       try {
         u = new URL(url);

@@ -1,5 +1,5 @@
 /** broker.yaml: the production broker's configuration, validated at start with every problem reported at once. */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { JitError } from "../errors.ts";
@@ -164,20 +164,36 @@ export async function validateBrokerConfig(raw: unknown, file: string): Promise<
   let store: BrokerConfig["store"] | undefined;
   if (!isRecord(raw.store)) issues.push({ path: "store", message: "is required: { sqlite: PATH } or { postgres_env: VAR }" });
   else {
-    unknownKeys(raw.store, ["sqlite", "postgres_env", "schema"], "store", issues);
-    if (raw.store.sqlite !== undefined && raw.store.postgres_env !== undefined) issues.push({ path: "store", message: "name one store: sqlite or postgres_env" });
+    unknownKeys(raw.store, ["sqlite", "postgres_env", "postgres_url_file", "schema"], "store", issues);
+    const named = ["sqlite", "postgres_env", "postgres_url_file"].filter((k) => (raw.store as Record<string, unknown>)[k] !== undefined);
+    if (named.length > 1) issues.push({ path: "store", message: `name one store: ${named.join(" or ")}` });
     if (raw.store.sqlite !== undefined) {
       const p = path(raw.store.sqlite, "store.sqlite");
       if (p) store = { kind: "sqlite", path: p };
-    } else if (raw.store.postgres_env !== undefined) {
-      // The URL carries a password, so the config names the environment variable that holds it.
-      const name = raw.store.postgres_env;
-      const url = typeof name === "string" ? process.env[name] : undefined;
-      if (!url) issues.push({ path: "store.postgres_env", message: `names an environment variable (${String(name)}) that is not set` });
+    } else if (raw.store.postgres_env !== undefined || raw.store.postgres_url_file !== undefined) {
+      // The URL carries a password, so the config names where it is: an environment variable, or a file (a
+      // Docker or Kubernetes secret) that only the broker's user may read.
+      let url: string | undefined;
+      if (raw.store.postgres_env !== undefined) {
+        const name = raw.store.postgres_env;
+        url = typeof name === "string" ? process.env[name] : undefined;
+        if (!url) issues.push({ path: "store.postgres_env", message: `names an environment variable (${String(name)}) that is not set` });
+      } else {
+        const file = path(raw.store.postgres_url_file, "store.postgres_url_file");
+        if (file) {
+          try {
+            if ((statSync(file).mode & 0o077) !== 0) issues.push({ path: "store.postgres_url_file", message: `${file} is accessible by other users; chmod 600 ${file}` });
+            else url = readFileSync(file, "utf8").trim() || void issues.push({ path: "store.postgres_url_file", message: `${file} is empty` });
+          } catch (err) {
+            issues.push({ path: "store.postgres_url_file", message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}` });
+          }
+        }
+      }
+      if (!url) { /* reported above */ }
       else if (raw.store.schema !== undefined && (typeof raw.store.schema !== "string" || !/^[a-z_][a-z0-9_]{0,62}$/.test(raw.store.schema))) {
         issues.push({ path: "store.schema", message: "must be a lower-case PostgreSQL schema name" });
       } else store = { kind: "postgres", url, schema: raw.store.schema as string | undefined };
-    } else issues.push({ path: "store", message: "is required: { sqlite: PATH } or { postgres_env: VAR }" });
+    } else issues.push({ path: "store", message: "is required: { sqlite: PATH }, { postgres_env: VAR } or { postgres_url_file: PATH }" });
   }
 
   let warehouse: BrokerConfig["warehouse"] | undefined;

@@ -8,13 +8,14 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type * as Prom from "prom-client";
 import { JitError } from "../errors.ts";
-import type { AuditRecord, AuditStats, NewAuditRecord, Store } from "../store/types.ts";
+import type { AuditRecord, NewAuditRecord, Store } from "../store/types.ts";
 import type { RunOptions, Warehouse } from "../warehouse/types.ts";
 import type { InFlightGate } from "./in-flight.ts";
 import type { RequestOutcome } from "./server.ts";
 
 /** What a store may expose beyond the contract (group commit, a pool); read when present, skipped otherwise. */
 interface OptionalStoreStats {
+  auditStats?(): { batches?: number; records?: number; maxBatch?: number; failedBatches?: number; pending?: number };
   poolStats?(): { total?: number; idle?: number; waiting?: number };
 }
 
@@ -86,18 +87,20 @@ export async function createBrokerMetrics(opts: {
     },
   });
   const stats = () => opts.store() as Store & OptionalStoreStats;
-  // Group commit (src/store/audit-batch.ts): records per durable transaction is records / batches; max_batch the largest.
-  const audited: Array<[string, string, keyof AuditStats]> = [
-    ["jit_audit_batches", "Audit transactions committed (group commit: one per batch of concurrent appends).", "batches"],
-    ["jit_audit_batched_records", "Audit records those transactions held.", "records"],
-    ["jit_audit_max_batch", "The largest audit batch committed.", "maxBatch"],
-    ["jit_audit_failed_batches", "Audit transactions that failed (every request in them was refused).", "failedBatches"],
-    ["jit_audit_pending_records", "Audit records waiting for the next transaction now.", "pending"],
-  ];
-  for (const [name, help, key] of audited) {
-    new prom.Gauge({ name, help, registers: [registry], collect() { this.set(Number(stats().auditStats()[key])); } });
+  // Group commit (when the store reports it): cumulative, so rate(records) / rate(commits) is the mean batch size.
+  const auditGauge = (name: string, help: string, key: "batches" | "records" | "maxBatch" | "failedBatches" | "pending") => new prom.Gauge({
+    name, help, registers: [registry],
+    collect() { const v = stats().auditStats?.()[key]; if (typeof v === "number") this.set(v); },
+  });
+  // Registered only for a store that reports them: a gauge without labels would otherwise show a misleading 0.
+  if (typeof stats().auditStats === "function") {
+    auditGauge("jit_audit_commits", "Audit transactions committed (group commit; only grows).", "batches");
+    auditGauge("jit_audit_committed_records", "Audit records those transactions held (only grows).", "records");
+    auditGauge("jit_audit_max_batch_size", "The largest audit group commit so far.", "maxBatch");
+    auditGauge("jit_audit_failed_commits", "Audit transactions that failed (every request in them was refused).", "failedBatches");
+    auditGauge("jit_audit_pending_records", "Audit records waiting for the next transaction now.", "pending");
   }
-  new prom.Gauge({
+  if (typeof stats().poolStats === "function") new prom.Gauge({
     name: "jit_store_pool_connections", help: "The store's connection pool (PostgreSQL): total, idle and waiting.", labelNames: ["state"], registers: [registry],
     collect() {
       const s = stats().poolStats?.();

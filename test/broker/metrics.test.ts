@@ -99,3 +99,47 @@ test("refused sign-ins past the budget count as rate-limited; only GET /metrics 
   assert.equal((await fetch(h.broker.metricsUrl!.replace("/metrics", "/v1/whoami"))).status, 404);
   assert.equal((await fetch(h.broker.metricsUrl!, { method: "POST" })).status, 404);
 });
+
+test("a store that reports group commit stats has them exported; one without them exports none", async () => {
+  const { createBrokerMetrics } = await import("../../src/broker/metrics.ts");
+  const { createInFlightGate } = await import("../../src/broker/in-flight.ts");
+  const base = { listRequests: async () => [], listGrants: async () => [] };
+  const withStats = { ...base, auditStats: () => ({ chain: 1, batches: 10, records: 37, maxBatch: 9, failedBatches: 1, pending: 2 }) };
+  const m = await createBrokerMetrics({ version: "t", mode: "dev", gate: createInFlightGate(4), store: () => withStats as never });
+  const s = parseMetrics((await m.text()).body);
+  assert.equal(sample(s, "jit_audit_commits"), 10);
+  assert.equal(sample(s, "jit_audit_committed_records"), 37);
+  assert.equal(sample(s, "jit_audit_max_batch_size"), 9);
+  assert.equal(sample(s, "jit_audit_failed_commits"), 1);
+  assert.equal(sample(s, "jit_audit_pending_records"), 2);
+  const plain = await createBrokerMetrics({ version: "t", mode: "dev", gate: createInFlightGate(4), store: () => base as never });
+  assert.equal(parseMetrics((await plain.text()).body).filter((x) => x.name.startsWith("jit_audit_commits")).length, 0);
+});
+
+test("jit broker dev prints its metrics URL, which serves /metrics on loopback", { timeout: 60_000 }, async () => {
+  const { spawn } = await import("node:child_process");
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { JIT_BIN } = await import("../e2e/harness.ts");
+  const dir = mkdtempSync(join(tmpdir(), "jit-dev-metrics-"));
+  const child = spawn(process.execPath, [JIT_BIN, "broker", "dev", "--port", "0", "--data-dir", dir, "--json"], { env: { PATH: process.env.PATH, HOME: dir }, stdio: ["ignore", "pipe", "pipe"] });
+  try {
+    const printed = await new Promise<{ url: string; metrics_url: string }>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (d) => {
+        out += d;
+        try { resolve(JSON.parse(out) as { url: string; metrics_url: string }); } catch { /* partial */ }
+      });
+      child.once("exit", (code) => reject(new Error(`broker dev exited ${code}`)));
+    });
+    assert.match(printed.metrics_url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    const res = await fetch(printed.metrics_url);
+    assert.equal(res.status, 200);
+    assert.equal(sample(parseMetrics(await res.text()), "jit_build_info", { mode: "dev" }), 1);
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -47,3 +47,28 @@ test("bad operations keys are reported at their paths", async () => {
     assert.match(errors[0]!.message, why);
   }
 });
+
+test("store.postgres_url_file: the URL read from a secret file only the broker may read", async () => {
+  const { chmodSync, mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "jit-pgurl-"));
+  try {
+    const file = join(dir, "pg_url");
+    writeFileSync(file, "postgres://jit:secret@db:5432/jit\n");
+    chmodSync(file, 0o600);
+    const ok = await validate({ store: { postgres_url_file: file, schema: "jit" } });
+    assert.deepEqual(ok.errors, []);
+    assert.deepEqual(ok.config?.store, { kind: "postgres", url: "postgres://jit:secret@db:5432/jit", schema: "jit" });
+    chmodSync(file, 0o644);
+    const loose = await validate({ store: { postgres_url_file: file } });
+    assert.deepEqual(loose.errors.map((e) => e.path), ["store.postgres_url_file"]);
+    assert.match(loose.errors[0]!.message, /accessible by other users; chmod 600/);
+    const missing = await validate({ store: { postgres_url_file: join(dir, "nope") } });
+    assert.match(missing.errors[0]!.message, /cannot read .*nope: ENOENT/);
+    const both = await validate({ store: { postgres_url_file: file, sqlite: "/x.db" } });
+    assert.ok(both.errors.some((e) => e.path === "store" && /name one store: sqlite or postgres_url_file/.test(e.message)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -63,7 +63,7 @@ test("a broken policy, a loose key, a TLS pair that does not exist and a bad Pos
   assert.match(r.stderr, /policy: invalid policy .*\n.*bad-policy\.yaml:6:\d+: datasets\[0\]\.access\[0\]\.approval/);
   assert.match(r.stderr, /masking\.hash_key_file: .*loose\.key is readable by others/);
   assert.match(r.stderr, /tls: cannot read tls\.key_file .*nope\.key: ENOENT/);
-  assert.match(r.stderr, /store\.postgres_env: the URL must start with postgres:\/\//);
+  assert.match(r.stderr, /store \(PostgreSQL URL\): the URL must start with postgres:\/\//);
   assert.doesNotMatch(r.stderr, /hunter2/, "the store URL's password is never printed");
   assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
 });

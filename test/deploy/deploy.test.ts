@@ -119,8 +119,9 @@ test("docker-compose.yml: broker + PostgreSQL, hardened, secrets by reference, a
   assert.ok(!JSON.stringify(compose).match(/POSTGRES_PASSWORD":/), "no password in the file");
   for (const s of [...broker.secrets, ...postgres.secrets]) assert.ok(compose.secrets[s], `secret ${s} is declared`);
   for (const v of broker.volumes as string[]) assert.ok(existsSync(join(ROOT, "deploy", v.split(":")[0]!)), `mounted ${v} exists`);
-  const cfg = parseYaml(read("deploy/compose/broker.yaml"));
-  process.env.JIT_PG_URL ??= "postgres://jit:x@postgres:5432/jit";
+  assert.equal(broker.entrypoint, undefined, "the image's own entrypoint: SIGTERM reaches the broker");
+  const cfg = parseYaml(read("deploy/compose/broker.yaml")) as Record<string, any>;
+  assert.equal(cfg.store.postgres_url_file, "/run/secrets/pg_url", "the URL (with its password) from a secret file");
   const { errors } = await validateBrokerConfig(cfg, "/etc/jit/broker.yaml");
   assert.deepEqual(errors.filter((e) => !secretOnlyAtRunTime(e, "/run/secrets/")), []);
   parsePolicy(read("deploy/compose/policy.yaml"), "deploy/compose/policy.yaml");
@@ -128,7 +129,8 @@ test("docker-compose.yml: broker + PostgreSQL, hardened, secrets by reference, a
 
 /** The BigQuery key file is a Secret mounted at run time; the config check here cannot read it. */
 const secretOnlyAtRunTime = (e: { path: string; message: string }, dir: string) =>
-  e.path === "warehouse.bigquery.key_file" && e.message.includes(`cannot read key file ${dir}`) && e.message.endsWith("(ENOENT)");
+  (e.path === "warehouse.bigquery.key_file" && e.message.includes(`cannot read key file ${dir}`) && e.message.endsWith("(ENOENT)")) ||
+  (e.path === "store.postgres_url_file" && e.message === `cannot read ${dir}pg_url: ENOENT`);
 
 const MODELS: Record<string, string> = {
   "v1/ConfigMap": "kubernetes-models/v1/ConfigMap",
