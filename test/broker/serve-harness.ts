@@ -1,13 +1,12 @@
 /** `broker serve` in-process (startBroker) from a real broker.yaml in a temp dir, against the dev IdP on its own server. */
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadBrokerConfig } from "../../src/broker/config.ts";
 import { type RunningBroker, startBroker } from "../../src/broker/serve.ts";
 import { devSignIn } from "../../src/demo/sign-in.ts";
+import { writeBrokerConfig } from "../fixtures/broker-config.ts";
 import { startDevIdp, type RunningIdp } from "../idp/harness.ts";
-
-const DEMO_POLICY = new URL("../../data/demo/policy.yaml", import.meta.url);
 
 export interface ServeHarness {
   dir: string;
@@ -25,21 +24,7 @@ export async function startServeHarness(extra: string[] = [], opts: { idp?: Runn
   const dir = mkdtempSync(join(tmpdir(), "jit-serve-h-"));
   mkdirSync(dir, { recursive: true });
   const idp = opts.idp ?? (await startDevIdp());
-  const policyFile = join(dir, "policy.yaml");
-  copyFileSync(DEMO_POLICY, policyFile);
-  const key = join(dir, "hash.key");
-  writeFileSync(key, "ab".repeat(32));
-  chmodSync(key, 0o600);
-  const config = join(dir, "broker.yaml");
-  writeFileSync(config, [
-    "listen: 127.0.0.1:0",
-    `identity: { issuer: "${idp.issuer}", client_id: jit-cli${opts.identity ? `, ${opts.identity}` : ""} }`,
-    `policy: ${policyFile}`,
-    `store: { sqlite: ${join(dir, "jit.db")} }`,
-    "warehouse: { demo: true }",
-    `masking: { hash_key_file: ${key} }`,
-    ...extra,
-  ].join("\n"));
+  const { config, policy: policyFile } = writeBrokerConfig(dir, { issuer: idp.issuer, identity: opts.identity, store: `store: { sqlite: ${join(dir, "jit.db")} }`, extra });
   const logs: string[] = [];
   const broker = await startBroker(await loadBrokerConfig(config), { version: "test", log: (l) => logs.push(l) });
   const idpBase = idp.issuer.replace(/\/oidc$/, "");

@@ -4,16 +4,16 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, Socket, type Server } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { writeBrokerConfig } from "../fixtures/broker-config.ts";
 import { startDevIdp, type RunningIdp } from "../idp/harness.ts";
 import { JIT_BIN, loginWith, runJit, userEnv } from "./harness.ts";
 
-const DEMO_POLICY = new URL("../../data/demo/policy.yaml", import.meta.url);
 const PG_URL = process.env.JIT_TEST_PG_URL;
 const PG_SKIP = "JIT_TEST_PG_URL not set: the PostgreSQL fault tests are skipped (run under .ci/run)";
 const COUNT_SQL = "SELECT COUNT(*) AS n FROM demo.sales.orders";
@@ -31,23 +31,7 @@ after(async () => {
 
 /** Writes broker.yaml (demo warehouse and policy, a 0600 masking key) for the given store line. */
 function writeConfig(sub: string, storeLine: string): string {
-  mkdirSync(sub, { recursive: true });
-  const policy = join(sub, "policy.yaml");
-  copyFileSync(DEMO_POLICY, policy);
-  const key = join(sub, "hash.key");
-  writeFileSync(key, "ab".repeat(32));
-  chmodSync(key, 0o600);
-  const config = join(sub, "broker.yaml");
-  writeFileSync(config, [
-    "listen: 127.0.0.1:0",
-    `identity: { issuer: "${idp.issuer}", client_id: jit-cli }`,
-    `policy: ${policy}`,
-    storeLine,
-    "warehouse: { demo: true }",
-    `masking: { hash_key_file: ${key} }`,
-    "metrics_listen: 127.0.0.1:0",
-  ].join("\n"));
-  return config;
+  return writeBrokerConfig(sub, { issuer: idp.issuer, store: storeLine }).config;
 }
 
 interface Serve { url: string; log(): string; alive(): boolean; exited: Promise<number | null>; stop(): Promise<void> }

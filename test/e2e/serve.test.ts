@@ -3,14 +3,14 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { writeBrokerConfig } from "../fixtures/broker-config.ts";
 import { startDevIdp, type RunningIdp } from "../idp/harness.ts";
 import { JIT_BIN, loginWith, runJit, userEnv } from "./harness.ts";
 
-const DEMO_POLICY = new URL("../../data/demo/policy.yaml", import.meta.url);
 
 const loginVia = async (idp: RunningIdp, env: NodeJS.ProcessEnv, user: string): Promise<number> =>
   (await loginWith(env, async (code) => void (await idp.idp.approveDevice({ user_code: code, username: user, password: user })))).code;
@@ -188,24 +188,7 @@ describe("jit broker serve", { timeout: 90_000 }, () => {
 
 /** Writes broker.yaml (demo warehouse, the demo policy, a 0600 masking key) with the given store line and extra lines. */
 function writeConfig(dir: string, storeLine: string, extra: string[] = []): { config: string; policy: string } {
-  mkdirSync(dir, { recursive: true });
-  const policy = join(dir, "policy.yaml");
-  copyFileSync(DEMO_POLICY, policy);
-  const key = join(dir, "hash.key");
-  writeFileSync(key, "ab".repeat(32));
-  chmodSync(key, 0o600);
-  const config = join(dir, "broker.yaml");
-  writeFileSync(config, [
-    "listen: 127.0.0.1:0",
-    `identity: { issuer: "${idpIssuer}", client_id: jit-cli }`,
-    `policy: ${policy}`,
-    storeLine,
-    "warehouse: { demo: true }",
-    `masking: { hash_key_file: ${key} }`,
-    "metrics_listen: 127.0.0.1:0",
-    ...extra,
-  ].join("\n"));
-  return { config, policy };
+  return writeBrokerConfig(dir, { issuer: idpIssuer, store: storeLine, extra });
 }
 
 let idpIssuer = "";
