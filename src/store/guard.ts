@@ -18,6 +18,9 @@ export function guardStore(inner: Store, opts: { before?: () => void; fail: (op:
     close: () => inner.close(),
     auditStats: () => inner.auditStats(),
   };
+  // A store with a connection pool (PostgreSQL) reports it; read-only and never touches the database.
+  const pooled = inner as Store & { poolStats?: () => unknown };
+  if (typeof pooled.poolStats === "function") outer.poolStats = () => pooled.poolStats!();
   for (const op of CALLS) {
     const fn = (inner[op] as (...a: unknown[]) => Promise<unknown>).bind(inner);
     outer[op] = async (...args: unknown[]) => {

@@ -232,6 +232,11 @@ class PostgresStore implements Store {
     return this.#audit.stats();
   }
 
+  /** The connection pool now: open connections, idle ones, and callers waiting for one (the /metrics gauge). */
+  poolStats(): { total: number; idle: number; waiting: number } {
+    return { total: this.#pool.totalCount, idle: this.#pool.idleCount, waiting: this.#pool.waitingCount };
+  }
+
   async auditCheckpoint(): Promise<AuditRecord | null> {
     return this.#audit.checkpoint();
   }

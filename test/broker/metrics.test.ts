@@ -143,3 +143,27 @@ test("jit broker dev prints its metrics URL, which serves /metrics on loopback",
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("on PostgreSQL the scrape shows the store's connection pool", { timeout: 60_000 }, async (t) => {
+  const pg = process.env.JIT_TEST_PG_URL;
+  if (!pg) return t.skip("JIT_TEST_PG_URL not set: the PostgreSQL pool gauge is skipped (run under .ci/run)");
+  process.env.JIT_METRICS_PG_URL = pg;
+  const schema = `jit_metrics_${process.pid}`;
+  const ph = await startServeHarness(["metrics_listen: 127.0.0.1:0"], { store: `store: { postgres_env: JIT_METRICS_PG_URL, schema: ${schema} }` });
+  try {
+    const alice = await ph.token("alice");
+    assert.equal((await call(ph.broker.url, "GET", "/v1/whoami", { token: alice })).status, 200);
+    const got = parseMetrics(await (await fetch(ph.broker.metricsUrl!)).text());
+    const total = sample(got, "jit_store_pool_connections", { state: "total" });
+    assert.ok(typeof total === "number" && total >= 1, `the pool holds at least one connection after a request (got ${total})`);
+    // idle and waiting are present; their values move with the scrape's own store reads (the pending and grant gauges).
+    for (const state of ["idle", "waiting"]) assert.ok(got.some((x) => x.name === "jit_store_pool_connections" && x.labels.state === state), `a ${state} sample`);
+  } finally {
+    await ph.close();
+    const { default: pgLib } = await import("pg");
+    const c = new pgLib.Client({ connectionString: pg });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await c.end();
+  }
+});

@@ -20,11 +20,11 @@ export interface ServeHarness {
 }
 
 /** Writes broker.yaml (demo warehouse, SQLite, the demo policy, a 0600 key) plus `extra` lines, and starts the broker. */
-export async function startServeHarness(extra: string[] = [], opts: { idp?: RunningIdp; identity?: string } = {}): Promise<ServeHarness> {
+export async function startServeHarness(extra: string[] = [], opts: { idp?: RunningIdp; identity?: string; store?: string } = {}): Promise<ServeHarness> {
   const dir = mkdtempSync(join(tmpdir(), "jit-serve-h-"));
   mkdirSync(dir, { recursive: true });
   const idp = opts.idp ?? (await startDevIdp());
-  const { config, policy: policyFile } = writeBrokerConfig(dir, { issuer: idp.issuer, identity: opts.identity, store: `store: { sqlite: ${join(dir, "jit.db")} }`, extra });
+  const { config, policy: policyFile } = writeBrokerConfig(dir, { issuer: idp.issuer, identity: opts.identity, store: opts.store ?? `store: { sqlite: ${join(dir, "jit.db")} }`, extra });
   const logs: string[] = [];
   const broker = await startBroker(await loadBrokerConfig(config), { version: "test", log: (l) => logs.push(l) });
   const idpBase = idp.issuer.replace(/\/oidc$/, "");
