@@ -6,19 +6,32 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { devSignIn } from "../../src/demo/sign-in.ts";
 import { openSqliteStore } from "../../src/store/sqlite.ts";
 import { JIT_BIN } from "../e2e/harness.ts";
+import { writeBrokerConfig } from "../fixtures/broker-config.ts";
 import { startDevIdp } from "../idp/harness.ts";
 import { heldWarehouse } from "./held-warehouse.ts";
 import { call } from "./http-call.ts";
 import { startServeHarness } from "./serve-harness.ts";
 
 const COUNT = { sql: "SELECT COUNT(*) AS n FROM demo.sales.orders" };
+
+/** A serve broker with alice granted demo.sales and one COUNT query held in the warehouse, in flight. */
+async function queryInFlight(grace: string) {
+  const h = await startServeHarness(["metrics_listen: off", `shutdown_grace: ${grace}`]);
+  const alice = await h.token("alice");
+  assert.equal((await call(h.broker.url, "POST", "/v1/requests", { token: alice, body: { datasets: ["demo.sales"], reason: "drain" } })).status, 200);
+  const held = heldWarehouse(h.broker.deps.warehouse);
+  h.broker.deps.warehouse = held;
+  const inFlight = call(h.broker.url, "POST", "/v1/query", { token: alice, body: COUNT });
+  await held.started();
+  return { h, db: join(h.dir, "jit.db"), alice, held, inFlight };
+}
 
 async function auditOf(db: string) {
   const store = openSqliteStore(db);
@@ -30,15 +43,8 @@ async function auditOf(db: string) {
 }
 
 test("SIGTERM-style drain: not ready, new requests refused with Retry-After, the in-flight query finishes and is audited", async () => {
-  const h = await startServeHarness(["metrics_listen: off", "shutdown_grace: 20s"]);
-  const db = join(h.dir, "jit.db");
+  const { h, db, alice, held, inFlight } = await queryInFlight("20s");
   try {
-    const alice = await h.token("alice");
-    assert.equal((await call(h.broker.url, "POST", "/v1/requests", { token: alice, body: { datasets: ["demo.sales"], reason: "drain" } })).status, 200);
-    const held = heldWarehouse(h.broker.deps.warehouse);
-    h.broker.deps.warehouse = held;
-    const inFlight = call(h.broker.url, "POST", "/v1/query", { token: alice, body: COUNT });
-    await held.started();
     const stopping = h.broker.shutdown();
     const ready = await call(h.broker.url, "GET", "/readyz");
     assert.equal(ready.status, 503);
@@ -63,15 +69,8 @@ test("SIGTERM-style drain: not ready, new requests refused with Retry-After, the
 });
 
 test("past shutdown_grace the query is cancelled: 503 + Retry-After to its caller, its job stopped, its record written", async () => {
-  const h = await startServeHarness(["metrics_listen: off", "shutdown_grace: 1s"]);
-  const db = join(h.dir, "jit.db");
+  const { h, db, held, inFlight } = await queryInFlight("1s");
   try {
-    const alice = await h.token("alice");
-    assert.equal((await call(h.broker.url, "POST", "/v1/requests", { token: alice, body: { datasets: ["demo.sales"], reason: "drain" } })).status, 200);
-    const held = heldWarehouse(h.broker.deps.warehouse);
-    h.broker.deps.warehouse = held;
-    const inFlight = call(h.broker.url, "POST", "/v1/query", { token: alice, body: COUNT });
-    await held.started();
     const t0 = performance.now();
     const report = await h.broker.shutdown();
     const waited = performance.now() - t0;
@@ -96,18 +95,8 @@ test("SIGTERM to jit broker serve with a slow DuckDB query in flight: cancelled 
   const dir = mkdtempSync(join(tmpdir(), "jit-sigterm-"));
   const idp = await startDevIdp();
   try {
-    const policy = join(dir, "policy.yaml");
-    copyFileSync(new URL("../../data/demo/policy.yaml", import.meta.url), policy);
-    const key = join(dir, "hash.key");
-    writeFileSync(key, "cd".repeat(32));
-    chmodSync(key, 0o600);
     const db = join(dir, "jit.db");
-    const config = join(dir, "broker.yaml");
-    writeFileSync(config, [
-      "listen: 127.0.0.1:0", "metrics_listen: 127.0.0.1:0", "shutdown_grace: 1s",
-      `identity: { issuer: "${idp.issuer}", client_id: jit-cli }`, `policy: ${policy}`, `store: { sqlite: ${db} }`,
-      "warehouse: { demo: true }", `masking: { hash_key_file: ${key} }`,
-    ].join("\n"));
+    const { config } = writeBrokerConfig(dir, { issuer: idp.issuer, store: `store: { sqlite: ${db} }`, extra: ["shutdown_grace: 1s"] });
     const child = spawn(process.execPath, [JIT_BIN, "broker", "serve", "--config", config, "--json"], { env: { PATH: process.env.PATH, HOME: dir }, stdio: ["ignore", "pipe", "pipe"] });
     let log = "";
     child.stderr.on("data", (d) => (log += d));
