@@ -33,6 +33,7 @@ export function auditRoutes(): RouteDef[] {
       run: async ({ deps, caller, query }) => {
         const mine = query.mine === "1";
         const limit = query.limit ?? 100;
+        const desc = query.order === "desc";
         const records = await deps.store.listAudit({
           // The name narrows the scan; the subject decides: another subject claiming the same name sees nothing of these.
           actor: mine ? caller.principal.username : query.user,
@@ -41,12 +42,16 @@ export function auditRoutes(): RouteDef[] {
           since: parseTime(query.since, "since"),
           until: parseTime(query.until, "until"),
           afterSeq: query.after,
+          beforeSeq: query.before,
+          newestFirst: desc,
           limit,
         });
         const own = mine ? records.filter((x) => x.actorSubject === caller.principal.subject) : records;
         const dataset = query.dataset;
         const filtered = dataset ? own.filter((x) => JSON.stringify(x.details.datasets ?? x.details.tables ?? []).includes(dataset)) : own;
-        return { records: filtered.map(auditView), next_after: records.length === limit ? records.at(-1)!.seq : null };
+        // The cursor is the last record scanned, not the last shown: the filters above may leave a page short.
+        const next = records.length === limit ? records.at(-1)!.seq : null;
+        return desc ? { records: filtered.map(auditView), next_before: next } : { records: filtered.map(auditView), next_after: next };
       },
     }),
     route({
