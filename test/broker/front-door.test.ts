@@ -285,6 +285,10 @@ describe("plumbing", () => {
     const bounded = await http("GET", `/v1/audit?order=desc&before=${all[3]}&after=${all[0]}`, { token: as("dave") });
     assert.deepEqual(seqs(bounded), [all[2], all[1]]);
     assert.equal(bounded.json.next_before, null, "a short page is the last one");
+    const full = await http("GET", `/v1/audit?order=desc&limit=2&before=${all[2]}`, { token: as("dave") });
+    assert.deepEqual(seqs(full), [all[1], all[0]]);
+    assert.equal(full.json.next_before, null, "a full page with nothing older is the last one too");
+    assert.equal((await http("GET", `/v1/audit?limit=2&before=${all[2]}`, { token: as("dave") })).json.next_after, null);
     // The default stays oldest first with next_after.
     const asc = await http("GET", `/v1/audit?limit=2&before=${all[3]}`, { token: as("dave") });
     assert.deepEqual(seqs(asc), [all[0], all[1]]);
