@@ -170,10 +170,12 @@ _jit() {
         --since) return ;;
         --until) return ;;
         --limit) return ;;
+        --before) return ;;
+        --after) return ;;
         --jq) return ;;
         --broker) return ;;
       esac
-      COMPREPLY=($(compgen -W "--mine --user --action --outcome --dataset --since --until --limit --json --jq --broker -h --help" -- "$cur")); return ;;
+      COMPREPLY=($(compgen -W "--mine --user --action --outcome --dataset --since --until --limit --before --after --json --jq --broker -h --help" -- "$cur")); return ;;
     "audit show")
       case "$prev" in
         --jq) return ;;

@@ -38,7 +38,7 @@ export const RequestReadQuery = z.strictObject({
 });
 /** GET /v1/grants. */
 export const GrantsQuery = z.strictObject({ all: flag });
-/** GET /v1/audit. */
+/** GET /v1/audit: filters, and a page of seqs after `after` and before `before` (both exclusive). */
 export const AuditListQuery = z.strictObject({
   mine: flag,
   user: text(200).optional(),
@@ -48,6 +48,9 @@ export const AuditListQuery = z.strictObject({
   since: text(64).optional(),
   until: text(64).optional(),
   after: wholeNumber("a record sequence number (a whole number)").optional(),
+  before: wholeNumber("a record sequence number (a whole number)").optional(),
+  // asc (the default, for clients that page with next_after) or desc: newest first, paged with next_before.
+  order: z.enum(["asc", "desc"], { message: 'must be "asc" or "desc"' }).optional(),
   limit: wholeNumber(`a whole number from 1 to ${MAX_PAGE}`).refine((n) => n >= 1, `must be at least 1`).transform((n) => Math.min(n, MAX_PAGE)).optional(),
 });
 /** GET /v1/audit/verify. `anchor`: one CHAIN:SEQ:HASH per chain, comma-separated (about 90 characters each). */

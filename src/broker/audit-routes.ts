@@ -33,7 +33,9 @@ export function auditRoutes(): RouteDef[] {
       run: async ({ deps, caller, query }) => {
         const mine = query.mine === "1";
         const limit = query.limit ?? 100;
-        const records = await deps.store.listAudit({
+        const desc = query.order === "desc";
+        // One past the page tells whether another follows, so the cursor is null on the last page even when it is full.
+        const scanned = await deps.store.listAudit({
           // The name narrows the scan; the subject decides: another subject claiming the same name sees nothing of these.
           actor: mine ? caller.principal.username : query.user,
           action: query.action,
@@ -41,12 +43,17 @@ export function auditRoutes(): RouteDef[] {
           since: parseTime(query.since, "since"),
           until: parseTime(query.until, "until"),
           afterSeq: query.after,
-          limit,
+          beforeSeq: query.before,
+          newestFirst: desc,
+          limit: limit + 1,
         });
+        const records = scanned.slice(0, limit);
         const own = mine ? records.filter((x) => x.actorSubject === caller.principal.subject) : records;
         const dataset = query.dataset;
         const filtered = dataset ? own.filter((x) => JSON.stringify(x.details.datasets ?? x.details.tables ?? []).includes(dataset)) : own;
-        return { records: filtered.map(auditView), next_after: records.length === limit ? records.at(-1)!.seq : null };
+        // The cursor is the last record scanned, not the last shown: the filters above may leave a page short.
+        const next = scanned.length > limit ? records.at(-1)!.seq : null;
+        return desc ? { records: filtered.map(auditView), next_before: next } : { records: filtered.map(auditView), next_after: next };
       },
     }),
     route({

@@ -297,10 +297,11 @@ class PostgresStore implements Store {
     if (q.since !== undefined) conds.push(["at >= ?", q.since]);
     if (q.until !== undefined) conds.push(["at < ?", q.until]);
     if (q.afterSeq !== undefined) conds.push(["seq > ?", q.afterSeq]);
+    if (q.beforeSeq !== undefined) conds.push(["seq < ?", q.beforeSeq]);
     if (q.chain !== undefined) conds.push(["chain = ?", q.chain]);
     if (q.afterChainSeq !== undefined) conds.push(["chain_seq > ?", q.afterChainSeq]);
     const { clause, args } = where(conds);
-    const sql = `SELECT * FROM audit ${clause} ORDER BY ${q.chain !== undefined ? "chain_seq" : "seq"} ASC LIMIT $${args.length + 1}`;
+    const sql = `SELECT * FROM audit ${clause} ORDER BY ${q.chain !== undefined ? "chain_seq" : "seq"} ${q.newestFirst ? "DESC" : "ASC"} LIMIT $${args.length + 1}`;
     return (await this.#pool.query(sql, [...args, q.limit ?? 1000])).rows.map(auditFromRow);
   }
 

@@ -379,10 +379,11 @@ class SqliteStore implements Store {
     if (q.since !== undefined) (where.push("at >= ?"), args.push(q.since));
     if (q.until !== undefined) (where.push("at < ?"), args.push(q.until));
     if (q.afterSeq !== undefined) (where.push("seq > ?"), args.push(q.afterSeq));
+    if (q.beforeSeq !== undefined) (where.push("seq < ?"), args.push(q.beforeSeq));
     if (q.chain !== undefined) (where.push("chain = ?"), args.push(q.chain));
     if (q.afterChainSeq !== undefined) (where.push("chain_seq > ?"), args.push(q.afterChainSeq));
     const order = q.chain !== undefined ? "chain_seq" : "seq";
-    const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ${order} ASC LIMIT ?`;
+    const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ${order} ${q.newestFirst ? "DESC" : "ASC"} LIMIT ?`;
     return (this.#db.prepare(sql).all(...args, q.limit ?? 1000) as Row[]).map(auditFromRow);
   }
 

@@ -112,6 +112,10 @@ export interface AuditQuery {
   since?: number;
   until?: number;
   afterSeq?: number;
+  /** Only records with a smaller `seq`: with `newestFirst`, the cursor for the next older page. */
+  beforeSeq?: number;
+  /** Newest first (descending `seq`, or `chainSeq` with `chain`); oldest first otherwise. `limit` keeps the newest. */
+  newestFirst?: boolean;
   /** One chain only, in chain order; `afterChainSeq` pages through it. */
   chain?: number;
   afterChainSeq?: number;

@@ -268,6 +268,38 @@ describe("plumbing", () => {
     assert.equal((await http("GET", "/v1/audit?limit=2&after=1", { token: as("dave") })).json.records.length, 2);
   });
 
+  test("paging newest first: order=desc with before pages older, next_before is the cursor; a bad before or order is 400 naming it", async () => {
+    const seqs = (r: Reply) => (r.json.records as Array<{ seq: number }>).map((x) => x.seq);
+    const newest = await http("GET", "/v1/audit?order=desc&limit=2", { token: as("dave") });
+    assert.equal(newest.status, 200, newest.text);
+    assert.ok(!("next_after" in newest.json), "a newest-first page has no next_after");
+    const [a, b] = seqs(newest);
+    assert.equal(newest.json.next_before, b);
+    const older = await http("GET", `/v1/audit?order=desc&limit=2&before=${b}`, { token: as("dave") });
+    // Every list call is audited itself, so the whole log is read after the pages and compared with them.
+    const all = seqs(await http("GET", "/v1/audit?limit=1000", { token: as("dave") }));
+    assert.ok(all.length >= 6 && all.length < 1000, `${all.length} records`);
+    const at = all.indexOf(a!);
+    assert.deepEqual([a, b], [all[at], all[at - 1]], "the newest two, newest first");
+    assert.deepEqual(seqs(older), [all[at - 2], all[at - 3]], "the page right below the cursor, nothing skipped");
+    const bounded = await http("GET", `/v1/audit?order=desc&before=${all[3]}&after=${all[0]}`, { token: as("dave") });
+    assert.deepEqual(seqs(bounded), [all[2], all[1]]);
+    assert.equal(bounded.json.next_before, null, "a short page is the last one");
+    const full = await http("GET", `/v1/audit?order=desc&limit=2&before=${all[2]}`, { token: as("dave") });
+    assert.deepEqual(seqs(full), [all[1], all[0]]);
+    assert.equal(full.json.next_before, null, "a full page with nothing older is the last one too");
+    assert.equal((await http("GET", `/v1/audit?limit=2&before=${all[2]}`, { token: as("dave") })).json.next_after, null);
+    // The default stays oldest first with next_after.
+    const asc = await http("GET", `/v1/audit?limit=2&before=${all[3]}`, { token: as("dave") });
+    assert.deepEqual(seqs(asc), [all[0], all[1]]);
+    assert.equal(asc.json.next_after, all[1]);
+    for (const [q, name] of [["before=xyz", "before"], ["before=-1", "before"], ["before=1.5", "before"], ["order=newest", "order"], ["order=desc&before=", "before"]] as const) {
+      const r = await http("GET", `/v1/audit?${q}`, { token: as("dave") });
+      assert.equal(r.status, 400, `${q}: ${r.text}`);
+      assert.match(r.json.error.message, new RegExp(`"${name}" must be`), q);
+    }
+  });
+
   test("a statement past the size or complexity caps is 400 at once, and /healthz does not wait for it", async () => {
     const shapes: Array<[string, string]> = [
       ["bytes", `SELECT '${"x".repeat(1_000_001)}'`],

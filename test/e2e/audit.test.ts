@@ -101,6 +101,68 @@ describe("audit log end to end", { timeout: 150_000 }, () => {
     }
   });
 
+  test("list pages newest first: following the footer's --before command visits every record once; --json carries the cursor", async () => {
+    const broker = await startBroker();
+    try {
+      for (const u of ["alice", "dave"]) assert.equal((await broker.login(u)).code, 0);
+      const alice = broker.env("alice");
+      const dave = broker.env("dave");
+      assert.equal((await runJit(["request", "demo.sales", "--reason", "paging test"], alice)).code, 0);
+      for (let i = 0; i < 6; i++) assert.equal((await runJit(["query", `SELECT city FROM demo.sales.customers LIMIT ${i + 1}`], alice)).code, 0);
+
+      // The table, page by page, running whatever the footer says until there is none.
+      const ids = (stdout: string) => stdout.split("\n").map((l) => /^ *(\d+) /.exec(l)?.[1]).filter((x): x is string => !!x).map(Number);
+      const seen: number[] = [];
+      let args = ["audit", "list", "--limit", "4"];
+      for (let pages = 0; ; pages++) {
+        assert.ok(pages < 100, "the footer keeps pointing at more pages");
+        const r = await runJit(args, dave);
+        assert.equal(r.code, 0, r.stderr);
+        assert.doesNotMatch(r.stdout, /older records/, "the footer is not data");
+        const page = ids(r.stdout);
+        assert.ok(page.length >= 1 && page.length <= 4, r.stdout);
+        seen.push(...page);
+        const footer = /^older records: jit (audit list --before (\d+) --limit 4)$/m.exec(r.stderr);
+        if (!footer) break;
+        assert.equal(Number(footer[2]), page.at(-1), "the cursor is the oldest record shown");
+        args = footer[1]!.split(" ");
+      }
+      assert.ok(seen.length > 12, `${seen.length} records seen`);
+      assert.deepEqual(seen, [...seen].sort((a, b) => b - a), "newest first across pages");
+      assert.equal(new Set(seen).size, seen.length, "no record repeated");
+      // Each list call appends its own audit_read record: the pages hold exactly the log up to the first page's newest.
+      const whole = JSON.parse((await runJit(["audit", "list", "--json", "--limit", "1000"], dave)).stdout) as { records: Array<{ seq: number; action: string }>; next_before: number | null };
+      assert.equal(whole.next_before, null);
+      assert.deepEqual(seen, whole.records.map((r) => r.seq).filter((s) => s <= seen[0]!), "no record skipped");
+      assert.equal(seen.at(-1), 1);
+
+      // --json: the same pages, with the cursor, and nothing on stderr.
+      const first = await runJit(["audit", "list", "--json", "--limit", "3", "--before", String(seen[2])], dave);
+      assert.equal(first.stderr, "");
+      const page = JSON.parse(first.stdout) as { records: Array<{ seq: number }>; next_before: number | null };
+      assert.deepEqual(page.records.map((r) => r.seq), seen.slice(3, 6));
+      assert.equal(page.next_before, seen[5]);
+      // --after alone: the records right after it, still newest first, with a footer to the newer ones.
+      const newer = await runJit(["audit", "list", "--after", String(seen.at(-4)), "--limit", "2"], dave);
+      assert.deepEqual(ids(newer.stdout), [seen.at(-6), seen.at(-5)]);
+      assert.match(newer.stderr, new RegExp(`^newer records: jit audit list --after ${seen.at(-6)} --limit 2$`, "m"));
+      // Filters and a duration are repeated in the footer, resolved, so the next page is the same query.
+      const queries = await runJit(["audit", "list", "--action", "query", "--since", "1h", "--limit", "2"], dave);
+      const next = /^older records: jit (audit list --before \d+ --action query --since \S+ --limit 2)$/m.exec(queries.stderr);
+      assert.ok(next, queries.stderr);
+      assert.match(next[1]!, /--since \d{4}-\d\d-\d\dT/);
+      const rest = await runJit(next[1]!.split(" "), dave);
+      assert.equal(rest.code, 0, rest.stderr);
+      const restIds = ids(rest.stdout);
+      assert.equal(restIds.length, 2);
+      assert.ok(restIds.every((s) => s < ids(queries.stdout).at(-1)!));
+      assert.deepEqual(restIds.map((s) => whole.records.find((r) => r.seq === s)?.action), ["query", "query"]);
+      assert.equal((await runJit(["audit", "list", "--before", "x"], dave)).code, 2);
+    } finally {
+      await broker.stop();
+    }
+  });
+
   test("kill -9 during a stream of queries: after restart the chain verifies and every answered query has its record", async () => {
     let broker = await startBroker();
     const dir = broker.dir;

@@ -289,6 +289,29 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>, kn
       assert.equal(verifyChain(await store.listAudit({ afterSeq: 1 }), { seq: 1, hash: a.hash }), null);
     });
 
+    test("audit records list newest first and page older with beforeSeq, none skipped or repeated", async () => {
+      for (let i = 1; i <= 7; i++) await store.appendAudit(auditRecord(i, { action: i % 2 ? "query" : "approve" }));
+      const seqs = async (q: Parameters<Store["listAudit"]>[0]) => (await store.listAudit(q)).map((r) => r.seq);
+      assert.deepEqual(await seqs({ newestFirst: true }), [7, 6, 5, 4, 3, 2, 1]);
+      assert.deepEqual(await seqs({ newestFirst: true, limit: 3 }), [7, 6, 5], "the limit keeps the newest");
+      assert.deepEqual(await seqs({ newestFirst: true, beforeSeq: 5, limit: 3 }), [4, 3, 2]);
+      assert.deepEqual(await seqs({ beforeSeq: 5, limit: 3 }), [1, 2, 3], "beforeSeq alone bounds an oldest-first list");
+      assert.deepEqual(await seqs({ newestFirst: true, beforeSeq: 6, afterSeq: 2 }), [5, 4, 3], "both bounds are exclusive");
+      assert.deepEqual(await seqs({ newestFirst: true, action: "query", beforeSeq: 7 }), [5, 3, 1]);
+      assert.deepEqual(await seqs({ newestFirst: true, beforeSeq: 1 }), []);
+      const chain = (await store.listAudit({ limit: 1 }))[0]!.chain;
+      assert.deepEqual((await store.listAudit({ chain, newestFirst: true, limit: 2 })).map((r) => r.chainSeq), [7, 6], "one chain, newest first by chain order");
+      // Paging by the last seq of each page visits every record once, newest first.
+      const seen: number[] = [];
+      for (let before: number | undefined; ; ) {
+        const page = await seqs({ newestFirst: true, beforeSeq: before, limit: 3 });
+        seen.push(...page);
+        if (page.length < 3) break;
+        before = page.at(-1);
+      }
+      assert.deepEqual(seen, [7, 6, 5, 4, 3, 2, 1]);
+    });
+
     test("audit details JSON cannot keep verbatim (Dates, undefined) are hashed as stored", async () => {
       const r = await store.appendAudit(auditRecord(1, { details: { when: new Date(T0), gone: undefined, list: [undefined] } }));
       assert.deepEqual(r.details, { when: new Date(T0).toISOString(), list: [null] }, "the returned record is what a reader will get");

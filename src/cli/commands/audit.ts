@@ -5,7 +5,7 @@ import { type Format, toSimpleTable } from "../output.ts";
 import { checkFormat, printResultPaged, type QueryResult } from "./query.ts";
 import { tryParseDuration } from "../../policy/duration.ts";
 import { localTime } from "../human.ts";
-import { fit, intFlag, printJson, printLong, relative } from "./util.ts";
+import { fit, intFlag, jitName, printJson, printLong, relative } from "./util.ts";
 
 export interface AuditView {
   id: string;
@@ -43,42 +43,51 @@ export function timeFlag(raw: string | undefined, now: number = Date.now()): str
   return ago === undefined ? raw : new Date(now - ago).toISOString();
 }
 
-/** Pages the broker will be asked for at most when looking for the newest records (it lists oldest first). */
-const MAX_PAGES = 50;
+/** A page of the list as `--json` prints it: records newest first and the cursor for the next page. */
+type ListPage = { records: AuditView[]; next_before: number | null } | { records: AuditView[]; next_after: number | null };
 
-/** Lists audit records with filters: newest first on a terminal, local times with their zone and age. */
+/** A flag value as typed in a shell: bare when it is safe, else single-quoted. */
+const shellArg = (v: string) => (/^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replaceAll("'", "'\\''")}'`);
+
+/**
+ * Lists audit records with filters, newest first, in local time with zone and age. One page per call: the newest
+ * `--limit` records below `--before` (and above `--after`), or with `--after` alone the ones right after it; a footer
+ * on stderr names the command for the next page.
+ */
 export async function auditListCommand(ctx: CliContext, opts: Record<string, string | boolean | undefined>): Promise<void> {
   const limit = intFlag(opts.limit as string | undefined, "limit") ?? 50;
-  const params = new URLSearchParams({ limit: String(limit) });
-  for (const k of ["user", "action", "outcome", "dataset"] as const) if (typeof opts[k] === "string") params.set(k, opts[k] as string);
-  for (const k of ["since", "until"] as const) if (typeof opts[k] === "string") params.set(k, timeFlag(opts[k] as string)!);
-  if (opts.mine) params.set("mine", "1");
+  const before = intFlag(opts.before as string | undefined, "before");
+  const after = intFlag(opts.after as string | undefined, "after");
+  // The filters as the broker gets them, kept to repeat in the next page's command (durations resolved, so it is the same window).
+  const filters: [string, string | undefined][] = [];
+  if (opts.mine) filters.push(["mine", undefined]);
+  for (const k of ["user", "action", "outcome", "dataset"] as const) if (typeof opts[k] === "string") filters.push([k, opts[k] as string]);
+  for (const k of ["since", "until"] as const) if (typeof opts[k] === "string") filters.push([k, timeFlag(opts[k] as string)!]);
+  // --after alone asks for what came next (newer): the records right after it, oldest first from the broker.
+  const forward = after !== undefined && before === undefined;
+  const params = new URLSearchParams({ order: forward ? "asc" : "desc", limit: String(limit) });
+  for (const [k, v] of filters) params.set(k, v ?? "1");
+  if (after !== undefined) params.set("after", String(after));
+  if (before !== undefined) params.set("before", String(before));
   const client = await ctx.client();
-  if (ctx.flags.json) {
-    // The machine shape stays the broker's own page (oldest first, next_after to page on).
-    return printJson(ctx, await client.get<{ records: AuditView[]; next_after: number | null }>(`/v1/audit?${params}`));
+  const res = await client.get<{ records: AuditView[]; next_after?: number | null; next_before?: number | null }>(`/v1/audit?${params}`);
+  const records = forward ? res.records.reverse() : res.records;
+  const page: ListPage = forward ? { records, next_after: res.next_after ?? null } : { records, next_before: res.next_before ?? null };
+  if (ctx.flags.json) return printJson(ctx, page);
+  const next = "next_before" in page ? page.next_before : page.next_after;
+  if (records.length > 0) {
+    const now = Date.now();
+    const rows = records.map((r) => [r.id, localTime(r.at), relative(r.at, now), r.actor, r.action, r.outcome, summarise(r)]);
+    await printLong(ctx, toSimpleTable(["id", "time", "age", "actor", "action", "outcome", "what"], rows, { ...fit(ctx), flexible: ["what"] }));
+  } else {
+    ctx.io.err(next === null ? "No audit records match." : "No audit records match on this page.");
   }
-  // The broker lists oldest first: walk its pages and keep the last `limit` records, then show them newest first.
-  params.set("limit", "1000");
-  let kept: AuditView[] = [];
-  let pages = 0;
-  let more = false;
-  for (let after = 0; ; ) {
-    if (after) params.set("after", String(after));
-    const res = await client.get<{ records: AuditView[]; next_after: number | null }>(`/v1/audit?${params}`);
-    kept = [...kept, ...res.records].slice(-limit);
-    if (res.next_after === null) break;
-    if (++pages >= MAX_PAGES) {
-      more = true;
-      break;
-    }
-    after = res.next_after;
-  }
-  if (kept.length === 0) return ctx.io.err("No audit records match.");
-  const now = Date.now();
-  const rows = kept.reverse().map((r) => [r.id, localTime(r.at), relative(r.at, now), r.actor, r.action, r.outcome, summarise(r)]);
-  await printLong(ctx, toSimpleTable(["id", "time", "age", "actor", "action", "outcome", "what"], rows, { ...fit(ctx), flexible: ["what"] }));
-  if (more) ctx.io.err(`note: newest of the first ${MAX_PAGES * 1000} matching records; narrow with --since 1h or --user`);
+  if (next === null) return;
+  // A page the filters left short (or empty) is not the end: only the broker's cursor says so.
+  const args = filters.map(([k, v]) => (v === undefined ? `--${k}` : `--${k} ${shellArg(v)}`));
+  if (limit !== 50) args.push(`--limit ${limit}`);
+  const cursor = forward ? `--after ${next}` : `--before ${next}${after !== undefined ? ` --after ${after}` : ""}`;
+  ctx.io.err(`${forward ? "newer" : "older"} records: ${jitName(ctx.io.env)} audit list ${[cursor, ...args].join(" ")}`);
 }
 
 /** Shows one record in full. */
