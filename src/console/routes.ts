@@ -11,6 +11,7 @@
  * - static assets (hashed, the same for everyone) and sign-in (login and callback): sign-in.ts records those itself,
  *   and they are answered before a session exists; they never reach this table.
  */
+import { createHash } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { approveRequest, cancelRequest, denyRequest, expireDue, revokeGrant } from "../broker/access.ts";
 import type { BrokerDeps, Caller } from "../broker/context.ts";
@@ -27,7 +28,6 @@ import { page, type Section, type Viewer } from "./layout.ts";
 import { auditDetailBody, auditListBody, replayBody, verifyBody, type AuditFilters } from "./pages/audit.ts";
 import { policyBody } from "./pages/policy.ts";
 import { inboxBody, mineBody, requestBody } from "./pages/requests.ts";
-import { createHash } from "node:crypto";
 
 /** One console request once the session (and, for a form, its CSRF token and Origin) has been checked. */
 export interface ConsoleInput {
