@@ -1,7 +1,8 @@
 /**
  * The broker's front door. One pipeline runs every API request, in this order, and no route can skip a step:
  * match the route, authenticate, validate (strict schemas), authorize (the pure `authorize()`), audit the
- * decision (allowed or refused, before the handler acts), run, map errors; then one structured log line.
+ * decision (allowed or refused, before the handler acts), run, map errors; then one structured log line. The
+ * decision step (resource, authorize, audit) is pipeline.ts, which the console at /console runs too.
  * Built on node:http rather than Fastify: see README "Broker API" for why.
  */
 import { randomUUID } from "node:crypto";
@@ -11,13 +12,14 @@ import type { AddressInfo } from "node:net";
 import type { z } from "zod";
 import { describeIssues, NoBody } from "../api/schemas.ts";
 import { JitError } from "../errors.ts";
-import { authorize, type Resource } from "../policy/authorize.ts";
+import { authorize } from "../policy/authorize.ts";
 import { checkStatementLimits } from "../sql/limits.ts";
 import { audit, type BrokerDeps, type Caller } from "./context.ts";
-import { ClientGone, compilePath, decodeParam, header, httpError, readJsonBody, sendError, sendJson, statusOf } from "./http.ts";
+import { ClientGone, compilePath, decodeParam, header, httpError, readJsonBody, sendError, sendJson } from "./http.ts";
 import { cancelledByShutdownError, createInFlightGate, type InFlightGate, shedError, type ShedReason } from "./in-flight.ts";
 import { createRateLimiter, type RateLimiter } from "./rate-limit.ts";
-import { apiRoutes, refusalError, type RouteDef, type RouteInput } from "./routes.ts";
+import { decide, recordMalformed, recorder } from "./pipeline.ts";
+import { apiRoutes, type RouteDef, type RouteInput } from "./routes.ts";
 import { createConsoleHandler } from "../console/handler.ts";
 
 /** Routes mounted beside the API by `jit broker dev` only (the embedded IdP, device approval); `broker serve` never has one. */
@@ -73,19 +75,6 @@ function clientOf(req: IncomingMessage): Client & { user_agent: string } {
   };
 }
 
-/** A resource as the audit record shows it: ids and names, never the loaded rows. */
-function resourceSummary(r: Resource): Record<string, unknown> {
-  switch (r.kind) {
-    case "request": return { kind: r.kind, id: r.id, found: r.request !== null };
-    case "grant": return { kind: r.kind, id: r.id, found: r.grant !== null };
-    case "audit_record": return { kind: r.kind, id: r.id, found: r.record !== null };
-    case "datasets": return { kind: r.kind, datasets: r.datasets };
-    case "explain": return { kind: r.kind, as: r.as, groups: r.groups };
-    case "audit_log": return { kind: r.kind, scope: r.scope };
-    default: return { kind: r.kind };
-  }
-}
-
 /** Parses input against a schema; a failure is a 400 naming the field. */
 function validate<T>(schema: z.ZodType<T> | undefined, input: unknown, where: string): T {
   if (!schema) return input as T;
@@ -119,7 +108,8 @@ export function createBrokerHandler(deps: BrokerDeps, plugin?: BrokerPlugin, opt
   });
   const bodyTimeoutMs = opts.bodyTimeoutMs ?? 10_000;
   const gate = opts.gate ?? createInFlightGate(opts.maxInFlight);
-  // Console mount (issue 16): the web console owns /console and runs its own session pipeline (audit() included).
+  // Console mount (issue 16): the web console owns /console (its session, CSRF check and route table) and decides
+  // every page and form through the same decide() as the routes below.
   // Under `broker serve` the console's origin is public_url (its OIDC redirect URI and the Origin a form must carry);
   // the dev broker answers to every loopback name, so there the origin is the one each request reached.
   const consoleHandler = createConsoleHandler(deps, { publicUrl: deps.mode === "serve" ? deps.publicUrl : undefined });
@@ -231,13 +221,8 @@ export function createBrokerHandler(deps: BrokerDeps, plugin?: BrokerPlugin, opt
       const caller = await authenticate(req, client, routeName, url.pathname, (id) => (line.audit_id = id));
       line.subject = caller.principal.subject;
       // Every refusal from here on is recorded under the route's audit name, with why.
-      const record = async (outcome: "ok" | "denied", action: string, details: Record<string, unknown>) => {
-        const rec = await audit(deps, caller, action, outcome, { route: routeName, action: def.action, ...details });
-        line.audit_id = rec.id;
-        return rec.id;
-      };
+      const ctx = { route: routeName, onAudit: (id: string) => (line.audit_id = id) };
       let input: RouteInput<unknown, unknown, unknown>;
-      let resource: Resource;
       try {
         const decoded = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, decodeParam(k, v)]));
         const params = validate(def.params, decoded, "the path");
@@ -246,22 +231,12 @@ export function createBrokerHandler(deps: BrokerDeps, plugin?: BrokerPlugin, opt
         const body = validate(def.body ?? NoBody, rawBody, "the request body");
         checkSql(body);
         input = { deps, caller, params, query, body };
-        resource = await def.resource(input);
       } catch (err) {
-        if (err instanceof JitError && err.code === "usage") {
-          await record("denied", def.audit, { refusal: "malformed", why: err.message, status: statusOf(err) });
-        }
+        await recordMalformed(recorder(deps, caller, def.action, ctx), def.audit, err);
         throw err;
       }
-      const decision = authorize(deps.policy(), caller.principal, def.action, resource);
-      const details = { resource: resourceSummary(resource), rules: decision.rules, reason: decision.reason, ...def.describe?.(input) };
-      if (!decision.allowed) {
-        await record("denied", def.audit, { ...details, refusal: decision.refusal, why: decision.reason });
-        throw refusalError(decision, def.action);
-      }
-      // The decision is on the audit log before the handler acts (fail closed: no record, no act).
-      const auditId = def.handlerAudits === "first" ? null
-        : await record("ok", def.handlerAudits === "after-access" ? "access" : def.audit, details);
+      // Resource, authorize(), and the decision on the audit log before the handler acts (pipeline.ts).
+      const { decision, auditId } = await decide(deps, caller, def, input, ctx);
       const result = await def.run({ ...input, decision, auditId, signal, draining: gate.drainSignal, req, res });
       const own = (result as { audit_id?: unknown } | null)?.audit_id;
       if (typeof own === "string") line.audit_id = own;

@@ -15,8 +15,11 @@ export type Action =
   | "grant.list" | "grant.revoke"
   | "query.run"
   | "metadata.read"
-  | "policy.explain"
-  | "audit.read" | "audit.verify";
+  | "policy.read" | "policy.explain"
+  | "audit.read" | "audit.verify"
+  // The web console's own acts: its inbox (the pending requests one may decide, each chosen by request.decide) and
+  // signing out of a console session.
+  | "inbox.read" | "session.end";
 
 /** The parts of a stored request the decision looks at. */
 export interface RequestFacts {
@@ -108,7 +111,13 @@ export function authorize(policy: Policy, principal: Principal | null, action: A
     case "whoami.read":
     case "request.list":
     case "grant.list":
+    case "inbox.read":
       return allow("any signed-in person, for their own view");
+    case "policy.read":
+      // The rules are no secret from the people they apply to (jit policy explain shows how they decide).
+      return allow("any signed-in person reads the policy in force");
+    case "session.end":
+      return allow("any signed-in person may end their own session");
     case "query.run":
       // Which grants cover the statement is decided by the planner, from the SQL alone, before any lookup.
       return allow("any signed-in person may submit a statement; its datasets decide");

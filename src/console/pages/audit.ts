@@ -15,7 +15,7 @@ export interface AuditFilters {
 }
 
 const OUTCOMES = ["", "ok", "denied", "failed", "pending"];
-const ACTIONS = ["", "request", "approve", "deny", "revoke", "expire", "query", "query.result", "dry_run", "metadata", "audit_read", "authenticate", "console"];
+const ACTIONS = ["", "request", "access", "approve", "deny", "cancel", "revoke", "expire", "query", "query.result", "dry_run", "metadata", "explain", "audit_read", "authenticate", "console"];
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(".000Z", "Z");
 
