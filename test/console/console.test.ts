@@ -200,7 +200,8 @@ describe("web console in a real browser", { skip, timeout: 240_000 }, () => {
     const audit = await jit("alice", ["audit", "list", "--mine", "--json", "--limit", "1000"]);
     const mine = json<{ records: { action: string; outcome: string; details: Record<string, unknown> }[] }>(audit).records;
     const forged = mine.filter((r) => r.action === "console" && r.outcome === "denied" && String(r.details.why).startsWith("forged request refused"));
-    assert.deepEqual(forged.map((r) => r.details.why), [
+    // `jit audit list --json` is newest first: the CSRF refusal came first, so it is listed last.
+    assert.deepEqual(forged.map((r) => r.details.why).reverse(), [
       "forged request refused: the form carries no valid CSRF token",
       "forged request refused: the form was posted from another origin",
     ]);
