@@ -99,6 +99,8 @@ function mayRevoke(policy: Policy, p: Principal, g: GrantFacts): Authorization {
   if (isAdmin(policy, p)) return allow("an admin", ["admins"]);
   const rules = g.datasets.map((d) => policy.datasets.find((e) => globMatch(e.match, d) && e.access.some((a) => a.approvers.some((x) => p.groups.includes(x)))));
   if (rules.every((r) => r !== undefined)) return allow("an approver of its datasets", rules.map((r) => r!.id));
+  // Only someone who answers for part of it learns that the grant exists; anyone else is told there is none (404).
+  if (rules.every((r) => r === undefined)) return missing(`there is no grant ${g.id} that you may see`);
   return forbid(`you may not revoke grant ${g.id}: only its holder, an approver of its datasets, or an admin may`);
 }
 
@@ -135,7 +137,10 @@ export function authorize(policy: Policy, principal: Principal | null, action: A
     case "request.decide": {
       if (resource.kind !== "request") break;
       const r = resource.request;
-      if (!r) return missing(`there is no request ${resource.id}`);
+      if (!r) return missing(`there is no request ${resource.id} that you may see`);
+      // Someone who may not see the request learns nothing of it, not even its state or who may decide it (404).
+      const seen = maySeeRequest(policy, p, r);
+      if (!seen.allowed) return seen;
       if (r.state !== "pending") return forbid(`request ${r.id} is already ${r.state}`);
       const refusal = decideRefusal(policy, p, r);
       return refusal ? forbid(refusal, [], `you may not decide request ${r.id}: ${refusal}`) : allow("an approver under every rule of the request", r.ruleIds);

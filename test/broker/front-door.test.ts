@@ -66,11 +66,11 @@ const forbidden: Record<string, { user: string; path?: () => string; body?: unkn
   "POST /v1/requests": { user: "carol", body: { datasets: ["demo.hr"], reason: "x" }, status: 403, why: /^no rule of the policy gives you access to demo\.hr$/ },
   "GET /v1/requests": { none: "every signed-in person lists what they may see" },
   "GET /v1/requests/:id": { user: "alice", status: 404, why: /there is no request \d+ that you may see/ },
-  "POST /v1/requests/:id/approve": { user: "alice", body: {}, status: 403, why: /needs membership in one of \[data-owners\]/ },
+  "POST /v1/requests/:id/approve": { user: "alice", body: {}, status: 404, why: /there is no request \d+ that you may see/ },
   "POST /v1/requests/:id/deny": { user: "carol", body: { reason: "no" }, status: 403, why: /nobody approves their own request/ },
   "POST /v1/requests/:id/cancel": { user: "bob", body: {}, status: 403, why: /only the person who filed (it|request \d+) may withdraw it/ },
   "GET /v1/grants": { none: "every signed-in person lists their own grants" },
-  "POST /v1/grants/:id/revoke": { user: "carol", body: {}, status: 403, why: /only its holder, an approver of its datasets, or an admin/ },
+  "POST /v1/grants/:id/revoke": { user: "carol", body: {}, status: 404, why: /there is no grant \d+ that you may see/ },
   "POST /v1/query": { none: "the door lets statements in; their datasets decide in the planner (runQuery audits it)" },
   "GET /v1/datasets": { none: "the list shows only datasets a rule gives the caller" },
   "GET /v1/datasets/:dataset/tables": { user: "carol", path: () => "/v1/datasets/demo.hr/tables", status: 403, why: /^no rule of the policy gives you access to demo\.hr$/ },
@@ -212,7 +212,7 @@ describe("identity is the subject: another subject named bob sees nothing of bob
     const grants = await http("GET", "/v1/grants?all=1", { token: as("imposter") });
     assert.deepEqual(grants.json.grants, []);
     const revoke = await http("POST", `/v1/grants/${g.json.request.grant_id}/revoke`, { token: as("imposter"), body: {} });
-    assert.equal(revoke.status, 403);
+    assert.equal(revoke.status, 404, "not even that the grant exists");
   });
 });
 

@@ -155,10 +155,11 @@ const CASES: Record<string, Case> = {
   "GET /console/policy": { user: "carol", path: () => "/console/policy", status: 200, recorded: "ok" },
   "POST /console/policy/explain": { user: "carol", path: () => "/console/policy/explain", form: { sql: "SELECT city FROM demo.sales.customers" }, status: 200, recorded: "ok" },
   // Alice may not decide carol's request, and may not see it: the refusal is recorded, and the page says nothing is there.
-  "POST /console/requests/:id/approve": { user: "alice", path: () => `/console/requests/${ids.request}/approve`, form: { comment: "" }, status: 404, recorded: "denied", refusal: "forbidden" },
-  "POST /console/requests/:id/deny": { user: "alice", path: () => `/console/requests/${ids.request}/deny`, form: { reason: "no" }, status: 404, recorded: "denied", refusal: "forbidden" },
+  "POST /console/requests/:id/approve": { user: "alice", path: () => `/console/requests/${ids.request}/approve`, form: { comment: "" }, status: 404, recorded: "denied", refusal: "missing" },
+  "POST /console/requests/:id/deny": { user: "alice", path: () => `/console/requests/${ids.request}/deny`, form: { reason: "no" }, status: 404, recorded: "denied", refusal: "missing" },
   "POST /console/requests/:id/cancel": { user: "alice", path: () => `/console/requests/${ids.request}/cancel`, form: {}, status: 404, recorded: "denied", refusal: "missing" },
-  "POST /console/grants/:id/revoke": { user: "carol", path: () => `/console/grants/${ids.grant}/revoke`, form: {}, status: 403, recorded: "denied", refusal: "forbidden" },
+  // Carol answers for none of the grant's datasets: she is not told it exists.
+  "POST /console/grants/:id/revoke": { user: "carol", path: () => `/console/grants/${ids.grant}/revoke`, form: {}, status: 404, recorded: "denied", refusal: "missing" },
   "POST /console/logout": { user: "carol", key: "carol-leaving", path: () => "/console/logout", form: {}, status: 200, recorded: "ok" },
 };
 

@@ -156,11 +156,14 @@ describe("approvals and grant lifecycle end to end", { timeout: 150_000 }, () =>
     assert.equal(self.code, 4, self.stderr);
     assert.match(self.stderr, /own request/);
 
+    // alice may not see carol's request: she is told what an unknown id tells her (exit 2), nothing of who decides it.
     const alice = await jit("alice", ["approve", req.id, "--comment", "lgtm"]);
-    assert.equal(alice.code, 4, alice.stderr);
-    assert.match(alice.stderr, /data-owners/);
+    assert.equal(alice.code, 2, alice.stderr);
+    assert.match(alice.stderr, new RegExp(`there is no request ${req.id} that you may see`));
+    assert.doesNotMatch(alice.stderr, /data-owners|pending|carol/);
     const aliceDeny = await jit("alice", ["deny", req.id, "--reason", "no"]);
-    assert.equal(aliceDeny.code, 4, aliceDeny.stderr);
+    assert.equal(aliceDeny.code, 2, aliceDeny.stderr);
+    assert.equal(aliceDeny.stderr, (await jit("alice", ["deny", "999999", "--reason", "no"])).stderr.replace("999999", req.id));
 
     assert.equal((await jit("bob", ["approve", req.id])).code, 0);
     const again = await jit("bob", ["approve", req.id]);
@@ -221,8 +224,10 @@ describe("approvals and grant lifecycle end to end", { timeout: 150_000 }, () =>
     const grantId = json<{ request: Req }>(filed).request.grant_id!;
     assert.equal((await jit("alice", ["query", SALES_SQL])).code, 0);
 
+    // carol answers for none of its datasets: to her, alice's grant does not exist.
     const byCarol = await jit("carol", ["revoke", grantId]);
-    assert.equal(byCarol.code, 4, byCarol.stderr);
+    assert.equal(byCarol.code, 2, byCarol.stderr);
+    assert.match(byCarol.stderr, new RegExp(`there is no grant ${grantId} that you may see`));
     assert.equal((await jit("alice", ["query", SALES_SQL])).code, 0, "carol's attempt changed nothing");
 
     const mine = await jit("alice", ["revoke", grantId]);
@@ -288,7 +293,8 @@ describe("approvals and grant lifecycle end to end", { timeout: 150_000 }, () =>
   test("an auditor cannot decide, and approve needs an id without a terminal", async () => {
     const req = await fileAsCarol("auditor try");
     const dave = await jit("dave", ["approve", req.id]);
-    assert.equal(dave.code, 4, dave.stderr);
+    assert.equal(dave.code, 2, dave.stderr);
+    assert.match(dave.stderr, /that you may see/);
     const noId = await jit("bob", ["approve"]);
     assert.equal(noId.code, 2, noId.stderr);
     assert.match(noId.stderr, /jit requests --pending/);

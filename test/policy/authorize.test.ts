@@ -85,6 +85,10 @@ test("request.decide: approvers under every rule; never one's own; not twice; an
   const done = authorize(policy, bob, "request.decide", { kind: "request", id: "7", request: { ...carolsRequest, state: "approved" } });
   assert.equal(done.allowed === false && done.reason, "request 7 is already approved");
   assert.equal(refusal(authorize(policy, bob, "request.decide", { kind: "request", id: "8", request: null })), "missing");
+  // alice may not see carol's request: deciding it tells her nothing of it, not even that it is already decided.
+  assert.deepEqual(authorize(policy, alice, "request.decide", r), { allowed: false, rules: [], reason: "there is no request 7 that you may see", refusal: "missing" });
+  assert.equal(refusal(authorize(policy, alice, "request.decide", { kind: "request", id: "7", request: { ...carolsRequest, state: "approved" } })), "missing");
+  assert.equal(refusal(authorize(policy, imposter, "request.decide", r)), "missing");
   const stale = authorize(policy, bob, "request.decide", { kind: "request", id: "7", request: { ...carolsRequest, ruleIds: ["datasets[9].access[0]"] } });
   assert.match(stale.reason, /policy changed/);
 });
@@ -94,8 +98,11 @@ test("grant.revoke: holder, admin, or an approver of every dataset of the grant"
   assert.equal(authorize(policy, carol, "grant.revoke", g(["demo.sales"])).reason, "the holder");
   assert.deepEqual(authorize(policy, bob, "grant.revoke", g(["demo.sales"])).rules, ["datasets[0]"]);
   assert.deepEqual(authorize(policy, ops, "grant.revoke", g(["demo.sales"])).rules, ["admins"]);
-  const a = authorize(policy, alice, "grant.revoke", g(["demo.sales"]));
-  assert.equal(a.allowed === false && a.refusal, "forbidden");
+  // alice answers for none of its datasets: she is told there is no such grant, exactly as for an unknown id.
+  assert.deepEqual(authorize(policy, alice, "grant.revoke", g(["demo.sales"])), { allowed: false, rules: [], reason: "there is no grant 3 that you may see", refusal: "missing" });
+  // bob answers for demo.sales but not for a dataset without a rule: he knows of the grant, and is told who may revoke it.
+  const part = authorize(policy, bob, "grant.revoke", g(["demo.sales", "other.set"]));
+  assert.equal(part.allowed === false && part.refusal, "forbidden");
   assert.equal(authorize(policy, who("carol", [], "sub-other"), "grant.revoke", g(["demo.sales"])).allowed, false, "the holder is a subject");
   assert.equal(refusal(authorize(policy, alice, "grant.revoke", { kind: "grant", id: "4", grant: null })), "missing");
 });
