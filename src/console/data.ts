@@ -1,17 +1,10 @@
-/** The console's view of the broker's rules: who may see and decide a request, read the audit log; the statement preview. */
+/**
+ * What the console's pages show of the broker's rules: why a visible request cannot be decided (the buttons it
+ * offers), the statement preview, human bytes. Who may see or do what is decided by the pipeline (routes.ts).
+ */
 import { approvalRefusal, statementPreview } from "../broker/access.ts";
-import { maySeeRequest as mayAuthorizeSee } from "../policy/authorize.ts";
-import { isAdmin, isAuditor } from "../policy/evaluate.ts";
 import type { Policy, Principal } from "../policy/types.ts";
 import type { AccessRequest } from "../store/types.ts";
-
-/** The API's rule (authorize.ts): its requester, admins, its approvers, and its approver groups. */
-export function maySeeRequest(policy: Policy, p: Principal, q: AccessRequest): boolean {
-  return mayAuthorizeSee(policy, p, q).allowed;
-}
-
-/** Auditors and admins read the whole audit log. */
-export const mayReadAudit = (policy: Policy, p: Principal): boolean => isAuditor(policy, p) || isAdmin(policy, p);
 
 /** What a single-statement request would read and return under the current policy (as GET /v1/requests shows). */
 export type StatementPreview = Awaited<ReturnType<typeof statementPreview>>;
