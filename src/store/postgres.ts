@@ -148,29 +148,30 @@ class PostgresStore implements Store {
   }
 
   async denyRequest(id: string, by: string, reason: string, at: number): Promise<ApproveResult> {
-    const key = rowId(id);
-    if (!key) return { ok: false, reason: "not_found", request: null };
-    return tx(this.#pool, async (c): Promise<ApproveResult> => {
-      const req = await loadRequest(c, key, true);
-      const refused = undecidable(req, at);
-      if (refused || !req) return refused!;
-      await c.query("UPDATE requests SET state = 'denied', decided_at = $1, decided_by = $2, decision_reason = $3 WHERE id = $4", [
-        at, by, reason, key,
-      ]);
-      return { ok: true, request: (await loadRequest(c, key))!, grant: null };
-    });
+    return this.#endPending(id, at, "UPDATE requests SET state = 'denied', decided_at = $1, decided_by = $2, decision_reason = $3 WHERE id = $4", [at, by, reason]);
   }
 
   async cancelRequest(id: string, bySubject: string, at: number): Promise<ApproveResult> {
+    return this.#endPending(
+      id, at, "UPDATE requests SET state = 'cancelled', decided_at = $1, decided_by = requester, decision_reason = 'withdrawn by the requester' WHERE id = $2", [at],
+      (req) => (req.requesterSubject === bySubject ? null : { ok: false, reason: "not_requester", request: req }),
+    );
+  }
+
+  /**
+   * Ends a pending request (denied, withdrawn) with `sql`, whose last parameter is the row id. The row lock orders it
+   * against a concurrent approval: exactly one of them finds the request pending. `check` may still refuse.
+   */
+  async #endPending(id: string, at: number, sql: string, args: unknown[], check?: (req: AccessRequest) => ApproveResult | null): Promise<ApproveResult> {
     const key = rowId(id);
     if (!key) return { ok: false, reason: "not_found", request: null };
     return tx(this.#pool, async (c): Promise<ApproveResult> => {
-      // The row lock orders a cancel against a concurrent approval: exactly one of them finds the request pending.
       const req = await loadRequest(c, key, true);
       const refused = undecidable(req, at);
       if (refused || !req) return refused!;
-      if (req.requesterSubject !== bySubject) return { ok: false, reason: "not_requester", request: req };
-      await c.query("UPDATE requests SET state = 'cancelled', decided_at = $1, decided_by = requester, decision_reason = 'withdrawn by the requester' WHERE id = $2", [at, key]);
+      const no = check?.(req);
+      if (no) return no;
+      await c.query(sql, [...args, key]);
       return { ok: true, request: (await loadRequest(c, key))!, grant: null };
     });
   }

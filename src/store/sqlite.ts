@@ -251,30 +251,27 @@ class SqliteStore implements Store {
   }
 
   async denyRequest(id: string, by: string, reason: string, at: number): Promise<ApproveResult> {
-    const key = rowId(id);
-    if (key === null) return { ok: false, reason: "not_found", request: null };
-    return immediate(this.#db, () => {
-      const req = this.#request(key);
-      const refused = undecidable(req, at);
-      if (refused || !req) return refused!;
-      this.#db
-        .prepare("UPDATE requests SET state = 'denied', decided_at = ?, decided_by = ?, decision_reason = ? WHERE id = ?")
-        .run(at, by, reason, Number(id));
-      return { ok: true, request: this.#request(Number(id))!, grant: null } as const;
-    });
+    return this.#endPending(id, at, "UPDATE requests SET state = 'denied', decided_at = ?, decided_by = ?, decision_reason = ? WHERE id = ?", [at, by, reason]);
   }
 
   async cancelRequest(id: string, bySubject: string, at: number): Promise<ApproveResult> {
+    return this.#endPending(
+      id, at, "UPDATE requests SET state = 'cancelled', decided_at = ?, decided_by = requester, decision_reason = 'withdrawn by the requester' WHERE id = ?", [at],
+      (req) => (req.requesterSubject === bySubject ? null : { ok: false, reason: "not_requester", request: req }),
+    );
+  }
+
+  /** Ends a pending request (denied, withdrawn) with `sql`, whose last parameter is the row id; `check` may still refuse. */
+  async #endPending(id: string, at: number, sql: string, args: (string | number)[], check?: (req: AccessRequest) => ApproveResult | null): Promise<ApproveResult> {
     const key = rowId(id);
     if (key === null) return { ok: false, reason: "not_found", request: null };
     return immediate(this.#db, () => {
       const req = this.#request(key);
       const refused = undecidable(req, at);
       if (refused || !req) return refused!;
-      if (req.requesterSubject !== bySubject) return { ok: false, reason: "not_requester", request: req } as const;
-      this.#db
-        .prepare("UPDATE requests SET state = 'cancelled', decided_at = ?, decided_by = requester, decision_reason = 'withdrawn by the requester' WHERE id = ?")
-        .run(at, key);
+      const no = check?.(req);
+      if (no) return no;
+      this.#db.prepare(sql).run(...args, key);
       return { ok: true, request: this.#request(key)!, grant: null } as const;
     });
   }
