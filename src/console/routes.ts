@@ -12,50 +12,22 @@
  *   and they are answered before a session exists; they never reach this table.
  */
 import { createHash } from "node:crypto";
-import type { ServerResponse } from "node:http";
 import { approveRequest, cancelRequest, denyRequest, expireDue, revokeGrant } from "../broker/access.ts";
-import type { BrokerDeps, Caller } from "../broker/context.ts";
 import { statusOf } from "../broker/http.ts";
-import { decide, type Decidable, type Decided, Refused } from "../broker/pipeline.ts";
+import { decide, type Decided, Refused } from "../broker/pipeline.ts";
 import { JitError } from "../errors.ts";
 import { authorize, type Resource } from "../policy/authorize.ts";
 import type { Policy, Principal } from "../policy/types.ts";
-import { auditPage, findReplay, parseAnchor, verifyAudit } from "./audit-data.ts";
+import { consoleAuditRoutes } from "./audit-routes.ts";
 import { statementPreview } from "./data.ts";
 import { redirect, sendConsoleJson, sendPage } from "./edge.ts";
 import { html, type Html } from "./html.ts";
-import { page, type Section, type Viewer } from "./layout.ts";
-import { auditDetailBody, auditListBody, replayBody, verifyBody, type AuditFilters } from "./pages/audit.ts";
+import { page } from "./layout.ts";
 import { policyBody } from "./pages/policy.ts";
 import { inboxBody, mineBody, requestBody } from "./pages/requests.ts";
+import { type ConsoleInput, type ConsoleRoute, errorPage, send } from "./route-kit.ts";
 
-/** One console request once the session (and, for a form, its CSRF token and Origin) has been checked. */
-export interface ConsoleInput {
-  deps: BrokerDeps;
-  caller: Caller;
-  viewer: Viewer;
-  params: Record<string, string>;
-  query: URLSearchParams;
-  /** The posted form; null on a GET. */
-  form: URLSearchParams | null;
-  res: ServerResponse;
-  /** Ends this console session and returns the Set-Cookie value that clears its cookie. */
-  endSession(): string;
-  /** Set when a refused or failed form re-renders the page it came from. */
-  notice?: Html;
-  status?: number;
-}
-
-/** One declared console page or form. */
-export interface ConsoleRoute extends Decidable<ConsoleInput> {
-  method: "GET" | "POST";
-  /** `:id` is a request or grant id, `:seq` an audit record's. */
-  path: string;
-  /** Runs once the decision is allowed and recorded. */
-  render(i: ConsoleInput, d: Decided): Promise<void> | void;
-  /** Answers a refusal (already recorded): "missing" ones as nothing there (404), never revealing that it exists. */
-  refused(i: ConsoleInput, err: Refused): Promise<void> | void;
-}
+export { type ConsoleInput, type ConsoleRoute, errorPage } from "./route-kit.ts";
 
 const PARAMS: Record<string, string> = { id: "([A-Za-z0-9_-]{1,64})", seq: "([^/]{1,20})" };
 
@@ -90,24 +62,10 @@ const requestVersion = (q: { id: string; state: string; approvals: unknown[] }) 
 export const readsEverything = (policy: Policy, p: Principal): boolean =>
   authorize(policy, p, "audit.read", { kind: "audit_log", scope: "all" }).allowed;
 
-/** A page in the console's frame for the signed-in viewer. */
-function send(i: ConsoleInput, status: number, title: string, body: Html, section: Section): void {
-  sendPage(i.res, status, page(title, body, { viewer: i.viewer, section }));
-}
-
-/** A short page that says what went wrong and leads back. */
-export function errorPage(res: ServerResponse, status: number, title: string, message: Html | string, viewer?: Viewer): void {
-  sendPage(res, status, page(title, html`<div class="center card"><h1>${title}</h1><p>${message}</p><p><a href="/console/">Back to the console</a></p></div>`, { viewer }));
-}
-
 const requestResource = async ({ deps, params }: ConsoleInput): Promise<Resource> => {
   await expireDue(deps);
   return { kind: "request", id: params.id!, request: await deps.store.getRequest(params.id!) };
 };
-const auditRecordResource = async ({ deps, params }: ConsoleInput): Promise<Resource> =>
-  ({ kind: "audit_record", id: params.seq!, record: /^[0-9]{1,16}$/.test(params.seq!) ? await deps.store.getAudit(params.seq!) : null });
-const auditorsOnly = (i: ConsoleInput) =>
-  errorPage(i.res, 403, "Auditors only", html`Only auditors and admins may read the whole audit log. <code>jit audit list --mine</code> shows your own records.`, i.viewer);
 const noSuchRequest = (i: ConsoleInput) =>
   errorPage(i.res, 404, "No such request", html`There is no request ${i.params.id!} that you may see. <code>jit requests</code> lists yours.`, i.viewer);
 
@@ -189,7 +147,6 @@ function decision(kind: "approve" | "deny"): ConsoleRoute {
 /** A refused or failed form of "my requests" shows that page again with why. */
 const backToMine = (i: ConsoleInput, status: number, message: string) => view(MINE_PAGE, i, { status, notice: badNotice(message) });
 
-const VERIFY_DESCRIPTION = "Each anchor must be CHAIN:SEQ:HASH as printed by an earlier verify (or SEQ:HASH for chain 1): numbers, colons, and 64 hex digits, separated by commas.";
 
 /** The console's route table: every page and form it answers once a person is signed in. */
 export function consoleRoutes(): ConsoleRoute[] {
@@ -220,58 +177,7 @@ export function consoleRoutes(): ConsoleRoute[] {
     },
     REQUEST_PAGE,
     MINE_PAGE,
-    {
-      method: "GET", path: "/console/audit", action: "audit.read", audit: "audit_read",
-      resource: () => ({ kind: "audit_log", scope: "all" }),
-      describe: ({ query }) => ({ what: "list", console: true, filters: Object.fromEntries(query) }),
-      render: async (i) => {
-        const q = i.query;
-        const f: AuditFilters = { actor: q.get("user") ?? "", action: q.get("action") ?? "", outcome: q.get("outcome") ?? "", dataset: q.get("dataset") ?? "", since: q.get("since") ?? "", until: q.get("until") ?? "" };
-        let found: Awaited<ReturnType<typeof auditPage>> = { records: [], next: null };
-        let error: string | undefined;
-        try {
-          found = await auditPage(i.deps.store, f, Number(q.get("after") ?? 0));
-        } catch (err) {
-          if (!(err instanceof JitError) || err.code !== "usage") throw err;
-          error = err.message;
-        }
-        send(i, error ? 400 : 200, "Audit log", auditListBody(f, found.records, found.next, error), "audit");
-      },
-      refused: auditorsOnly,
-    },
-    {
-      // Before /console/audit/:seq, which would take "verify" for a record's number.
-      method: "GET", path: "/console/audit/verify", action: "audit.verify", audit: "audit_read",
-      resource: () => ({ kind: "audit_log", scope: "all" }),
-      describe: ({ query }) => {
-        const anchor = parseAnchor((query.get("anchor") ?? "").trim());
-        return query.get("run") === "1" && anchor !== null ? { what: "verify", anchor, console: true } : { what: "verify-form", console: true };
-      },
-      render: async (i) => {
-        const raw = (i.query.get("anchor") ?? "").trim();
-        const anchor = parseAnchor(raw);
-        const title = "Verify the audit chain";
-        if (i.query.get("run") !== "1" || anchor === null) {
-          const error = anchor === null ? VERIFY_DESCRIPTION : undefined;
-          return send(i, error ? 400 : 200, title, verifyBody(raw, undefined, error), "audit");
-        }
-        send(i, 200, title, verifyBody(raw, await verifyAudit(i.deps.store, anchor)), "audit");
-      },
-      refused: auditorsOnly,
-    },
-    ...(["record", "replay"] as const).map((what): ConsoleRoute => ({
-      method: "GET", path: what === "record" ? "/console/audit/:seq" : "/console/audit/:seq/replay", action: "audit.read", audit: "audit_read",
-      resource: auditRecordResource,
-      describe: ({ params }) => ({ what, id: params.seq, console: true }),
-      render: async (i) => {
-        const rec = (await i.deps.store.getAudit(i.params.seq!))!;
-        const pair = await findReplay(i.deps.store, rec);
-        if (what === "record") return send(i, 200, `Audit record ${rec.seq}`, auditDetailBody(rec, pair !== null), "audit");
-        if (!pair) return errorPage(i.res, 404, "Nothing to replay", html`Audit record ${rec.seq} holds no query result.`, i.viewer);
-        send(i, 200, `Replay of record ${rec.seq}`, replayBody(pair.query, pair.result), "audit");
-      },
-      refused: (i) => errorPage(i.res, 404, "No such record", html`There is no audit record ${i.params.seq!} that you may read.`, i.viewer),
-    })),
+    ...consoleAuditRoutes(),
     {
       method: "GET", path: "/console/policy", action: "policy.read", audit: "console",
       resource: () => ({ kind: "service" }),
