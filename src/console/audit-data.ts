@@ -17,13 +17,18 @@ const time = (raw: string, name: string): number | undefined => {
   return t;
 };
 
-/** One page of records matching the filters, after record `after`; `next` is where the following page starts. */
-export async function auditPage(store: Store, f: AuditFilters, after: number): Promise<{ records: AuditRecord[]; next: number | null }> {
-  const records = await store.listAudit({
+/**
+ * One page of records matching the filters, newest first, older than record `before` (0: from the newest); `next` is
+ * the `before` of the following (older) page, null on the last. One record past the page is read to know that.
+ */
+export async function auditPage(store: Store, f: AuditFilters, before: number): Promise<{ records: AuditRecord[]; next: number | null }> {
+  const read = await store.listAudit({
     actor: f.actor || undefined, action: f.action || undefined, outcome: f.outcome || undefined,
-    since: time(f.since, "since"), until: time(f.until, "until"), afterSeq: Number.isInteger(after) && after > 0 ? after : undefined, limit: PAGE,
+    since: time(f.since, "since"), until: time(f.until, "until"), beforeSeq: Number.isInteger(before) && before > 0 ? before : undefined,
+    newestFirst: true, limit: PAGE + 1,
   });
-  const next = records.length === PAGE ? records.at(-1)!.seq : null;
+  const records = read.slice(0, PAGE);
+  const next = read.length > PAGE ? records.at(-1)!.seq : null;
   // The same dataset match as the API's: on the record's datasets, else its tables.
   const shown = f.dataset ? records.filter((x) => JSON.stringify(x.details.datasets ?? x.details.tables ?? []).includes(f.dataset)) : records;
   return { records: shown, next };

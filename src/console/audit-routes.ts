@@ -25,7 +25,7 @@ export function consoleAuditRoutes(): ConsoleRoute[] {
         let found: Awaited<ReturnType<typeof auditPage>> = { records: [], next: null };
         let error: string | undefined;
         try {
-          found = await auditPage(i.deps.store, f, Number(q.get("after") ?? 0));
+          found = await auditPage(i.deps.store, f, Number(q.get("before") ?? 0));
         } catch (err) {
           if (!(err instanceof JitError) || err.code !== "usage") throw err;
           error = err.message;

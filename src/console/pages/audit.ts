@@ -43,14 +43,14 @@ function cliFor(f: AuditFilters): string {
   return parts.join(" ");
 }
 
-/** The filter form, the page of records and the link to the next page. */
-export function auditListBody(f: AuditFilters, records: AuditRecord[], nextAfter: number | null, error?: string): Html {
+/** The filter form, the page of records (newest first) and the link to the next, older page. */
+export function auditListBody(f: AuditFilters, records: AuditRecord[], nextBefore: number | null, error?: string): Html {
   const field = (name: keyof AuditFilters, label: string, hint: string) =>
     html`<div><label for="f-${name}">${label}</label><input type="text" id="f-${name}" name="${name === "actor" ? "user" : name}" value="${f[name]}" placeholder="${hint}"></div>`;
   const select = (name: "action" | "outcome", label: string, options: string[]) =>
     html`<div><label for="f-${name}">${label}</label><select id="f-${name}" name="${name}">${options.map((o) => html`<option value="${o}"${o === f[name] ? html` selected` : ""}>${o || "any"}</option>`)}</select></div>`;
   const params = new URLSearchParams(Object.entries({ user: f.actor, action: f.action, outcome: f.outcome, dataset: f.dataset, since: f.since, until: f.until }).filter(([, v]) => v));
-  if (nextAfter !== null) params.set("after", String(nextAfter));
+  if (nextBefore !== null) params.set("before", String(nextBefore));
   return html`<h1>Audit log</h1>
 <form class="card filters" method="get" action="/console/audit" aria-label="Filter the audit log">
 ${field("actor", "Actor", "e.g. carol")}${select("action", "Action", ACTIONS)}${select("outcome", "Outcome", OUTCOMES)}
@@ -62,7 +62,7 @@ ${error ? html`<p class="notice bad" role="alert">${error}</p>` : ""}
 <thead><tr><th scope="col">#</th><th scope="col">Time (UTC)</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Outcome</th><th scope="col">About</th></tr></thead>
 <tbody>${records.map((r) => html`<tr><td><a href="/console/audit/${r.id}">${r.seq}</a></td><td>${iso(r.at)}</td><td>${r.actor}</td><td>${r.action}</td>
 <td><span class="${r.outcome === "ok" ? "ok" : r.outcome === "pending" ? "warn" : "bad"}">${r.outcome}</span></td><td>${summary(r)}</td></tr>`)}</tbody></table></div>
-${nextAfter !== null ? html`<p><a rel="next" href="/console/audit?${params.toString()}">Next page (after #${nextAfter})</a></p>` : ""}
+${nextBefore !== null ? html`<p><a rel="next" href="/console/audit?${params.toString()}">Older records (before #${nextBefore})</a></p>` : ""}
 ${command(cliFor(f))}`;
 }
 
