@@ -10,6 +10,7 @@ import { analyzeSql, inspectSql, type Syntax } from "../sql/offload.ts";
 import { normalizeSql } from "../sql/normalize.ts";
 import type { Analysis, ColumnRef, OutputColumn, StatementKind } from "../sql/types.ts";
 import type { Grant } from "../store/types.ts";
+import { Lru } from "../warehouse/lru.ts";
 import { type Field, type TableRef, WarehouseQueryError } from "../warehouse/types.ts";
 import { expireDue, liveGrants } from "./access.ts";
 import type { BrokerDeps } from "./context.ts";
@@ -32,8 +33,15 @@ const datasetName = (t: TableRef) => `${t.project}.${t.dataset}`.toLowerCase();
 
 /** The hash that binds a single-statement approval to its SQL: comments, spacing and keyword case do not count, literals do. */
 export function statementHash(sql: string): string {
-  return createHash("sha256").update(normalizeSql(sql)).digest("hex");
+  const hit = statementHashes.get(sql);
+  if (hit !== undefined) return hit;
+  const hash = createHash("sha256").update(normalizeSql(sql)).digest("hex");
+  if (sql.length <= 32_768) statementHashes.set(sql, hash);
+  return hash;
 }
+
+/** The hash is a function of the text alone, and every query computes it: kept for the statements seen last. */
+const statementHashes = new Lru<string, string>(512);
 
 export interface StatementPlan {
   analysis: Analysis;
