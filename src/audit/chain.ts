@@ -5,14 +5,41 @@ import type { AuditRecord } from "../store/types.ts";
 /** The hash the first record links to. */
 export const GENESIS_HASH = "0".repeat(64);
 
-/** Deterministic JSON: object keys sorted at every depth, so the same record always hashes the same. */
+/**
+ * Deterministic JSON: object keys sorted at every depth, so the same record always hashes the same. Every stored hash
+ * depends on this text, so it must never change: test/audit/canonical-json.test.ts holds it to the original
+ * definition (entries without undefined values, sorted by UTF-16 code units, joined) on random values. This form
+ * builds the string in one pass instead of through entry arrays, sorts the keys alone (the default sort orders
+ * strings by code units, as `<` does) and quotes each distinct key once per call.
+ */
 export function canonicalJson(value: unknown): string {
+  return canonical(value, new Map());
+}
+
+function canonical(value: unknown, keys: Map<string, string>): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value ?? null);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  if (Array.isArray(value)) {
+    let out = "[";
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ",";
+      // Array.prototype.join writes a hole, and a member whose canonical form is undefined (a function), as "".
+      if (i in value) out += canonical(value[i], keys) ?? "";
+    }
+    return `${out}]`;
+  }
+  const obj = value as Record<string, unknown>;
+  const names = Object.keys(obj).sort();
+  let out = "{";
+  let first = true;
+  for (const k of names) {
+    const v = obj[k];
+    if (v === undefined) continue;
+    let quoted = keys.get(k);
+    if (quoted === undefined) keys.set(k, (quoted = JSON.stringify(k)));
+    out += `${first ? "" : ","}${quoted}:${canonical(v, keys)}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 /** The action of the records that tie the chains together: each holds the heads of the other chains. */

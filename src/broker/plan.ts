@@ -10,6 +10,7 @@ import { analyzeSql, inspectSql, type Syntax } from "../sql/offload.ts";
 import { normalizeSql } from "../sql/normalize.ts";
 import type { Analysis, ColumnRef, OutputColumn, StatementKind } from "../sql/types.ts";
 import type { Grant } from "../store/types.ts";
+import { Lru } from "../warehouse/lru.ts";
 import { type Field, type TableRef, WarehouseQueryError } from "../warehouse/types.ts";
 import { expireDue, liveGrants } from "./access.ts";
 import type { BrokerDeps } from "./context.ts";
@@ -32,8 +33,15 @@ const datasetName = (t: TableRef) => `${t.project}.${t.dataset}`.toLowerCase();
 
 /** The hash that binds a single-statement approval to its SQL: comments, spacing and keyword case do not count, literals do. */
 export function statementHash(sql: string): string {
-  return createHash("sha256").update(normalizeSql(sql)).digest("hex");
+  const hit = statementHashes.get(sql);
+  if (hit !== undefined) return hit;
+  const hash = createHash("sha256").update(normalizeSql(sql)).digest("hex");
+  if (sql.length <= 32_768) statementHashes.set(sql, hash);
+  return hash;
 }
+
+/** The hash is a function of the text alone, and every query computes it: kept for the statements seen last. */
+const statementHashes = new Lru<string, string>(512);
 
 export interface StatementPlan {
   analysis: Analysis;
@@ -176,7 +184,7 @@ export async function planQuery(deps: BrokerDeps, principal: Principal, sql: str
   const decisions = new Map(datasets.map((d) => [d, evaluateAccess(policy, principal, d)]));
   const noRule = datasets.filter((d) => decisions.get(d)!.outcome === "denied");
   if (noRule.length > 0) throw noRuleError(noRule);
-  await expireDue(deps);
+  await expireDueNowAndThen(deps);
   const grants = await liveGrants(deps, principal);
   const hash = statementHash(sql);
   const used: Grant[] = [];
@@ -209,6 +217,21 @@ export async function planQuery(deps: BrokerDeps, principal: Principal, sql: str
   // Only now, with access decided, are schemas looked up, columns resolved and the dry run made.
   const stmt = await analyseStatement(deps, sql, syntax);
   return { ...stmt, grants: [...new Set(used)] };
+}
+
+/**
+ * Expiring overdue pending requests is housekeeping here: a query is decided on grants alone, and every route that
+ * reads, decides or waits on a request expires them itself first. So a stream of queries runs it (a write
+ * transaction) at most once a second of the broker's clock rather than once per query.
+ */
+const lastExpiry = new WeakMap<BrokerDeps, number>();
+const EXPIRY_EVERY_MS = 1000;
+async function expireDueNowAndThen(deps: BrokerDeps): Promise<void> {
+  const now = deps.now();
+  const last = lastExpiry.get(deps);
+  if (last !== undefined && now >= last && now - last < EXPIRY_EVERY_MS) return;
+  lastExpiry.set(deps, now);
+  await expireDue(deps);
 }
 
 /** The refusal for datasets no rule of the policy gives this person: it names neither the rules nor who has access. */

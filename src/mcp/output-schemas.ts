@@ -4,7 +4,7 @@
  * validation failure in a client that checks results against the schema, while every field listed is required
  * to have its type. The SDK checks each result against these before it leaves the server.
  */
-import { z } from "zod";
+import { z } from "./sdk.ts";
 
 const time = z.string().describe("an RFC 3339 time (UTC)");
 const nullableTime = time.nullable();

@@ -5,4 +5,6 @@
  */
 export { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
 export { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+export { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
+export type { jsonSchemaValidator as JsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/types.js";
 export { z } from "zod";

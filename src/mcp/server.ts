@@ -2,7 +2,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { BrokerClient, ClientInfo } from "../cli/client.ts";
 import { registerAccessTools } from "./access-tools.ts";
-import { McpServer, StdioServerTransport } from "./sdk.ts";
+import { AjvJsonSchemaValidator, type JsonSchemaValidator, McpServer, StdioServerTransport } from "./sdk.ts";
 import { registerTableResources } from "./resources.ts";
 import { registerReadTools } from "./tools.ts";
 
@@ -26,11 +26,24 @@ export function headerSafe(value: string | undefined, max: number): string {
   return (value ?? "").replace(/[^\x20-\x7e]/g, "?").slice(0, max);
 }
 
+/**
+ * The SDK validates with Ajv only what a client answers to an elicitation, which jit never asks for; building the
+ * Ajv instance (compiling its meta-schemas) was a tenth of `jit mcp`'s cold start, so it is built on first use.
+ */
+export function lazySchemaValidator(): JsonSchemaValidator {
+  let real: AjvJsonSchemaValidator | undefined;
+  return {
+    getValidator<T>(schema: Parameters<JsonSchemaValidator["getValidator"]>[0]) {
+      return (real ??= new AjvJsonSchemaValidator()).getValidator<T>(schema);
+    },
+  };
+}
+
 /** Builds the MCP server with every jit tool and resource registered (not yet connected). */
 export async function createJitMcpServer(opts: JitMcpOptions) {
   const server = new McpServer(
     { name: "jit", title: "jit: just-in-time BigQuery access", version: opts.version },
-    { instructions: INSTRUCTIONS },
+    { instructions: INSTRUCTIONS, jsonSchemaValidator: lazySchemaValidator() },
   );
   // The client identity is known only after initialize, so it is read on every call.
   const info = (): ClientInfo => {

@@ -7,6 +7,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { JitError, type ErrorCode } from "../errors.ts";
+import { Lru } from "../warehouse/lru.ts";
 import type { TableRef } from "../warehouse/types.ts";
 import { analyze, type AnalyzeOptions, type KindInfo, referencedSources, referencedTables, statementKind, type ReferencedSources } from "./analyze.ts";
 import type { Analysis } from "./types.ts";
@@ -24,14 +25,56 @@ export interface Syntax {
 
 /** The statement kind and the tables `sql` names (inline for small statements, in the worker for large ones). */
 export function inspectSql(sql: string, defaultProject: string): Promise<Syntax> {
-  if (sql.length <= INLINE_MAX_CHARS) return attempt(() => inspectInline(sql, defaultProject));
+  if (sql.length <= INLINE_MAX_CHARS) {
+    return attempt(() => remembered(inspections, `${defaultProject}\u0000${sql}`, () => inspectInline(sql, defaultProject)));
+  }
   return run({ op: "inspect", sql, defaultProject }) as Promise<Syntax>;
 }
 
 /** analyze() for `sql` (inline for small statements, in the worker for large ones). */
 export function analyzeSql(sql: string, opts: AnalyzeOptions): Promise<Analysis> {
-  if (sql.length <= INLINE_MAX_CHARS) return attempt(() => analyze(sql, opts));
+  if (sql.length <= INLINE_MAX_CHARS) return attempt(() => remembered(analyses, analysisKey(sql, opts), () => analyze(sql, opts)));
   return run({ op: "analyze", sql, opts }) as Promise<Analysis>;
+}
+
+/**
+ * Results of the inline inspection and analysis, kept by everything they are computed from, so a client repeating a
+ * statement (and the broker's own second look at it) is not analysed again. Inspection depends on the SQL text and
+ * the default project; analysis also on the schemas and wildcard matches it was given, which are part of its key, so
+ * a table whose schema changed is analysed afresh. Nothing here depends on the policy or on who asks: access,
+ * opacity and masking are decided on these results by the caller, every time. Failures are not kept. The values are
+ * frozen: every caller shares one.
+ */
+const CACHED_STATEMENTS = 512;
+const inspections = new Lru<string, Syntax>(CACHED_STATEMENTS);
+const analyses = new Lru<string, Analysis>(CACHED_STATEMENTS);
+
+function remembered<T>(cache: Lru<string, T>, key: string, compute: () => T): T {
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const value = deepFreeze(compute());
+  cache.set(key, value);
+  return value;
+}
+
+function analysisKey(sql: string, opts: AnalyzeOptions): string {
+  // Map order included: the key is exact, whatever analyze() makes of the order.
+  const inputs = JSON.stringify([opts.defaultProject, [...opts.schemas], opts.wildcards ? [...opts.wildcards] : null]);
+  return `${inputs}\u0000${sql}`;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Forgets every remembered inspection and analysis (tests; nothing in the broker needs it). */
+export function clearAnalysisCache(): void {
+  inspections.clear();
+  analyses.clear();
 }
 
 /** The synchronous inspection, as the worker runs it. */
