@@ -35,6 +35,8 @@ export interface JwksCache {
   status(): IdentityStatus;
   /** Starts a refresh when one is due, or when the last attempt is older than `intervalMs` (readiness notices an outage); never throws. */
   poke(intervalMs?: number): void;
+  /** Changes whenever the key set does (a rotation, a key withdrawn): what was verified with the old set is verified again. */
+  generation(): number;
 }
 
 const unreachable = (message: string, cause?: unknown) => new JitError("unreachable", message, { hint: "retry in a moment; the broker's operators must check its identity provider", cause });
@@ -51,6 +53,8 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
   let lastError: string | null = null;
   let fetches = 0;
   let inflight: Promise<void> | undefined;
+  let keysText = "";
+  let generation = 0;
 
   const fetchKeys = async () => {
     lastAttempt = now();
@@ -61,6 +65,8 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
       if (!res.ok) throw new Error(`HTTP ${res.status} from ${uri.origin}${uri.pathname}`);
       const body = (await res.json()) as JSONWebKeySet;
       if (!body || !Array.isArray(body.keys)) throw new Error("the key set has no keys array");
+      const text = JSON.stringify(body.keys);
+      if (text !== keysText) (keysText = text), generation++;
       local = createLocalJWKSet(body);
       keyCount = body.keys.length;
       fetchedAt = now();
@@ -110,5 +116,6 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
     poke(intervalMs = 60_000) {
       if (due() || now() - lastAttempt >= Math.max(intervalMs, cooldownMs)) void refresh().catch(() => {});
     },
+    generation: () => generation,
   };
 }

@@ -1,9 +1,11 @@
+import { createHash } from "node:crypto";
 import { errors, jwtVerify } from "jose";
 import type { JWTPayload } from "jose";
 import { JitError } from "../errors.ts";
 import { createJwksCache, type IdentityStatus } from "./jwks-cache.ts";
 import { formatDuration } from "../policy/duration.ts";
 import type { Principal } from "../policy/types.ts";
+import { Lru } from "../warehouse/lru.ts";
 
 export interface TokenVerifierOptions {
   issuer: string;
@@ -31,6 +33,8 @@ export interface TokenVerifier {
   status(): IdentityStatus;
   /** Fetches the keys when due (start-up, a readiness probe); never throws. */
   poke(intervalMs?: number): void;
+  /** Tokens whose signature and claims were checked, and requests answered from a token verified before. */
+  stats(): { checked: number; remembered: number };
 }
 
 /** Asymmetric only: accepting HS* would let a token "signed" with the published public key pass (algorithm confusion). */
@@ -41,6 +45,8 @@ const DISCOVERY_TIMEOUT_MS = 5000;
 export const DEFAULT_MAX_TOKEN_AGE_S = 24 * 3600;
 /** RFC 9068 access tokens: an id_token is expected, and an access token for some API must not pass as one. */
 const ACCESS_TOKEN_TYPES = new Set(["at+jwt", "application/at+jwt"]);
+/** Verified tokens remembered at once (a person's CLI, MCP server and console each send the same one for its lifetime). */
+const VERIFIED_MAX = 10_000;
 
 const unauthenticated = (message: string, cause?: unknown) => new JitError("unauthenticated", message, { hint: HINT, cause });
 
@@ -131,10 +137,28 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
   };
   const cache = createJwksCache({ uri: jwksUri, cooldownMs: opts.jwksCooldownMs, maxAgeMs: opts.jwksMaxAgeMs });
 
+  // A token verified once is the same token on its next request: its signature and claims cannot change, so it is
+  // remembered by its SHA-256 (never the token itself) until it expires exactly as jose would expire it, and only for
+  // the key set it was verified with. Only successes are kept: a refused token is checked afresh every time.
+  const verified = new Lru<string, { principal: Principal; expS: number; generation: number }>(VERIFIED_MAX);
+  const copy = (p: Principal): Principal => ({ ...p, groups: [...p.groups] });
+  const counts = { checked: 0, remembered: 0 };
+
   const verify = async (token: string): Promise<Principal> => {
     if (typeof token !== "string" || token.split(".").length !== 3) throw unauthenticated("the token is malformed");
     const skewS = opts.clockToleranceSeconds ?? 30;
     const nowMs = opts.now ? opts.now() : Date.now();
+    const key = createHash("sha256").update(token).digest("base64url");
+    const known = verified.get(key);
+    if (known) {
+      if (known.generation === cache.generation() && nowMs / 1000 - skewS < known.expS) {
+        counts.remembered++;
+        return copy(known.principal);
+      }
+      verified.delete(key);
+    }
+    const generation = cache.generation();
+    counts.checked++;
     try {
       const { payload, protectedHeader } = await jwtVerify(token, cache.getKey, {
         issuer: opts.issuer,
@@ -147,10 +171,16 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
       checkIdTokenClaims(payload, protectedHeader.typ, {
         clientId: opts.clientId ?? opts.audience, nowS: nowMs / 1000, skewS, maxAgeS: opts.maxTokenAgeSeconds ?? DEFAULT_MAX_TOKEN_AGE_S,
       });
-      return toPrincipal(payload, opts.groupsClaim);
+      const principal = toPrincipal(payload, opts.groupsClaim);
+      // Kept only when the key set did not change while it was checked (a rotation, or the very first fetch, costs one
+      // more check), so an entry always names the set that verified it.
+      if (generation === cache.generation()) verified.set(key, { principal: copy(principal), expS: payload.exp!, generation });
+      return principal;
     } catch (err) {
       throw toJitError(err);
     }
   };
-  return Object.assign(verify, { status: () => cache.status(), poke: (intervalMs?: number) => cache.poke(intervalMs) });
+  return Object.assign(verify, {
+    status: () => cache.status(), poke: (intervalMs?: number) => cache.poke(intervalMs), stats: () => ({ ...counts }),
+  });
 }

@@ -125,3 +125,53 @@ test("no keys yet and the IdP down: refused as unreachable (exit 7), retried at 
   assert.equal(verify.status().state, "starting");
   assert.equal(verify.status().fetches, 1);
 });
+
+test("a verified token is remembered: no second signature check, yet it still expires on time and dies with a withdrawn key", async () => {
+  const k1 = await key("k1");
+  const idp = await jwksServer([k1]);
+  let nowMs = Date.now();
+  try {
+    const verify = createTokenVerifier({ issuer: ISSUER, audience: AUD, jwksUri: idp.uri, groupsClaim: "groups", jwksCooldownMs: 0, jwksMaxAgeMs: 0, now: () => nowMs });
+    assert.equal((await verify(await sign(k1, "carol"))).subject, "carol", "the keys are fetched");
+    const token = await sign(k1, "alice", 600);
+    const first = await verify(token);
+    // Mutating what a caller got back changes nothing for the next request with the same token.
+    first.groups.push("platform-admins");
+    assert.deepEqual((await verify(token)).groups, ["analysts"]);
+    assert.deepEqual(verify.stats(), { checked: 2, remembered: 1 }, "the second request with alice's token did not check it again");
+
+    // Past exp (beyond the 30 s clock tolerance) the remembered token is refused as jose would refuse it.
+    nowMs += 631_000;
+    await assert.rejects(verify(token), (e: unknown) => e instanceof JitError && e.code === "unauthenticated" && /expired/.test(e.message));
+    nowMs -= 631_000;
+    assert.equal((await verify(token)).subject, "alice", "back inside its lifetime (a test clock), verified afresh");
+
+    // The IdP withdraws k1 (rotated to k2). Once the broker has the new key set, the token signed by k1 is refused
+    // even though it was remembered as verified.
+    const k2 = await key("k2");
+    idp.keys.splice(0, 1, k2);
+    verify.poke(0);
+    for (let i = 0; i < 50 && idp.fetches < 2; i++) await sleep(20);
+    await sleep(20);
+    await assert.rejects(verify(token), (e: unknown) => e instanceof JitError && e.code === "unauthenticated");
+    assert.equal((await verify(await sign(k2, "bob"))).subject, "bob");
+  } finally {
+    await idp.stop();
+  }
+});
+
+test("a refused token is not remembered: the same bytes are checked again (a key the IdP publishes later makes it pass)", async () => {
+  const k1 = await key("k1");
+  const idp = await jwksServer([k1]);
+  try {
+    const verify = createTokenVerifier({ issuer: ISSUER, audience: AUD, jwksUri: idp.uri, groupsClaim: "groups", jwksCooldownMs: 0 });
+    const k2 = await key("k2");
+    const token = await sign(k2, "bob");
+    await assert.rejects(verify(token));
+    idp.keys.push(k2);
+    assert.equal((await verify(token)).subject, "bob");
+    assert.deepEqual(verify.stats(), { checked: 2, remembered: 0 });
+  } finally {
+    await idp.stop();
+  }
+});
