@@ -153,6 +153,8 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
     if (known) {
       if (known.generation === cache.generation() && nowMs / 1000 - skewS < known.expS) {
         counts.remembered++;
+        // Stale keys are still refreshed beside the requests they answer (a withdrawn key then ends this entry).
+        cache.poke(Infinity);
         return copy(known.principal);
       }
       verified.delete(key);
