@@ -53,7 +53,7 @@ function safeReturn(raw: string | null): string {
 /** Builds the console's request handler. */
 export function createConsoleHandler(deps: BrokerDeps, opts: ConsoleOptions = {}) {
   const clock = opts.clock ?? Date.now;
-  const sessions = new SessionStore(clock);
+  const sessions = new SessionStore(deps.store, deps.hashKey, clock);
   const oidc = opts.oidc ?? createConsoleOidc(deps.loginSettings);
   // Per person and per address, like a busy API client: pages, writes, and sign-in attempts.
   const readLimit = new RateLimit(300, 60_000, clock);
@@ -270,7 +270,7 @@ export function createConsoleHandler(deps: BrokerDeps, opts: ConsoleOptions = {}
       }
       if (path === "/console/policy/explain") return policyPage(a, form);
       if (path === "/console/logout") {
-        sessions.end(a.session.id);
+        await sessions.end(a.session.id);
         await audit(deps, a.caller, "console", "ok", { page: "sign-out" });
         return sendPage(a.res, 200, page("Signed out", html`<div class="center card"><h1>Signed out</h1><p><a href="/console/login">Sign in again</a></p></div>`), {
           "set-cookie": cookie(sessionCookieName(a.secure), "", { secure: a.secure, sameSite: "Strict", path: "/", maxAgeSeconds: 0 }),
