@@ -39,7 +39,7 @@ function safeReturn(raw: string | null): string {
 /** Builds the console's request handler. */
 export function createConsoleHandler(deps: BrokerDeps, opts: ConsoleOptions = {}) {
   const clock = opts.clock ?? Date.now;
-  const sessions = new SessionStore(clock);
+  const sessions = new SessionStore(deps.store, deps.hashKey, clock);
   const oidc = opts.oidc ?? createConsoleOidc(deps.loginSettings);
   // Per person and per address, like a busy API client: pages, writes, and sign-in attempts.
   const readLimit = new RateLimit(300, 60_000, clock);
@@ -87,8 +87,8 @@ export function createConsoleHandler(deps: BrokerDeps, opts: ConsoleOptions = {}
       if (!params) continue;
       const input: ConsoleInput = {
         deps, caller: a.caller, viewer: a.viewer, params, query: url.searchParams, form, res: a.res,
-        endSession: () => {
-          sessions.end(a.session.id);
+        endSession: async () => {
+          await sessions.end(a.session.id);
           return cookie(sessionCookieName(a.secure), "", { secure: a.secure, sameSite: "Strict", path: "/", maxAgeSeconds: 0 });
         },
       };

@@ -16,8 +16,8 @@ export interface ConsoleInput {
   /** The posted form; null on a GET. */
   form: URLSearchParams | null;
   res: ServerResponse;
-  /** Ends this console session and returns the Set-Cookie value that clears its cookie. */
-  endSession(): string;
+  /** Ends this console session (on every replica: the row goes) and returns the Set-Cookie value that clears its cookie. */
+  endSession(): Promise<string>;
   /** Set when a refused or failed form re-renders the page it came from. */
   notice?: Html;
   status?: number;

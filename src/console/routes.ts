@@ -230,8 +230,8 @@ export function consoleRoutes(): ConsoleRoute[] {
       method: "POST", path: "/console/logout", action: "session.end", audit: "console",
       resource: () => ({ kind: "self" }),
       describe: () => ({ page: "sign-out" }),
-      render: (i) => sendPage(i.res, 200, page("Signed out", html`<div class="center card"><h1>Signed out</h1><p><a href="/console/login">Sign in again</a></p></div>`), {
-        "set-cookie": i.endSession(),
+      render: async (i) => sendPage(i.res, 200, page("Signed out", html`<div class="center card"><h1>Signed out</h1><p><a href="/console/login">Sign in again</a></p></div>`), {
+        "set-cookie": await i.endSession(),
       }),
       refused: (i, err) => errorPage(i.res, statusOf(err), "Refused", err.message, i.viewer),
     },

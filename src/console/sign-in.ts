@@ -9,7 +9,7 @@ import { html, type Html } from "./html.ts";
 import { page, type Viewer } from "./layout.ts";
 import type { ConsoleOidc } from "./oidc.ts";
 import { RateLimit } from "./rate-limit.ts";
-import { IDLE_TIMEOUT_MS, readCookie, type ConsoleSession, type SessionStore } from "./session.ts";
+import { readCookie, SESSION_LIFETIME_MS, type ConsoleSession, type SessionStore } from "./session.ts";
 
 /** Where the IdP sends people back: `{public_url}/console/callback`, to be registered for the jit client. */
 export const CALLBACK_PATH = "/console/callback";
@@ -45,7 +45,7 @@ export function createSignIn({ deps, sessions, oidc, clock, clientOf, errorPage 
     const wait = signInLimit.hit(ctx.req.socket.remoteAddress ?? "");
     if (wait) return errorPage(ctx, 429, "Too many sign-ins", `Wait ${wait} s, then try again.`);
     const start = await oidc.begin(new URL(CALLBACK_PATH, ctx.origin).href);
-    const pending = sessions.startSignIn({ state: start.state, nonce: start.nonce, codeVerifier: start.codeVerifier, returnTo });
+    const pending = await sessions.startSignIn({ state: start.state, nonce: start.nonce, codeVerifier: start.codeVerifier, returnTo });
     // Lax, not Strict: the IdP's redirect back is a cross-site navigation in production, and must carry this cookie.
     redirect(ctx.res, start.url.href, 302, {
       "set-cookie": cookie(SIGN_IN_COOKIE, pending.id, { secure: ctx.secure, sameSite: "Lax", path: CALLBACK_PATH, maxAgeSeconds: 600 }),
@@ -54,7 +54,7 @@ export function createSignIn({ deps, sessions, oidc, clock, clientOf, errorPage 
 
   /** Finishes a sign-in: the code for tokens, the id_token verified as the API verifies it, a new session. */
   async function callback(ctx: Ctx) {
-    const pending = sessions.takeSignIn(readCookie(ctx.req, SIGN_IN_COOKIE));
+    const pending = await sessions.takeSignIn(readCookie(ctx.req, SIGN_IN_COOKIE));
     const clear = cookie(SIGN_IN_COOKIE, "", { secure: ctx.secure, sameSite: "Lax", path: CALLBACK_PATH, maxAgeSeconds: 0 });
     const retry = html`<a href="/console/login">Sign in again</a>`;
     if (ctx.url.searchParams.get("error")) {
@@ -72,33 +72,57 @@ export function createSignIn({ deps, sessions, oidc, clock, clientOf, errorPage 
       await audit(deps, { principal: null, client }, "authenticate", "denied", { method: "GET", path: CALLBACK_PATH, why, console: true });
       return sendPage(ctx.res, 401, page("Sign-in failed", html`<div class="center card"><h1>Sign-in failed</h1><p>${why}</p><p>${retry}</p></div>`), { "set-cookie": clear });
     }
-    const s = sessions.create({ principal, idToken: tokens.idToken, refreshToken: tokens.refreshToken, idTokenExpiresAt: jwtExp(tokens.idToken) });
+    // The id_token is not kept (session.ts says why): what it proved, and when that lapses, is.
+    const s = await sessions.create({ principal, refreshToken: tokens.refreshToken, idTokenExpiresAt: jwtExp(tokens.idToken) });
     await audit(deps, { principal, client }, "console", "ok", { page: "sign-in" });
     // A same-origin page (not a redirect) carries on, so the Strict session cookie is sent with the next request
     // even when the sign-in began with a cross-site link (a notification).
     sendPage(ctx.res, 200, page("Signed in", html`<div class="center card"><h1>Signed in</h1><p><a href="${pending.returnTo}">Continue</a></p></div>`, { refresh: pending.returnTo }), {
-      "set-cookie": [clear, cookie(sessionCookieName(ctx.secure), s.id, { secure: ctx.secure, sameSite: "Strict", path: "/", maxAgeSeconds: IDLE_TIMEOUT_MS / 1000 * 8 })],
+      "set-cookie": [clear, cookie(sessionCookieName(ctx.secure), s.id, { secure: ctx.secure, sameSite: "Strict", path: "/", maxAgeSeconds: SESSION_LIFETIME_MS / 1000 })],
     });
   }
 
+  /** Refreshes in flight in this process, by session: concurrent page loads share one refresh (and one refresh token). */
+  const refreshing = new Map<string, Promise<ConsoleSession | undefined>>();
+
   /** The session of this request, refreshed when its id_token is about to lapse; undefined (signed out) when it cannot be. */
   async function sessionOf(ctx: Ctx): Promise<ConsoleSession | undefined> {
-    const s = sessions.touch(readCookie(ctx.req, sessionCookieName(ctx.secure)));
+    const s = await sessions.touch(readCookie(ctx.req, sessionCookieName(ctx.secure)));
     if (!s) return undefined;
     if (s.idTokenExpiresAt - clock() > REFRESH_MARGIN_MS) return s;
+    let pending = refreshing.get(s.id);
+    if (!pending) {
+      pending = refresh(ctx, s).finally(() => refreshing.delete(s.id));
+      refreshing.set(s.id, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * Trades the refresh token for new tokens. When the IdP refuses (its session ended, the token was revoked or
+   * expired, the person may no longer sign in) the session ends on every replica, audited like a refused sign-in,
+   * and the request is answered as signed out: nothing it asked for is done.
+   */
+  async function refresh(ctx: Ctx, s: ConsoleSession): Promise<ConsoleSession | undefined> {
+    let next: Pick<ConsoleSession, "principal" | "refreshToken" | "idTokenExpiresAt">;
     try {
-      if (!s.refreshToken) throw new Error("no refresh token");
+      if (!s.refreshToken) throw new Error("the identity provider gave no refresh token");
       const t = await oidc.refresh(s.refreshToken);
       // Groups may have changed at the IdP: the refreshed, verified token is the identity from now on.
-      s.principal = await deps.verifyToken(t.idToken);
-      s.idToken = t.idToken;
-      s.refreshToken = t.refreshToken;
-      s.idTokenExpiresAt = jwtExp(t.idToken);
-      return s;
-    } catch {
-      sessions.end(s.id);
+      next = { principal: await deps.verifyToken(t.idToken), refreshToken: t.refreshToken, idTokenExpiresAt: jwtExp(t.idToken) };
+    } catch (err) {
+      // Another replica may have refreshed this session a moment ago and spent the token this one tried (rotation).
+      const fresh = await sessions.touch(s.id);
+      if (fresh && fresh.idTokenExpiresAt - clock() > REFRESH_MARGIN_MS) return fresh;
+      // Ended first: a session that cannot be refreshed must not outlive a failed audit write.
+      await sessions.end(s.id);
+      const why = (err instanceof Error ? err.message : String(err)).slice(0, 200);
+      await audit(deps, { principal: s.principal, client: clientOf(ctx.req) }, "authenticate", "denied", {
+        method: ctx.req.method ?? "GET", path: ctx.url.pathname, why: `the console session could not be refreshed, so it ended: ${why}`, console: true,
+      });
       return undefined;
     }
+    return (await sessions.refreshed(s, next)) ? { ...s, ...next } : undefined;
   }
 
   return { begin, callback, sessionOf };

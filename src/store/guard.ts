@@ -6,6 +6,7 @@ import type { Store } from "./types.ts";
 const CALLS = [
   "createRequest", "getRequest", "listRequests", "approveRequest", "denyRequest", "cancelRequest", "expirePending", "getGrant", "listGrants",
   "revokeGrant", "consumeGrant", "appendAudit", "auditChains", "auditCheckpoint", "listAudit", "getAudit", "ready",
+  "createConsoleSession", "touchConsoleSession", "updateConsoleSession", "endConsoleSession", "startConsoleSignIn", "takeConsoleSignIn",
 ] as const satisfies readonly (keyof Store)[];
 
 /**

@@ -43,6 +43,15 @@ const MIGRATIONS: string[] = [
    CREATE SEQUENCE audit_seq OWNED BY audit.seq;
    SELECT setval('audit_seq', COALESCE((SELECT max(seq) FROM audit), 0) + 1, false);
    ALTER TABLE audit ALTER COLUMN seq SET DEFAULT nextval('audit_seq');`,
+  // Console sessions and sign-ins in progress (src/store/console-sessions.ts), keyed by a hash of the cookie value.
+  `CREATE TABLE console_sessions (
+     key TEXT PRIMARY KEY, principal TEXT NOT NULL, csrf TEXT NOT NULL, refresh_token_sealed TEXT,
+     id_token_expires_at BIGINT NOT NULL, created_at BIGINT NOT NULL, last_seen BIGINT NOT NULL, expires_at BIGINT NOT NULL);
+   CREATE INDEX console_sessions_last_seen ON console_sessions(last_seen);
+   CREATE INDEX console_sessions_expires_at ON console_sessions(expires_at);
+   CREATE TABLE console_sign_ins (key TEXT PRIMARY KEY, sealed TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);
+   CREATE INDEX console_sign_ins_expires_at ON console_sign_ins(expires_at);
+   CREATE INDEX console_sign_ins_created_at ON console_sign_ins(created_at);`,
 ];
 
 /** Lower-case identifiers only, so the name needs no quoting in search_path or DDL. */

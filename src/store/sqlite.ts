@@ -4,11 +4,13 @@ import { JitError } from "../errors.ts";
 import { describeCause, probeWritable, storeFailure, storeUnavailable } from "./failure.ts";
 import { prepareStoreFiles, storeIdentity, type FileIdentity } from "./sqlite-files.ts";
 import { AuditBatcher, type AuditChainOptions, type ChainHead, type LinkedRecord } from "./audit-batch.ts";
+import { consoleSessionTables, sqliteRunner } from "./console-sessions.ts";
 import { guardStore } from "./guard.ts";
 import { auditFromRow, chainFromRow, grantFromRow, requestFromRow, undecidable, writerName } from "./rows.ts";
 import type {
   AccessRequest, Approval, ApproveResult, AuditChain, AuditQuery, AuditRecord, AuditStats, Grant, NewAuditRecord, NewRequest, RequestState, Store,
 } from "./types.ts";
+import type { SessionRules, StoredConsoleSession, StoredSignIn } from "./types.ts";
 
 /** Schema migrations, applied in order once each; never edit a released one, append a new one. */
 const MIGRATIONS: string[] = [
@@ -45,6 +47,15 @@ const MIGRATIONS: string[] = [
    UPDATE audit SET chain_seq = seq;
    CREATE UNIQUE INDEX audit_chain_seq ON audit(chain, chain_seq);
    CREATE INDEX audit_action ON audit(action, seq);`,
+  // Console sessions and sign-ins in progress (src/store/console-sessions.ts), keyed by a hash of the cookie value.
+  `CREATE TABLE console_sessions (
+     key TEXT PRIMARY KEY, principal TEXT NOT NULL, csrf TEXT NOT NULL, refresh_token_sealed TEXT,
+     id_token_expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+   CREATE INDEX console_sessions_last_seen ON console_sessions(last_seen);
+   CREATE INDEX console_sessions_expires_at ON console_sessions(expires_at);
+   CREATE TABLE console_sign_ins (key TEXT PRIMARY KEY, sealed TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+   CREATE INDEX console_sign_ins_expires_at ON console_sign_ins(expires_at);
+   CREATE INDEX console_sign_ins_created_at ON console_sign_ins(created_at);`,
 ];
 
 type Row = Record<string, unknown>;
@@ -172,9 +183,11 @@ class SqliteStore implements Store {
 
   readonly #audit: AuditBatcher;
   readonly #chain: number;
+  readonly #console: ReturnType<typeof consoleSessionTables>;
 
   constructor(db: DatabaseSync, path: string, chain: number, opts: AuditChainOptions) {
     this.#db = db;
+    this.#console = consoleSessionTables(sqliteRunner(db));
     this.#path = path;
     this.#chain = chain;
     this.#audit = new AuditBatcher(
@@ -389,6 +402,31 @@ class SqliteStore implements Store {
     if (key === null) return null;
     const row = this.#db.prepare("SELECT * FROM audit WHERE seq = ?").get(key) as Row | undefined;
     return row ? auditFromRow(row) : null;
+  }
+
+  // Console sessions (src/store/console-sessions.ts, shared with the other store).
+  createConsoleSession(s: StoredConsoleSession, rules: SessionRules & { max: number }): Promise<void> {
+    return this.#console.createConsoleSession(s, rules);
+  }
+
+  touchConsoleSession(key: string, rules: SessionRules & { touchEveryMs: number }): Promise<StoredConsoleSession | null> {
+    return this.#console.touchConsoleSession(key, rules);
+  }
+
+  updateConsoleSession(key: string, u: Pick<StoredConsoleSession, "principal" | "sealedRefreshToken" | "idTokenExpiresAt">): Promise<boolean> {
+    return this.#console.updateConsoleSession(key, u);
+  }
+
+  endConsoleSession(key: string): Promise<boolean> {
+    return this.#console.endConsoleSession(key);
+  }
+
+  startConsoleSignIn(p: StoredSignIn, bound: { now: number; max: number }): Promise<void> {
+    return this.#console.startConsoleSignIn(p, bound);
+  }
+
+  takeConsoleSignIn(key: string, now: number): Promise<StoredSignIn | null> {
+    return this.#console.takeConsoleSignIn(key, now);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 /** The persistence contract for requests, grants, approvals and the audit log: one shape for SQLite and PostgreSQL. */
+import type { Principal } from "../policy/types.ts";
 
 export type RequestState = "pending" | "approved" | "denied" | "expired" | "cancelled";
 
@@ -142,6 +143,40 @@ export type ApproveResult =
   | { ok: true; request: AccessRequest; grant: Grant | null }
   | { ok: false; reason: "not_found" | "not_pending" | "expired" | "already_approved_by_you" | "not_requester"; request: AccessRequest | null };
 
+/**
+ * A console session as stored (src/console/session.ts decides what goes in): keyed by the SHA-256 of its cookie value,
+ * so the table holds nothing a browser could present; the refresh token arrives already sealed (AES-256-GCM).
+ */
+export interface StoredConsoleSession {
+  /** base64url SHA-256 of the cookie value. */
+  key: string;
+  principal: Principal;
+  csrf: string;
+  /** The refresh token, sealed by the console; null when the IdP gave none. */
+  sealedRefreshToken: string | null;
+  /** Epoch ms when the id_token the principal came from expires. */
+  idTokenExpiresAt: number;
+  createdAt: number;
+  lastSeen: number;
+  /** The absolute end of the session, whatever its activity. */
+  expiresAt: number;
+}
+
+/** A console sign-in in progress, keyed like a session; what the callback must match is sealed into `sealed`. */
+export interface StoredSignIn {
+  key: string;
+  sealed: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** The timing rules a console session is held to, given by the console on each call. */
+export interface SessionRules {
+  now: number;
+  /** A session unused this long is over. */
+  idleMs: number;
+}
+
 export interface Store {
   readonly kind: "sqlite" | "postgres";
   /** Creates a request (and its grant when auto-approved) atomically. */
@@ -173,6 +208,24 @@ export interface Store {
   auditCheckpoint(): Promise<AuditRecord | null>;
   listAudit(q: AuditQuery): Promise<AuditRecord[]>;
   getAudit(id: string): Promise<AuditRecord | null>;
+  /**
+   * Stores a new console session. First removes at most 100 sessions that are over (idle or past their end), and
+   * afterwards the least recently seen beyond `max`, so a flood of sign-ins cannot grow the table without bound.
+   */
+  createConsoleSession(s: StoredConsoleSession, rules: SessionRules & { max: number }): Promise<void>;
+  /**
+   * The live session with this key; null when unknown, idle too long or past its end (such a row is deleted). Its
+   * last_seen moves to `now` only when `touchEveryMs` have passed since it last did, so page views are mostly reads.
+   */
+  touchConsoleSession(key: string, rules: SessionRules & { touchEveryMs: number }): Promise<StoredConsoleSession | null>;
+  /** Replaces a session's identity and tokens after a refresh; false when the session is gone (signed out meanwhile). */
+  updateConsoleSession(key: string, u: Pick<StoredConsoleSession, "principal" | "sealedRefreshToken" | "idTokenExpiresAt">): Promise<boolean>;
+  /** Deletes a session; true when there was one. */
+  endConsoleSession(key: string): Promise<boolean>;
+  /** Stores a sign-in in progress, removing at most 100 lapsed ones first and the oldest beyond `max` after. */
+  startConsoleSignIn(p: StoredSignIn, bound: { now: number; max: number }): Promise<void>;
+  /** Takes (deletes and returns) a sign-in, atomically: of two callbacks with one cookie, one gets it. Null when lapsed. */
+  takeConsoleSignIn(key: string, now: number): Promise<StoredSignIn | null>;
   /** Resolves when the store answers and is still the one opened (readiness); throws the store's failure otherwise. */
   ready(): Promise<void>;
   close(): Promise<void>;

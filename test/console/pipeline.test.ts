@@ -124,7 +124,7 @@ async function inputFor(user: string, over: { principal?: Principal } = {}): Pro
   const principal = over.principal ?? (await broker.deps.verifyToken(tokens.get(user)!.idToken));
   return {
     deps: broker.deps, caller: { principal, client: { kind: "test", name: "", version: "", address: "" } }, viewer: { principal, csrf: "", auditor: false },
-    params: { id: "1", seq: "1" }, query: new URLSearchParams(), form: new URLSearchParams(), res: undefined as never, endSession: () => "",
+    params: { id: "1", seq: "1" }, query: new URLSearchParams(), form: new URLSearchParams(), res: undefined as never, endSession: async () => "",
   };
 }
 

@@ -116,7 +116,7 @@ if (!URL_) {
         await client.connect();
         const versions = (await client.query(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`)).rows.map((r) => r.version);
         await client.end();
-        assert.deepEqual(versions, [1, 2]);
+        assert.deepEqual(versions, [1, 2, 3]);
         assert.equal(new Set(stores.map((s) => s.auditStats().chain)).size, 4, "replicas starting together take different chains");
         assert.equal((await stores[0]!.createRequest(newRequest())).request.id, "1");
       } finally {
