@@ -4,7 +4,7 @@
  * No statement needs a transaction: each decision (expire, touch, take) is one conditional statement that re-checks
  * its condition in the database, so two replicas acting on one row at once cannot undo each other.
  */
-import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import type { SQLInputValue, StatementSync } from "node:sqlite";
 import type { Pool } from "pg";
 import type { Principal } from "../policy/types.ts";
 import type { SessionRules, StoredConsoleSession, StoredSignIn, Store } from "./types.ts";
@@ -110,10 +110,10 @@ export function consoleSessionTables(db: SqlRunner): ConsoleSessionMethods {
 }
 
 /** The runner over a SQLite connection (statements are synchronous there; the promise is only the shape). */
-export function sqliteRunner(db: DatabaseSync): SqlRunner {
+export function sqliteRunner(prepare: (sql: string) => StatementSync): SqlRunner {
   return {
-    all: async (sql, args) => db.prepare(sql).all(...(args as SQLInputValue[])) as Row[],
-    run: async (sql, args) => Number(db.prepare(sql).run(...(args as SQLInputValue[])).changes),
+    all: async (sql, args) => prepare(sql).all(...(args as SQLInputValue[])) as Row[],
+    run: async (sql, args) => Number(prepare(sql).run(...(args as SQLInputValue[])).changes),
   };
 }
 

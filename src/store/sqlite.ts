@@ -5,6 +5,7 @@ import { describeCause, probeWritable, storeFailure, storeUnavailable } from "./
 import { prepareStoreFiles, storeIdentity, type FileIdentity } from "./sqlite-files.ts";
 import { AuditBatcher, type AuditChainOptions, type ChainHead, type LinkedRecord } from "./audit-batch.ts";
 import { consoleSessionTables, sqliteRunner } from "./console-sessions.ts";
+import { type Prepare, statementCache } from "./sqlite-statements.ts";
 import { guardStore } from "./guard.ts";
 import { auditFromRow, chainFromRow, grantFromRow, requestFromRow, undecidable, writerName } from "./rows.ts";
 import type {
@@ -179,6 +180,7 @@ function immediate<T>(db: DatabaseSync, fn: () => T): T {
 class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
   readonly #db: DatabaseSync;
+  readonly #sql: Prepare;
   readonly #path: string;
 
   readonly #audit: AuditBatcher;
@@ -187,7 +189,8 @@ class SqliteStore implements Store {
 
   constructor(db: DatabaseSync, path: string, chain: number, opts: AuditChainOptions) {
     this.#db = db;
-    this.#console = consoleSessionTables(sqliteRunner(db));
+    this.#sql = statementCache(db);
+    this.#console = consoleSessionTables(sqliteRunner(this.#sql));
     this.#path = path;
     this.#chain = chain;
     this.#audit = new AuditBatcher(
@@ -197,7 +200,7 @@ class SqliteStore implements Store {
   }
 
   async ready(): Promise<void> {
-    this.#db.prepare("SELECT 1 FROM schema_migrations LIMIT 1").get();
+    this.#sql("SELECT 1 FROM schema_migrations LIMIT 1").get();
     // A replica that cannot write its audit log is not ready, even while reads still work.
     const blocked = this.#path === ":memory:" ? null : probeWritable(this.#path);
     if (blocked) throw new JitError("internal", `the SQLite store cannot be written: ${blocked.code}: ${blocked.reason}`, { details: { store: "sqlite" } });
@@ -205,8 +208,7 @@ class SqliteStore implements Store {
 
   async createRequest(r: NewRequest): Promise<{ request: AccessRequest; grant: Grant | null }> {
     return immediate(this.#db, () => {
-      const res = this.#db
-        .prepare(
+      const res = this.#sql(
           `INSERT INTO requests (requester, requester_subject, datasets, reason, duration_ms, requested_duration_ms, state,
              created_at, expires_at, rule_ids, approver_groups, min_approvals, sql_text, sql_hash, decided_at, decided_by, decision_reason)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -235,7 +237,7 @@ class SqliteStore implements Store {
     if (q.requesterSubject) (where.push("requester_subject = ?"), args.push(q.requesterSubject));
     if (q.state) (where.push("state = ?"), args.push(q.state));
     const sql = `SELECT r.*, (SELECT g.id FROM grants g WHERE g.request_id = r.id) AS grant_id FROM requests r ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY r.id DESC LIMIT ?`;
-    const rows = this.#db.prepare(sql).all(...args, q.limit ?? 200) as Row[];
+    const rows = this.#sql(sql).all(...args, q.limit ?? 200) as Row[];
     return rows.map((row) => requestFromRow(row, this.#approvals(Number(row.id))));
   }
 
@@ -249,14 +251,12 @@ class SqliteStore implements Store {
       if (req.approvals.some((x) => x.approverSubject === a.approverSubject)) {
         return { ok: false, reason: "already_approved_by_you", request: req } as const;
       }
-      this.#db
-        .prepare("INSERT INTO approvals (request_id, approver, approver_subject, comment, at) VALUES (?, ?, ?, ?, ?)")
+      this.#sql("INSERT INTO approvals (request_id, approver, approver_subject, comment, at) VALUES (?, ?, ?, ?, ?)")
         .run(Number(id), a.approver, a.approverSubject, a.comment, a.at);
       let grant: Grant | null = null;
       if (req.approvals.length + 1 >= req.minApprovals) {
         grant = this.#insertGrant(Number(id), grantExpiresAt(a.at), a.at);
-        this.#db
-          .prepare("UPDATE requests SET state = 'approved', decided_at = ?, decided_by = ?, decision_reason = ? WHERE id = ?")
+        this.#sql("UPDATE requests SET state = 'approved', decided_at = ?, decided_by = ?, decision_reason = ? WHERE id = ?")
           .run(a.at, a.approver, a.comment, Number(id));
       }
       return { ok: true, request: this.#request(Number(id))!, grant } as const;
@@ -284,16 +284,15 @@ class SqliteStore implements Store {
       if (refused || !req) return refused!;
       const no = check?.(req);
       if (no) return no;
-      this.#db.prepare(sql).run(...args, key);
+      this.#sql(sql).run(...args, key);
       return { ok: true, request: this.#request(key)!, grant: null } as const;
     });
   }
 
   async expirePending(now: number): Promise<AccessRequest[]> {
     return immediate(this.#db, () => {
-      const rows = this.#db.prepare("SELECT id FROM requests WHERE state = 'pending' AND expires_at <= ?").all(now) as Row[];
-      this.#db
-        .prepare("UPDATE requests SET state = 'expired', decided_at = expires_at, decided_by = 'broker', decision_reason = 'no decision before the request expired' WHERE state = 'pending' AND expires_at <= ?")
+      const rows = this.#sql("SELECT id FROM requests WHERE state = 'pending' AND expires_at <= ?").all(now) as Row[];
+      this.#sql("UPDATE requests SET state = 'expired', decided_at = expires_at, decided_by = 'broker', decision_reason = 'no decision before the request expired' WHERE state = 'pending' AND expires_at <= ?")
         .run(now);
       return rows.map((r) => this.#request(Number(r.id))!);
     });
@@ -302,7 +301,7 @@ class SqliteStore implements Store {
   async getGrant(id: string): Promise<Grant | null> {
     const key = rowId(id);
     if (key === null) return null;
-    const row = this.#db.prepare("SELECT * FROM grants WHERE id = ?").get(key) as Row | undefined;
+    const row = this.#sql("SELECT * FROM grants WHERE id = ?").get(key) as Row | undefined;
     return row ? grantFromRow(row) : null;
   }
 
@@ -315,14 +314,14 @@ class SqliteStore implements Store {
       args.push(q.activeAt);
     }
     const sql = `SELECT * FROM grants ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT 500`;
-    return (this.#db.prepare(sql).all(...args) as Row[]).map(grantFromRow);
+    return (this.#sql(sql).all(...args) as Row[]).map(grantFromRow);
   }
 
   async revokeGrant(id: string, by: string, at: number): Promise<Grant | null> {
     if (rowId(id) === null) return null;
     return immediate(this.#db, () => {
-      this.#db.prepare("UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL").run(at, by, Number(id));
-      const row = this.#db.prepare("SELECT * FROM grants WHERE id = ?").get(Number(id)) as Row | undefined;
+      this.#sql("UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL").run(at, by, Number(id));
+      const row = this.#sql("SELECT * FROM grants WHERE id = ?").get(Number(id)) as Row | undefined;
       return row ? grantFromRow(row) : null;
     });
   }
@@ -330,8 +329,7 @@ class SqliteStore implements Store {
   async consumeGrant(id: string, at: number): Promise<boolean> {
     const key = rowId(id);
     if (key === null) return false;
-    const res = this.#db
-      .prepare("UPDATE grants SET used_at = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?")
+    const res = this.#sql("UPDATE grants SET used_at = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?")
       .run(at, key, at);
     return Number(res.changes) === 1;
   }
@@ -357,9 +355,9 @@ class SqliteStore implements Store {
   /** One batch in one immediate transaction; the head is read under the write lock, so nothing stale is linked to. */
   #writeBatch(link: (head: ChainHead | null) => LinkedRecord[]): AuditRecord[] {
     return immediate(this.#db, () => {
-      const last = this.#db.prepare("SELECT chain_seq, hash FROM audit WHERE chain = ? ORDER BY chain_seq DESC LIMIT 1").get(this.#chain) as Row | undefined;
+      const last = this.#sql("SELECT chain_seq, hash FROM audit WHERE chain = ? ORDER BY chain_seq DESC LIMIT 1").get(this.#chain) as Row | undefined;
       const rows = link(last ? { seq: Number(last.chain_seq), hash: String(last.hash) } : null);
-      const insert = this.#db.prepare(
+      const insert = this.#sql(
         "INSERT INTO audit (chain, chain_seq, at, actor, actor_subject, action, outcome, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       );
       return rows.map(({ detailsText, ...r }) => {
@@ -371,12 +369,12 @@ class SqliteStore implements Store {
 
   /** Chains named in audit_chains or holding records (a loose index scan: one probe per chain), with their heads. */
   #chains(): AuditChain[] {
-    const rows = this.#db.prepare(
+    const rows = this.#sql(
       `WITH RECURSIVE used(id) AS (SELECT min(chain) FROM audit UNION ALL SELECT (SELECT min(chain) FROM audit WHERE chain > used.id) FROM used WHERE used.id IS NOT NULL)
        SELECT ids.id, c.writer, c.opened_at, c.closed_at FROM (SELECT id FROM used WHERE id IS NOT NULL UNION SELECT id FROM audit_chains) ids
        LEFT JOIN audit_chains c ON c.id = ids.id ORDER BY ids.id`,
     ).all() as Row[];
-    const head = this.#db.prepare("SELECT chain_seq, hash, action FROM audit WHERE chain = ? ORDER BY chain_seq DESC LIMIT 1");
+    const head = this.#sql("SELECT chain_seq, hash, action FROM audit WHERE chain = ? ORDER BY chain_seq DESC LIMIT 1");
     return rows.map((r) => chainFromRow(r, head.get(Number(r.id)) as Row | undefined));
   }
 
@@ -394,13 +392,13 @@ class SqliteStore implements Store {
     if (q.afterChainSeq !== undefined) (where.push("chain_seq > ?"), args.push(q.afterChainSeq));
     const order = q.chain !== undefined ? "chain_seq" : "seq";
     const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ${order} ${q.newestFirst ? "DESC" : "ASC"} LIMIT ?`;
-    return (this.#db.prepare(sql).all(...args, q.limit ?? 1000) as Row[]).map(auditFromRow);
+    return (this.#sql(sql).all(...args, q.limit ?? 1000) as Row[]).map(auditFromRow);
   }
 
   async getAudit(id: string): Promise<AuditRecord | null> {
     const key = rowId(id);
     if (key === null) return null;
-    const row = this.#db.prepare("SELECT * FROM audit WHERE seq = ?").get(key) as Row | undefined;
+    const row = this.#sql("SELECT * FROM audit WHERE seq = ?").get(key) as Row | undefined;
     return row ? auditFromRow(row) : null;
   }
 
@@ -435,28 +433,27 @@ class SqliteStore implements Store {
     if (!this.#db.isOpen) return;
     try {
       // Handed back for the next writer to take (a writer that died keeps its chain: nobody else may append to it).
-      this.#db.prepare("UPDATE audit_chains SET closed_at = ? WHERE id = ?").run(Date.now(), this.#chain);
+      this.#sql("UPDATE audit_chains SET closed_at = ? WHERE id = ?").run(Date.now(), this.#chain);
     } finally {
       this.#db.close();
     }
   }
 
   #request(id: number): AccessRequest | null {
-    const row = this.#db.prepare("SELECT * FROM requests WHERE id = ?").get(id) as Row | undefined;
+    const row = this.#sql("SELECT * FROM requests WHERE id = ?").get(id) as Row | undefined;
     if (!row) return null;
-    const grant = this.#db.prepare("SELECT id FROM grants WHERE request_id = ?").get(id) as Row | undefined;
+    const grant = this.#sql("SELECT id FROM grants WHERE request_id = ?").get(id) as Row | undefined;
     return requestFromRow({ ...row, grant_id: grant?.id ?? null }, this.#approvals(id));
   }
 
   #approvals(requestId: number): Row[] {
-    return this.#db.prepare("SELECT * FROM approvals WHERE request_id = ? ORDER BY at").all(requestId) as Row[];
+    return this.#sql("SELECT * FROM approvals WHERE request_id = ? ORDER BY at").all(requestId) as Row[];
   }
 
   #insertGrant(requestId: number, expiresAt: number, createdAt: number): Grant {
-    const req = this.#db.prepare("SELECT * FROM requests WHERE id = ?").get(requestId) as Row;
-    const res = this.#db
-      .prepare("INSERT INTO grants (request_id, holder, holder_subject, datasets, created_at, expires_at, sql_hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    const req = this.#sql("SELECT * FROM requests WHERE id = ?").get(requestId) as Row;
+    const res = this.#sql("INSERT INTO grants (request_id, holder, holder_subject, datasets, created_at, expires_at, sql_hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
       .run(requestId, req.requester as string, req.requester_subject as string, req.datasets as string, createdAt, expiresAt, (req.sql_hash as string | null) ?? null);
-    return grantFromRow(this.#db.prepare("SELECT * FROM grants WHERE id = ?").get(Number(res.lastInsertRowid)) as Row);
+    return grantFromRow(this.#sql("SELECT * FROM grants WHERE id = ?").get(Number(res.lastInsertRowid)) as Row);
   }
 }
