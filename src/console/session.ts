@@ -15,6 +15,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import { JitError } from "../errors.ts";
 import type { Principal } from "../policy/types.ts";
 import type { Store } from "../store/types.ts";
 
@@ -105,12 +106,22 @@ function unseal(key: Buffer, sealed: string, bound: string): string {
 /** The console's sessions, kept in the broker's store. */
 export class SessionStore {
   readonly #store: Store;
-  readonly #key: Buffer;
+  readonly #brokerKey: Buffer | undefined;
+  #derived: Buffer | undefined;
   readonly #now: () => number;
-  constructor(store: Store, brokerKey: Buffer, now: () => number) {
+  constructor(store: Store, brokerKey: Buffer | undefined, now: () => number) {
     this.#store = store;
-    this.#key = consoleKey(brokerKey);
+    this.#brokerKey = brokerKey;
     this.#now = now;
+  }
+
+  /** Derived on first use: a broker only needs it once someone signs in to the console. */
+  get #key(): Buffer {
+    if (!this.#derived) {
+      if (!this.#brokerKey) throw new JitError("internal", "the console cannot keep sessions: the broker has no masking key (masking.hash_key_file)");
+      this.#derived = consoleKey(this.#brokerKey);
+    }
+    return this.#derived;
   }
 
   /** Starts a sign-in and returns its record (its id goes into a short-lived cookie). */
