@@ -37,7 +37,7 @@ function sessionFromRow(r: Row): StoredConsoleSession {
   };
 }
 
-type ConsoleSessionMethods = Pick<Store,
+export type ConsoleSessionMethods = Pick<Store,
   "createConsoleSession" | "touchConsoleSession" | "updateConsoleSession" | "endConsoleSession" | "startConsoleSignIn" | "takeConsoleSignIn">;
 
 /** The store's console-session methods over `db`. */

@@ -3,13 +3,12 @@ import type { Pool, PoolClient } from "pg";
 import { checkSchemaName, createPool, describeTarget, rollbackAndRelease } from "./postgres-connect.ts";
 import { storeFailure } from "./failure.ts";
 import { AuditBatcher, type AuditChainOptions, type ChainHead, type LinkedRecord } from "./audit-batch.ts";
-import { consoleSessionTables, pgRunner } from "./console-sessions.ts";
+import { type ConsoleSessionMethods, consoleSessionTables, pgRunner } from "./console-sessions.ts";
 import { guardStore } from "./guard.ts";
 import { auditFromRow, chainFromRow, grantFromRow, requestFromRow, undecidable, writerName } from "./rows.ts";
 import type {
   AccessRequest, Approval, ApproveResult, AuditChain, AuditQuery, AuditRecord, AuditStats, Grant, NewAuditRecord, NewRequest, RequestState, Store,
 } from "./types.ts";
-import type { SessionRules, StoredConsoleSession, StoredSignIn } from "./types.ts";
 
 type Row = Record<string, unknown>;
 /** Anything that runs a parameterised query: the pool (autocommit) or a client inside a transaction. */
@@ -73,17 +72,20 @@ function where(conds: [string, unknown][]): { clause: string; args: unknown[] } 
   return { clause: parts.length ? `WHERE ${parts.join(" AND ")}` : "", args };
 }
 
+// The class gets these from consoleSessionTables() in its constructor.
+interface PostgresStore extends ConsoleSessionMethods {}
+
 class PostgresStore implements Store {
   readonly kind = "postgres" as const;
   readonly #pool: Pool;
   readonly #chain: number;
   #closed = false;
   readonly #audit: AuditBatcher;
-  readonly #console: ReturnType<typeof consoleSessionTables>;
 
   constructor(pool: Pool, chain: number, opts: AuditChainOptions) {
     this.#pool = pool;
-    this.#console = consoleSessionTables(pgRunner(pool));
+    // The console-session methods (src/store/console-sessions.ts) are the same statements on both stores.
+    Object.assign(this, consoleSessionTables(pgRunner(pool)));
     this.#chain = chain;
     // Only this instance appends to its chain, so the head it committed last is the head: no read, no lock per batch.
     this.#audit = new AuditBatcher(
@@ -315,31 +317,6 @@ class PostgresStore implements Store {
     if (!key) return null;
     const row = (await this.#pool.query("SELECT * FROM audit WHERE seq = $1", [key])).rows[0] as Row | undefined;
     return row ? auditFromRow(row) : null;
-  }
-
-  // Console sessions (src/store/console-sessions.ts, shared with the other store).
-  createConsoleSession(s: StoredConsoleSession, rules: SessionRules & { max: number }): Promise<void> {
-    return this.#console.createConsoleSession(s, rules);
-  }
-
-  touchConsoleSession(key: string, rules: SessionRules & { touchEveryMs: number }): Promise<StoredConsoleSession | null> {
-    return this.#console.touchConsoleSession(key, rules);
-  }
-
-  updateConsoleSession(key: string, u: Pick<StoredConsoleSession, "principal" | "sealedRefreshToken" | "idTokenExpiresAt">): Promise<boolean> {
-    return this.#console.updateConsoleSession(key, u);
-  }
-
-  endConsoleSession(key: string): Promise<boolean> {
-    return this.#console.endConsoleSession(key);
-  }
-
-  startConsoleSignIn(p: StoredSignIn, bound: { now: number; max: number }): Promise<void> {
-    return this.#console.startConsoleSignIn(p, bound);
-  }
-
-  takeConsoleSignIn(key: string, now: number): Promise<StoredSignIn | null> {
-    return this.#console.takeConsoleSignIn(key, now);
   }
 
   async close(): Promise<void> {

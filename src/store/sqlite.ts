@@ -4,14 +4,13 @@ import { JitError } from "../errors.ts";
 import { describeCause, probeWritable, storeFailure, storeUnavailable } from "./failure.ts";
 import { prepareStoreFiles, storeIdentity, type FileIdentity } from "./sqlite-files.ts";
 import { AuditBatcher, type AuditChainOptions, type ChainHead, type LinkedRecord } from "./audit-batch.ts";
-import { consoleSessionTables, sqliteRunner } from "./console-sessions.ts";
+import { type ConsoleSessionMethods, consoleSessionTables, sqliteRunner } from "./console-sessions.ts";
 import { type Prepare, statementCache } from "./sqlite-statements.ts";
 import { guardStore } from "./guard.ts";
 import { auditFromRow, chainFromRow, grantFromRow, requestFromRow, undecidable, writerName } from "./rows.ts";
 import type {
   AccessRequest, Approval, ApproveResult, AuditChain, AuditQuery, AuditRecord, AuditStats, Grant, NewAuditRecord, NewRequest, RequestState, Store,
 } from "./types.ts";
-import type { SessionRules, StoredConsoleSession, StoredSignIn } from "./types.ts";
 
 /** Schema migrations, applied in order once each; never edit a released one, append a new one. */
 const MIGRATIONS: string[] = [
@@ -177,6 +176,9 @@ function immediate<T>(db: DatabaseSync, fn: () => T): T {
   }
 }
 
+// The class gets these from consoleSessionTables() in its constructor.
+interface SqliteStore extends ConsoleSessionMethods {}
+
 class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
   readonly #db: DatabaseSync;
@@ -185,12 +187,12 @@ class SqliteStore implements Store {
 
   readonly #audit: AuditBatcher;
   readonly #chain: number;
-  readonly #console: ReturnType<typeof consoleSessionTables>;
 
   constructor(db: DatabaseSync, path: string, chain: number, opts: AuditChainOptions) {
     this.#db = db;
     this.#sql = statementCache(db);
-    this.#console = consoleSessionTables(sqliteRunner(this.#sql));
+    // The console-session methods (src/store/console-sessions.ts) are the same statements on both stores.
+    Object.assign(this, consoleSessionTables(sqliteRunner(this.#sql)));
     this.#path = path;
     this.#chain = chain;
     this.#audit = new AuditBatcher(
@@ -400,31 +402,6 @@ class SqliteStore implements Store {
     if (key === null) return null;
     const row = this.#sql("SELECT * FROM audit WHERE seq = ?").get(key) as Row | undefined;
     return row ? auditFromRow(row) : null;
-  }
-
-  // Console sessions (src/store/console-sessions.ts, shared with the other store).
-  createConsoleSession(s: StoredConsoleSession, rules: SessionRules & { max: number }): Promise<void> {
-    return this.#console.createConsoleSession(s, rules);
-  }
-
-  touchConsoleSession(key: string, rules: SessionRules & { touchEveryMs: number }): Promise<StoredConsoleSession | null> {
-    return this.#console.touchConsoleSession(key, rules);
-  }
-
-  updateConsoleSession(key: string, u: Pick<StoredConsoleSession, "principal" | "sealedRefreshToken" | "idTokenExpiresAt">): Promise<boolean> {
-    return this.#console.updateConsoleSession(key, u);
-  }
-
-  endConsoleSession(key: string): Promise<boolean> {
-    return this.#console.endConsoleSession(key);
-  }
-
-  startConsoleSignIn(p: StoredSignIn, bound: { now: number; max: number }): Promise<void> {
-    return this.#console.startConsoleSignIn(p, bound);
-  }
-
-  takeConsoleSignIn(key: string, now: number): Promise<StoredSignIn | null> {
-    return this.#console.takeConsoleSignIn(key, now);
   }
 
   async close(): Promise<void> {
