@@ -6,11 +6,11 @@
 // Starts the dev IdP in-process (test/idp/harness.ts), two replicas from one broker.yaml (demo warehouse, a throwaway
 // schema), signs alice in and files her grant, then drives POST /v1/query on both replicas at once with autocannon
 // (`--connections` each), sampling pg_stat_activity every 25 ms for the replicas' sessions waiting on a lock.
-import { spawn } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { startServeBroker } from "./broker-process.mjs";
 import autocannon from "autocannon";
 import pg from "pg";
 import { startDevIdp } from "../test/idp/harness.ts";
@@ -33,23 +33,7 @@ const schema = `jit_replicas_bench_${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), "jit-replicas-bench-"));
 const log = (line) => process.stderr.write(`[replicas] ${line}\n`);
 
-function serve(config) {
-  const child = spawn(process.execPath, [JIT_BIN, "broker", "serve", "--config", config, "--json"], { env: { PATH: process.env.PATH, HOME: dir, JIT_PG_URL: url }, stdio: ["ignore", "pipe", "pipe"] });
-  let err = "";
-  child.stderr.on("data", (d) => (err = (err + d).slice(-4000)));
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-      try {
-        resolve({ url: JSON.parse(out).url, child });
-      } catch {
-        // partial
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-}
+const serve = (config) => startServeBroker(JIT_BIN, config, { HOME: dir, JIT_PG_URL: url });
 
 const idp = await startDevIdp();
 const admin = new pg.Client({ connectionString: url });

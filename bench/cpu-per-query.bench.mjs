@@ -7,13 +7,13 @@
 // linked, npm run build) in the same rounds, so the two trees are compared side by side.
 // --perf-map starts the broker with --perf-basic-prof (for `perf record -p PID`). Broker CPU is read from /proc/PID/stat (10 ms ticks, so blocks are a few hundred requests); DuckDB's from
 // process.cpuUsage(). Everything is on 127.0.0.1 and bounded by rounds × block requests per query.
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { aliceToken, procStats, startDevBroker } from "./broker-process.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -55,71 +55,8 @@ const FLOORS = [
   { name: "GET /v1/datasets (token check, one audit record)", path: "/v1/datasets" },
 ];
 
-function jit(argv, env) {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [JIT, ...argv], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", fail);
-    child.on("close", (code) => { clearTimeout(timer); done({ code, stderr }); });
-  });
-}
-
-function startBroker(dir, jitBin = JIT) {
-  const extra = [...(args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${resolve(args["cpu-prof"])}`] : []), ...(args["perf-map"] ? ["--perf-basic-prof"] : [])];
-  const child = spawn(process.execPath, [...extra, jitBin, "broker", "dev", "--port", "0", "--data-dir", join(dir, "broker"), "--json"], {
-    env: { PATH: process.env.PATH, HOME: dir, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stderr.on("data", (d) => (err = (err + d).slice(-4000)));
-  return new Promise((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`broker did not start in 20 s: ${err}`)), 20_000);
-    child.stdout.on("data", (d) => {
-      out += d;
-      try { const { url } = JSON.parse(out); clearTimeout(timer); done({ url, child }); } catch { /* not complete yet */ }
-    });
-    child.on("exit", (code) => fail(new Error(`broker exited with ${code}: ${err}`)));
-  });
-}
-
-/** Signs alice in through the device flow, files her auto-approved grant on demo.sales and returns her token. */
-async function aliceToken(url, home) {
-  const env = { PATH: process.env.PATH, HOME: home, XDG_CONFIG_HOME: join(home, "config"), XDG_STATE_HOME: join(home, "state"), JIT_CREDENTIAL_STORE: "file", NO_COLOR: "1", JIT_BROKER: url };
-  await new Promise((done, fail) => {
-    const child = spawn(process.execPath, [JIT, "login", "--no-browser"], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    let approved = false;
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.stderr.on("data", (d) => {
-      stderr += d;
-      const m = /enter the code ([A-Z0-9-]+)/.exec(stderr);
-      if (m && !approved) {
-        approved = true;
-        fetch(`${url}/dev/device/approve`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user_code: m[1], username: "alice", password: "alice" }) })
-          .then((r) => { if (!r.ok) fail(new Error(`approve: HTTP ${r.status}`)); }, fail);
-      }
-    });
-    child.on("close", (code) => { clearTimeout(timer); code === 0 ? done() : fail(new Error(`jit login exited ${code}: ${stderr}`)); });
-  });
-  const req = await jit(["request", "demo.sales", "--reason", "cpu bench"], env);
-  if (req.code !== 0) throw new Error(`jit request failed: ${req.stderr}`);
-  const file = JSON.parse(readFileSync(join(home, "state", "jit", "credentials.json"), "utf8"));
-  for (const v of Object.values(file.entries)) {
-    const token = /"id_token"\s*:\s*"([^"]+)"/.exec(v)?.[1];
-    if (token) return token;
-  }
-  throw new Error("no token in the credentials file");
-}
-
-/** CPU time of a process (user + system, all threads), ms, from /proc. */
-function procCpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ 100
-}
+const nodeFlags = [...(args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${resolve(args["cpu-prof"])}`] : []), ...(args["perf-map"] ? ["--perf-basic-prof"] : [])];
+const procCpuMs = (pid) => procStats(pid).cpuMs;
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 /** One POST /v1/query (or a GET of `path` when body is null); resolves with the parsed body, rejects on a non-200. */
@@ -196,9 +133,9 @@ try {
   const trees = [["this tree", JIT], ...(args.base ? [[`base ${args.base}`, join(resolve(args.base), "bin", "jit.js")]] : [])];
   for (const [name, bin] of trees) {
     const sub = join(dir, String(brokers.length));
-    const { url, child } = await startBroker(sub, bin);
+    const { url, child } = await startDevBroker(bin, sub, nodeFlags);
     brokers.push({ name, url, child, token: null });
-    brokers.at(-1).token = await aliceToken(url, join(sub, "alice"));
+    brokers.at(-1).token = await aliceToken(JIT, url, join(sub, "alice"), "cpu bench");
     log(`${name}: broker ${url}, pid ${child.pid}`);
   }
   for (const q of QUERIES) {

@@ -3,12 +3,12 @@
 //   npm run build && node bench/load.bench.mjs [--duration 30] [--connections 200] [--rounds 3] [--tree DIR] [--json]
 // --tree runs another checkout's built bin/jit.js (bench/compare.mjs uses it); --cpu-prof DIR profiles the broker.
 // Everything is on 127.0.0.1 and bounded: rounds × duration seconds of load, plus a few seconds in-process.
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { aliceToken, procStats, startDevBroker } from "./broker-process.mjs";
 import autocannon from "autocannon";
 
 const { values: args } = parseArgs({
@@ -31,78 +31,6 @@ const JIT = join(TREE, "bin", "jit.js");
 // A point query with a masked column (email): the broker masks and writes both audit records.
 const SQL = "SELECT id, full_name, email, city FROM demo.sales.customers WHERE id = 42";
 const log = (line) => process.stderr.write(`[load] ${line}\n`);
-
-function jit(argv, env) {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [JIT, ...argv], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", fail);
-    child.on("close", (code) => { clearTimeout(timer); done({ code, stdout, stderr, child }); });
-  });
-}
-
-/** Starts `jit broker dev --port 0` in `dir` and resolves with its URL and process. */
-function startBroker(dir) {
-  const extra = args["cpu-prof"] ? [`--cpu-prof`, `--cpu-prof-dir=${resolve(args["cpu-prof"])}`] : [];
-  const child = spawn(process.execPath, [...extra, JIT, "broker", "dev", "--port", "0", "--data-dir", join(dir, "broker"), "--json"], {
-    env: { PATH: process.env.PATH, HOME: dir, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stderr.on("data", (d) => (err = (err + d).slice(-4000)));
-  return new Promise((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`broker did not start in 20 s: ${err}`)), 20_000);
-    child.stdout.on("data", (d) => {
-      out += d;
-      try { const { url } = JSON.parse(out); clearTimeout(timer); done({ url, child }); } catch { /* not complete yet */ }
-    });
-    child.on("exit", (code) => fail(new Error(`broker exited with ${code}: ${err}`)));
-  });
-}
-
-/** Signs alice in through the device flow (the tree's own `jit login`), files her auto-approved grant and returns her token. */
-async function aliceToken(url, home) {
-  const env = { PATH: process.env.PATH, HOME: home, XDG_CONFIG_HOME: join(home, "config"), XDG_STATE_HOME: join(home, "state"), JIT_CREDENTIAL_STORE: "file", NO_COLOR: "1", JIT_BROKER: url };
-  const login = new Promise((done, fail) => {
-    const child = spawn(process.execPath, [JIT, "login", "--no-browser"], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    let approved = false;
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.stderr.on("data", (d) => {
-      stderr += d;
-      const m = /enter the code ([A-Z0-9-]+)/.exec(stderr);
-      if (m && !approved) {
-        approved = true;
-        fetch(`${url}/dev/device/approve`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user_code: m[1], username: "alice", password: "alice" }) })
-          .then((r) => { if (!r.ok) fail(new Error(`approve: HTTP ${r.status}`)); }, fail);
-      }
-    });
-    child.on("close", (code) => { clearTimeout(timer); code === 0 ? done() : fail(new Error(`jit login exited ${code}: ${stderr}`)); });
-  });
-  await login;
-  const req = await jit(["request", "demo.sales", "--reason", "load bench"], env);
-  if (req.code !== 0) throw new Error(`jit request failed: ${req.stderr}`);
-  const file = JSON.parse(readFileSync(join(home, "state", "jit", "credentials.json"), "utf8"));
-  for (const v of Object.values(file.entries)) {
-    const token = /"id_token"\s*:\s*"([^"]+)"/.exec(v)?.[1];
-    if (token) return token;
-  }
-  throw new Error("no access token in the credentials file");
-}
-
-/** CPU time (user + system, ms) and RSS (MB) of a process, from /proc. */
-function procStats(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-  return { cpuMs: (ticks * 1000) / 100, rssMb: rss }; // USER_HZ is 100 on Linux
-}
 
 function load(url, token, seconds) {
   return new Promise((done, fail) => {
@@ -149,9 +77,9 @@ async function duckdbInProcess(seconds, inFlight, withPrepare) {
 
 const dir = mkdtempSync(join(tmpdir(), "jit-load-"));
 const result = { tree: TREE, sql: SQL, connections: CONNECTIONS, duration: DURATION, rounds: [], inProcess: null };
-const { url, child } = await startBroker(dir);
+const { url, child } = await startDevBroker(JIT, dir, args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${resolve(args["cpu-prof"])}`] : []);
 try {
-  const token = await aliceToken(url, join(dir, "alice"));
+  const token = await aliceToken(JIT, url, join(dir, "alice"), "load bench");
   const probe = await fetch(`${url}/v1/query`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ sql: SQL }) });
   if (probe.status !== 200) throw new Error(`probe query: HTTP ${probe.status} ${await probe.text()}`);
   await probe.arrayBuffer();

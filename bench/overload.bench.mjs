@@ -4,11 +4,11 @@
 // p99 <= 500 ms, the rest must be shed at once with 503 + Retry-After (issue 15).
 //   npm run build && node bench/overload.bench.mjs [--duration 10] [--max-in-flight 256] [--factor 2]
 // Everything is on 127.0.0.1 and bounded: two phases of --duration seconds, at most 1,000 sockets.
-import { spawn } from "node:child_process";
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { startServeBroker } from "./broker-process.mjs";
 import autocannon from "autocannon";
 import { devSignIn } from "../src/demo/sign-in.ts";
 import { startDevIdp } from "../test/idp/harness.ts";
@@ -23,19 +23,7 @@ const SQL = "SELECT id, full_name, email, city FROM demo.sales.customers WHERE i
 const log = (line) => process.stderr.write(`[overload] ${line}\n`);
 const dir = mkdtempSync(join(tmpdir(), "jit-overload-"));
 
-function serve(config) {
-  const child = spawn(process.execPath, [JIT_BIN, "broker", "serve", "--config", config, "--json"], { env: { PATH: process.env.PATH, HOME: dir }, stdio: ["ignore", "pipe", "pipe"] });
-  let err = "";
-  child.stderr.on("data", (d) => (err = (err + d).slice(-4000)));
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-      try { resolve({ url: JSON.parse(out).url, child }); } catch { /* partial */ }
-    });
-    child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-}
+const serve = (config) => startServeBroker(JIT_BIN, config, { HOME: dir });
 
 const pct = (xs, p) => {
   if (xs.length === 0) return null;
