@@ -6,13 +6,14 @@
 // Starts the dev IdP in-process (test/idp/harness.ts), two replicas from one broker.yaml (demo warehouse, a throwaway
 // schema), signs alice in and files her grant, then drives POST /v1/query on both replicas at once with autocannon
 // (`--connections` each), sampling pg_stat_activity every 25 ms for the replicas' sessions waiting on a lock.
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startServeBroker } from "./broker-process.mjs";
 import autocannon from "autocannon";
 import pg from "pg";
+import { writeBrokerConfig } from "../test/fixtures/broker-config.ts";
 import { startDevIdp } from "../test/idp/harness.ts";
 import { JIT_BIN, loginWith, runJit, userEnv } from "../test/e2e/harness.ts";
 import { openStore } from "../src/store/open.ts";
@@ -40,20 +41,8 @@ const admin = new pg.Client({ connectionString: url });
 await admin.connect();
 const replicas = [];
 try {
-  const policy = join(dir, "policy.yaml");
-  copyFileSync(new URL("../data/demo/policy.yaml", import.meta.url), policy);
-  const key = join(dir, "hash.key");
-  writeFileSync(key, "ab".repeat(32));
-  chmodSync(key, 0o600);
-  const writeConfig = (name, store) => {
-    const file = join(dir, name);
-    writeFileSync(file, [
-      "listen: 127.0.0.1:0", "metrics_listen: off", `identity: { issuer: "${idp.issuer}", client_id: jit-cli }`, `policy: ${policy}`,
-      store, "warehouse: { demo: true }", `masking: { hash_key_file: ${key} }`,
-    ].join("\n"));
-    return file;
-  };
-  const config = writeConfig("broker.yaml", `store: { postgres_env: JIT_PG_URL, schema: ${schema} }`);
+  const writeConfig = (name, store) => writeBrokerConfig(join(dir, name), { issuer: idp.issuer, store, extra: ["metrics_listen: off"] }).config;
+  const config = writeConfig("replicas", `store: { postgres_env: JIT_PG_URL, schema: ${schema} }`);
   for (let i = 0; i < REPLICAS; i++) replicas.push(await serve(config));
   const env = userEnv(join(dir, "alice"), replicas[0].url);
   mkdirSync(join(dir, "alice"), { recursive: true });
@@ -68,7 +57,7 @@ try {
   // One SQLite broker under the same total load first (the same IdP token works on every broker of this issuer).
   let sqlite = null;
   if (args.sqlite) {
-    const one = await serve(writeConfig("sqlite.yaml", `store: { sqlite: ${join(dir, "jit.db")} }`));
+    const one = await serve(writeConfig("sqlite", `store: { sqlite: ${join(dir, "jit.db")} }`));
     try {
       const granted = await fetch(`${one.url}/v1/requests`, { method: "POST", headers, body: JSON.stringify({ datasets: ["demo.sales"], reason: "replicas bench" }) });
       if (!granted.ok) throw new Error(`SQLite broker: request failed: ${granted.status} ${await granted.text()}`);

@@ -81,3 +81,15 @@ export function procStats(pid) {
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
   return { cpuMs: (ticks * 1000) / 100, rssMb: rss };
 }
+
+/** DuckDB in this process with demo.sales.customers loaded from `tree`'s CSV, as the demo warehouse holds it. */
+export async function demoDuckDb(tree) {
+  const duck = await import(join(tree, "node_modules", "@duckdb", "node-api", "lib", "index.js"));
+  const instance = await duck.DuckDBInstance.create(":memory:");
+  const setup = await instance.connect();
+  await setup.run("ATTACH ':memory:' AS demo");
+  await setup.run("CREATE SCHEMA demo.sales");
+  await setup.run(`CREATE TABLE demo.sales.customers AS SELECT * FROM read_csv('${join(tree, "data", "demo", "customers.csv")}', header = true)`);
+  setup.closeSync();
+  return instance;
+}

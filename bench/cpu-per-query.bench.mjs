@@ -13,7 +13,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { aliceToken, procStats, startDevBroker } from "./broker-process.mjs";
+import { aliceToken, demoDuckDb, procStats, startDevBroker } from "./broker-process.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -93,13 +93,7 @@ async function brokerBlock(child, url, token, q) {
 }
 
 async function openDuck() {
-  const duck = await import(join(TREE, "node_modules", "@duckdb", "node-api", "lib", "index.js"));
-  const instance = await duck.DuckDBInstance.create(":memory:");
-  const setup = await instance.connect();
-  await setup.run("ATTACH ':memory:' AS demo");
-  await setup.run("CREATE SCHEMA demo.sales");
-  await setup.run(`CREATE TABLE demo.sales.customers AS SELECT * FROM read_csv('${join(TREE, "data", "demo", "customers.csv")}', header = true)`);
-  setup.closeSync();
+  const instance = await demoDuckDb(TREE);
   const pool = await Promise.all(Array.from({ length: CONCURRENCY }, () => instance.connect()));
   return { instance, pool };
 }

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { aliceToken, procStats, startDevBroker } from "./broker-process.mjs";
+import { aliceToken, demoDuckDb, procStats, startDevBroker } from "./broker-process.mjs";
 import autocannon from "autocannon";
 
 const { values: args } = parseArgs({
@@ -47,13 +47,7 @@ function load(url, token, seconds) {
  * stream and drain), and as one that answers a repeated statement's dry run from its cache (stream and drain only).
  */
 async function duckdbInProcess(seconds, inFlight, withPrepare) {
-  const duck = await import(join(TREE, "node_modules", "@duckdb", "node-api", "lib", "index.js"));
-  const instance = await duck.DuckDBInstance.create(":memory:");
-  const setup = await instance.connect();
-  await setup.run("ATTACH ':memory:' AS demo");
-  await setup.run("CREATE SCHEMA demo.sales");
-  await setup.run(`CREATE TABLE demo.sales.customers AS SELECT * FROM read_csv('${join(TREE, "data", "demo", "customers.csv")}', header = true)`);
-  setup.closeSync();
+  const instance = await demoDuckDb(TREE);
   const sql = `SELECT "id", "full_name", "email", "city" FROM "demo"."sales"."customers" WHERE "id" = 42`;
   const conns = await Promise.all(Array.from({ length: inFlight }, () => instance.connect()));
   let count = 0;

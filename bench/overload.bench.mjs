@@ -4,13 +4,14 @@
 // p99 <= 500 ms, the rest must be shed at once with 503 + Retry-After (issue 15).
 //   npm run build && node bench/overload.bench.mjs [--duration 10] [--max-in-flight 256] [--factor 2]
 // Everything is on 127.0.0.1 and bounded: two phases of --duration seconds, at most 1,000 sockets.
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startServeBroker } from "./broker-process.mjs";
 import autocannon from "autocannon";
 import { devSignIn } from "../src/demo/sign-in.ts";
+import { writeBrokerConfig } from "../test/fixtures/broker-config.ts";
 import { startDevIdp } from "../test/idp/harness.ts";
 import { JIT_BIN } from "../test/e2e/harness.ts";
 
@@ -58,16 +59,9 @@ async function crowd(url, headers, body, rate, connections, seconds) {
 const idp = await startDevIdp();
 let broker;
 try {
-  const policy = join(dir, "policy.yaml");
-  copyFileSync(new URL("../data/demo/policy.yaml", import.meta.url), policy);
-  const key = join(dir, "hash.key");
-  writeFileSync(key, "ab".repeat(32));
-  chmodSync(key, 0o600);
-  const config = join(dir, "broker.yaml");
-  writeFileSync(config, [
-    "listen: 127.0.0.1:0", "metrics_listen: off", `max_in_flight: ${args["max-in-flight"]}`, `identity: { issuer: "${idp.issuer}", client_id: jit-cli }`,
-    `policy: ${policy}`, `store: { sqlite: ${join(dir, "jit.db")} }`, "warehouse: { demo: true }", `masking: { hash_key_file: ${key} }`,
-  ].join("\n"));
+  const { config } = writeBrokerConfig(dir, {
+    issuer: idp.issuer, store: `store: { sqlite: ${join(dir, "jit.db")} }`, extra: ["metrics_listen: off", `max_in_flight: ${args["max-in-flight"]}`],
+  });
   broker = await serve(config);
   const token = (await devSignIn(idp.issuer.replace(/\/oidc$/, ""), idp.issuer, "alice")).idToken;
   const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
