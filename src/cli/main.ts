@@ -121,6 +121,29 @@ function enableCompileCache(env: NodeJS.ProcessEnv): void {
   }
 }
 
+/**
+ * `jit mcp` exactly, as every MCP client config starts it: the server without the command tree (commander and every
+ * command's module), which an agent would otherwise wait for before its first `initialize` is answered. Anything
+ * else after `mcp` (`--help`, `config`, a flag) goes through main() as usual.
+ */
+async function mcpFast(io: IO): Promise<number> {
+  const [{ createContext }, { mcpCommand }] = await Promise.all([import("./context.ts"), import("./commands/mcp.ts")]);
+  try {
+    await mcpCommand(createContext(io, VERSION));
+    return 0;
+  } catch (err) {
+    const { EXIT_CODES, JitError } = await import("../errors.ts");
+    if (err instanceof JitError) {
+      reportError(io, err, false);
+      return EXIT_CODES[err.code];
+    }
+    const e = err instanceof Error ? err : new Error(String(err));
+    reportError(io, new JitError("internal", `unexpected error: ${e.message}`, { hint: "set JIT_DEBUG=1 for details, and report it" }), false);
+    if (io.env.JIT_DEBUG) io.err(e.stack ?? "");
+    return EXIT_CODES.internal;
+  }
+}
+
 /** The process entry used by bin/jit.js: the only place that sets the exit code. */
 export async function run(): Promise<void> {
   // `jit query ... | head` closes the pipe early: that is the reader's choice, not an error to print a stack for.
@@ -136,7 +159,7 @@ export async function run(): Promise<void> {
   }
   enableCompileCache(process.env);
   const { processIO } = await import("./io.ts");
-  const code = await main(argv, processIO());
+  const code = argv.length === 1 && argv[0] === "mcp" ? await mcpFast(processIO()) : await main(argv, processIO());
   // Flush what is buffered for a pipe before leaving: a reader of `jit query --format csv | ...` gets every byte.
   await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
   process.exit(code);
