@@ -9,6 +9,8 @@ import type { AuditRecord, Store } from "../store/types.ts";
 import type { AuditFilters, VerifyOutcome } from "./pages/audit.ts";
 
 const PAGE = 50;
+/** How many pages of 1,000 later results are searched for a query's own (as `jit audit replay` does). */
+const REPLAY_PAGES = 50;
 
 const time = (raw: string, name: string): number | undefined => {
   if (!raw) return undefined;
@@ -41,9 +43,15 @@ export async function findReplay(store: Store, rec: AuditRecord): Promise<{ quer
     return query ? { query, result: rec } : null;
   }
   if (rec.action !== "query") return null;
-  const later = await store.listAudit({ action: "query.result", afterSeq: rec.seq, limit: 1000 });
-  const result = later.find((r) => r.details.query_audit_id === rec.id && r.details.result);
-  return result ? { query: rec, result } : null;
+  // The result is written when the query ends: after any number of other queries' results on a busy broker.
+  for (let after = rec.seq, page = 0; page < REPLAY_PAGES; page++) {
+    const later = await store.listAudit({ action: "query.result", afterSeq: after, limit: 1000 });
+    const result = later.find((r) => r.details.query_audit_id === rec.id && r.details.result);
+    if (result) return { query: rec, result };
+    if (later.length < 1000) return null;
+    after = later.at(-1)!.seq;
+  }
+  return null;
 }
 
 /** Parses anchors (CHAIN:SEQ:HASH, or SEQ:HASH for chain 1, separated by commas); undefined for none, null when malformed. */

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { auditPage } from "../../src/console/audit-data.ts";
+import { auditPage, findReplay } from "../../src/console/audit-data.ts";
 import { auditListBody, type AuditFilters } from "../../src/console/pages/audit.ts";
 import { openSqliteStore } from "../../src/store/sqlite.ts";
 
@@ -40,6 +40,23 @@ test("audit pages: newest first, each record once, a link to the older page unti
     assert.equal(carol.records.length, 50);
     assert.equal(carol.next, null);
     assert.ok(carol.records.every((r) => r.actor === "carol"));
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("replay finds a query's result however many other results were written after it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "jit-console-replay-"));
+  const store = openSqliteStore(join(dir, "jit.db"));
+  try {
+    const query = await store.appendAudit({ at: 1, actor: "alice", actorSubject: "sub-alice", action: "query", outcome: "ok", details: { sql: "SELECT 1" } });
+    // 2,500 other queries end first (a busy broker), then this one.
+    for (let i = 0; i < 2500; i++) await store.appendAudit({ at: 2, actor: "bob", actorSubject: "sub-bob", action: "query.result", outcome: "ok", details: { query_audit_id: "other", result: { columns: [], rows: [] } } });
+    const result = await store.appendAudit({ at: 3, actor: "alice", actorSubject: "sub-alice", action: "query.result", outcome: "ok", details: { query_audit_id: query.id, result: { columns: [], rows: [] } } });
+    const pair = await findReplay(store, query);
+    assert.equal(pair?.result.id, result.id);
+    assert.equal((await findReplay(store, await store.appendAudit({ at: 4, actor: "alice", actorSubject: "sub-alice", action: "query", outcome: "ok", details: {} })))?.result, undefined, "a query without a result has nothing to replay");
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
