@@ -96,15 +96,21 @@ async function runParsed(program: Command, words: string[], ctx: CliContext): Pr
       else if (err.notice) io.err(`${io.colorErr.yellow("interrupted:")} ${err.notice}`);
       return INTERRUPTED_EXIT;
     }
-    if (err instanceof JitError) {
-      reportError(io, err, errorsAsJson());
-      return EXIT_CODES[err.code];
-    }
-    const e = err instanceof Error ? err : new Error(String(err));
-    reportError(io, new JitError("internal", `unexpected error: ${e.message}`, { hint: "set JIT_DEBUG=1 for details, and report it" }), json);
-    if (io.env.JIT_DEBUG) io.err(e.stack ?? "");
-    return EXIT_CODES.internal;
+    return failed(io, err, errorsAsJson(), json);
   }
+}
+
+/** Reports a command's failure (a JitError as itself, anything else as unexpected) and returns its exit code. */
+async function failed(io: IO, err: unknown, errorsAsJson: boolean, unexpectedAsJson: boolean): Promise<number> {
+  const { EXIT_CODES, JitError } = await import("../errors.ts");
+  if (err instanceof JitError) {
+    reportError(io, err, errorsAsJson);
+    return EXIT_CODES[err.code];
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  reportError(io, new JitError("internal", `unexpected error: ${e.message}`, { hint: "set JIT_DEBUG=1 for details, and report it" }), unexpectedAsJson);
+  if (io.env.JIT_DEBUG) io.err(e.stack ?? "");
+  return EXIT_CODES.internal;
 }
 
 /**
@@ -132,15 +138,7 @@ async function mcpFast(io: IO): Promise<number> {
     await mcpCommand(createContext(io, VERSION));
     return 0;
   } catch (err) {
-    const { EXIT_CODES, JitError } = await import("../errors.ts");
-    if (err instanceof JitError) {
-      reportError(io, err, false);
-      return EXIT_CODES[err.code];
-    }
-    const e = err instanceof Error ? err : new Error(String(err));
-    reportError(io, new JitError("internal", `unexpected error: ${e.message}`, { hint: "set JIT_DEBUG=1 for details, and report it" }), false);
-    if (io.env.JIT_DEBUG) io.err(e.stack ?? "");
-    return EXIT_CODES.internal;
+    return failed(io, err, false, false);
   }
 }
 
