@@ -26,7 +26,8 @@ export function summarise(r: AuditView): string {
   if (Array.isArray(d.datasets) && typeof d.sql !== "string") parts.push((d.datasets as string[]).join(", "));
   if (d.request_id) parts.push(`request ${d.request_id}`);
   if (d.grant_id) parts.push(`grant ${d.grant_id}`);
-  if (typeof d.row_count === "number") parts.push(`${d.row_count} rows, ${d.masked_cells} masked cells`);
+  const count = (n: unknown, one: string) => `${n} ${one}${n === 1 ? "" : "s"}`;
+  if (typeof d.row_count === "number") parts.push(`${count(d.row_count, "row")}, ${count(d.masked_cells, "masked cell")}`);
   if (typeof d.what === "string" && parts.length === 0) parts.push([d.what, d.table ?? d.dataset ?? d.id].filter(Boolean).join(" "));
   const err = d.error as { message?: string } | undefined;
   if (err?.message) parts.push(`→ ${err.message}`);
