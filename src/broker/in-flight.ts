@@ -7,8 +7,8 @@ import { JitError } from "../errors.ts";
 
 /**
  * The default `max_in_flight`. By Little's law a cap is latency x throughput: one broker on two cores answers
- * 300-450 requests/s (bench/README.md), so 256 in progress is about half a second of queued work, the most a caller
- * should wait before being told to come back. It also stays above the 200 closed-loop connections of the load bench,
+ * 700-850 requests/s (bench/README.md), so 256 in progress is about a third of a second of queued work, the most a
+ * caller should wait before being told to come back. It also stays above the 200 closed-loop connections of the load bench,
  * which must see no refusals; an open-ended flood (thousands of sockets) is what gets shed.
  */
 export const DEFAULT_MAX_IN_FLIGHT = 256;
