@@ -78,3 +78,14 @@ test("the fast path of jit --help is commander's own help", async () => {
   assert.equal(await main(["help"], full.io), 0);
   assert.equal(fast.out(), full.out());
 });
+
+test("the binary answers --version, -v and --help itself with what main() prints", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const { JIT_BIN } = await import("../e2e/harness.ts");
+  const run = (arg: string) => execFileSync(process.execPath, [JIT_BIN, arg], { encoding: "utf8", env: { PATH: process.env.PATH } });
+  for (const arg of ["--version", "-v", "--help", "-h"]) {
+    const t = io();
+    assert.equal(await main([arg], t.io), 0);
+    assert.equal(run(arg), t.out(), `jit ${arg}`);
+  }
+});
