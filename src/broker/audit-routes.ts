@@ -1,7 +1,9 @@
-/** Audit log routes: list, show, verify. Auditors and admins read everything; everybody may read their own. */
+/** Audit log routes: list, show, replay, verify. Auditors and admins read everything; everybody may read their own. */
 import * as api from "../api/schemas.ts";
+import { findReplay } from "../audit/replay.ts";
 import { ANCHOR_FORMAT, parseAnchors, verifyAuditLog, type ChainAnchor } from "../audit/verify.ts";
 import { JitError } from "../errors.ts";
+import { httpError } from "./http.ts";
 import { route, type RouteDef } from "./routes.ts";
 import { auditView } from "./views.ts";
 
@@ -65,6 +67,17 @@ export function auditRoutes(): RouteDef[] {
       describe: ({ query }) => ({ what: "verify", ...(query.anchor ? { anchor: query.anchor } : {}) }),
       // Every chain, every cross-link between them, and the anchors (docs/audit-chains.md).
       run: async ({ deps, query }) => verifyAuditLog(deps.store, parseAnchor(query.anchor)),
+    }),
+    route({
+      // What the caller of a query received, as kept with its result record: found from the query's record or the result's.
+      method: "GET", path: "/v1/audit/:id/replay", action: "audit.read", audit: "audit_read", params: api.AuditIdParams, query: api.NoQuery,
+      resource: async ({ deps, params }) => ({ kind: "audit_record", id: params.id, record: await deps.store.getAudit(params.id) }),
+      describe: ({ params }) => ({ what: "replay", id: params.id }),
+      run: async ({ deps, params }) => {
+        const pair = await findReplay(deps.store, (await deps.store.getAudit(params.id))!);
+        if (!pair) throw httpError(404, "usage", `audit record ${params.id} holds no query result to replay`, { hint: "jit audit list --action query" });
+        return { query: auditView(pair.query), result: auditView(pair.result) };
+      },
     }),
     route({
       method: "GET", path: "/v1/audit/:id", action: "audit.read", audit: "audit_read", params: api.AuditIdParams, query: api.NoQuery,

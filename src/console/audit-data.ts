@@ -1,7 +1,7 @@
 /**
  * What the audit pages read from the store, as GET /v1/audit and `jit audit replay` read it (those live in
- * audit-routes.ts and the CLI, private to them): a filtered page, a query's kept result; and the chain check, which is
- * the API's own (src/audit/verify.ts).
+ * audit-routes.ts and the CLI, private to them): a filtered page; the replay search and the chain check are the API's
+ * own (src/audit/replay.ts, src/audit/verify.ts).
  */
 import { parseAnchors, verifyAuditLog, type ChainAnchor } from "../audit/verify.ts";
 import { JitError } from "../errors.ts";
@@ -9,8 +9,6 @@ import type { AuditRecord, Store } from "../store/types.ts";
 import type { AuditFilters, VerifyOutcome } from "./pages/audit.ts";
 
 const PAGE = 50;
-/** How many pages of 1,000 later results are searched for a query's own (as `jit audit replay` does). */
-const REPLAY_PAGES = 50;
 
 const time = (raw: string, name: string): number | undefined => {
   if (!raw) return undefined;
@@ -36,23 +34,7 @@ export async function auditPage(store: Store, f: AuditFilters, before: number): 
   return { records: shown, next };
 }
 
-/** A query record and the result record that kept what its caller received, from either of the two. */
-export async function findReplay(store: Store, rec: AuditRecord): Promise<{ query: AuditRecord; result: AuditRecord } | null> {
-  if (rec.details.result) {
-    const query = await store.getAudit(String(rec.details.query_audit_id ?? ""));
-    return query ? { query, result: rec } : null;
-  }
-  if (rec.action !== "query") return null;
-  // The result is written when the query ends: after any number of other queries' results on a busy broker.
-  for (let after = rec.seq, page = 0; page < REPLAY_PAGES; page++) {
-    const later = await store.listAudit({ action: "query.result", afterSeq: after, limit: 1000 });
-    const result = later.find((r) => r.details.query_audit_id === rec.id && r.details.result);
-    if (result) return { query: rec, result };
-    if (later.length < 1000) return null;
-    after = later.at(-1)!.seq;
-  }
-  return null;
-}
+export { findReplay } from "../audit/replay.ts";
 
 /** Parses anchors (CHAIN:SEQ:HASH, or SEQ:HASH for chain 1, separated by commas); undefined for none, null when malformed. */
 export function parseAnchor(raw: string): ChainAnchor[] | null | undefined {

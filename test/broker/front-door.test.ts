@@ -79,6 +79,7 @@ const forbidden: Record<string, { user: string; path?: () => string; body?: unkn
   "GET /v1/audit": { user: "alice", status: 403, why: /only auditors and admins may read the whole audit log/ },
   "GET /v1/audit/verify": { user: "alice", status: 403, why: /only auditors and admins may verify/ },
   "GET /v1/audit/:id": { user: "alice", status: 404, why: /there is no audit record \d+ that you may read/ },
+  "GET /v1/audit/:id/replay": { user: "alice", status: 404, why: /there is no audit record \d+ that you may read/ },
 };
 
 describe("every route of the table", () => {

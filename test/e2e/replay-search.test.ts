@@ -39,6 +39,15 @@ test("replay finds a query's result with 1,500 other results written between the
     const lines = replay.stdout.trim().split("\r\n");
     assert.equal(lines[0], "city");
     assert.equal(lines.length, 3, "the two rows alice received");
+    // The API's own answer, from the query's record and from its result's; a record with no result is a 404 saying so.
+    const daveToken = await h.token("dave");
+    const byQuery = await call(h.broker.url, "GET", `/v1/audit/${answered.json.audit_id}/replay`, { token: daveToken });
+    assert.equal(byQuery.status, 200, byQuery.text);
+    const byResult = await call(h.broker.url, "GET", `/v1/audit/${byQuery.json.result.id}/replay`, { token: daveToken });
+    assert.deepEqual(byResult.json, byQuery.json);
+    const none = await call(h.broker.url, "GET", "/v1/audit/1/replay", { token: daveToken });
+    assert.equal(none.status, 404);
+    assert.match(none.json.error.message, /audit record 1 holds no query result to replay/);
   } finally {
     await h.close();
   }

@@ -98,21 +98,11 @@ export async function auditShowCommand(ctx: CliContext, id: string): Promise<voi
   printJson(ctx, record);
 }
 
-/** How many pages of 1,000 later results are searched for a query's own (50,000 queries that ended after it). */
-const REPLAY_PAGES = 50;
-
-/** Prints what the caller of a query received, from the result kept with its record. */
+/** Prints what the caller of a query received, from the result kept with its record (found by the broker). */
 export async function auditReplayCommand(ctx: CliContext, id: string, opts: { format?: Format }): Promise<void> {
   checkFormat(ctx.flags.json, opts.format, ctx.flags.jq);
   const client = await ctx.client();
-  const { record } = await client.get<{ record: AuditView }>(`/v1/audit/${encodeURIComponent(id)}`);
-  let done: AuditView | undefined = record.details.result ? record : undefined;
-  // The result is written when the query ends: after any number of other queries' results on a busy broker.
-  for (let after: number | null = record.seq, page = 0; !done && record.action === "query" && after !== null && page < REPLAY_PAGES; page++) {
-    const found: { records: AuditView[]; next_after: number | null } = await client.get(`/v1/audit?action=query.result&after=${after}&limit=1000`);
-    done = found.records.find((r) => r.details.query_audit_id === record.id);
-    after = found.next_after;
-  }
+  const { result: done } = await client.get<{ query: AuditView; result: AuditView }>(`/v1/audit/${encodeURIComponent(id)}/replay`);
   const d = done?.details as { result?: { columns: QueryResult["columns"]; rows: QueryResult["rows"]; truncated: boolean }; row_count: number; masked_cells: number; bytes_processed: number; bytes_withheld?: boolean; query_audit_id: string } | undefined;
   if (!d?.result) throw new JitError("usage", `audit record ${id} holds no query result to replay`, { hint: "jit audit list --action query" });
   const kept = d.result.rows.length;
